@@ -1,0 +1,143 @@
+/*
+ * swiftprop.h: the C ABI of the swiftprop engine, its one declaration.
+ *
+ * Every function returns a status (SP_OK or an SP_* error code) and, on
+ * error, writes a NUL-terminated message of at most error_capacity bytes
+ * (truncated if needed) to `error` when it is not NULL. No function traps
+ * on bad input: NULL pointers, negative or mismatched sizes and unknown
+ * handles are reported as errors.
+ *
+ * Arrays are dense, row-major (C order), of the network's dtype (float or
+ * double, see sp_network_info); `void *` arguments point to such arrays.
+ * The parameter vector of a network is W0, b0, W1, b1, ... concatenated,
+ * each W of shape (inputs, outputs) in row-major order.
+ *
+ * A handle may be used from any thread, but not by two threads at once.
+ */
+#ifndef SWIFTPROP_H
+#define SWIFTPROP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    SP_OK = 0,
+    SP_INVALID_ARGUMENT = 1, /* a size, a name code, a setting out of range */
+    SP_INVALID_VALUE = 2,    /* NaN or infinity in the data */
+    SP_OUT_OF_MEMORY = 3,
+    SP_BUSY = 4,             /* the network is inside fit */
+    SP_DIVERGED = 5,         /* the loss or a gradient is not finite */
+    SP_INVALID_HANDLE = 6,
+    SP_CALLBACK_ERROR = 7    /* the fit callback asked to abort */
+};
+
+enum { SP_FLOAT32 = 0, SP_FLOAT64 = 1 };
+
+/* Codes of activations, losses, initialisers and optimizers. */
+enum { SP_IDENTITY = 0, SP_SIGMOID, SP_TANH, SP_RELU, SP_LEAKY_RELU, SP_SOFTMAX };
+enum { SP_MSE = 0, SP_BINARY_CROSS_ENTROPY, SP_CROSS_ENTROPY };
+enum { SP_XAVIER = 0, SP_HE, SP_NORMAL };
+enum { SP_SGD = 0, SP_ADAM = 1 };
+
+/* Stop reasons of sp_network_fit. */
+enum { SP_COMPLETED = 0, SP_CONVERGED, SP_STOPPED_BY_CALLBACK, SP_INTERRUPTED, SP_STOPPED_DIVERGED };
+
+typedef struct sp_optimizer {
+    int32_t kind;           /* SP_SGD or SP_ADAM */
+    int32_t nesterov;       /* 0 or 1 (SGD) */
+    double learning_rate;   /* > 0 */
+    double momentum;        /* [0, 1) (SGD) */
+    double beta1, beta2;    /* [0, 1) (Adam) */
+    double epsilon;         /* > 0 (Adam) */
+    double l2;              /* >= 0, weights only */
+} sp_optimizer;
+
+typedef struct sp_fit_options {
+    int64_t epochs;         /* >= 1 */
+    int64_t batch_size;     /* >= 1; >= rows means full batch */
+    int64_t report_every;   /* call back every N-th epoch (and the first and last); 0 never */
+    int64_t patience;       /* >= 1 */
+    int64_t poll_interval_ns; /* least time between two polls */
+    double tolerance;       /* < 0: no convergence test */
+    int32_t shuffle;        /* 0 or 1 */
+} sp_fit_options;
+
+/* Called by sp_network_fit from the calling thread. kind 0: a poll between
+ * steps (epoch and losses are meaningless); kind 1: epoch `epoch` (0-based)
+ * ended with these losses (val_loss NaN without validation data).
+ * Return 0 to go on, 1 to stop cleanly, 2 to abort (SP_CALLBACK_ERROR). */
+typedef int32_t (*sp_fit_callback)(void *context, int32_t kind, int64_t epoch,
+                                   double loss, double val_loss);
+
+typedef struct sp_fit_result {
+    int64_t epochs;         /* epochs completed (entries written) */
+    int32_t stop_reason;    /* SP_COMPLETED, ... */
+} sp_fit_result;
+
+typedef struct sp_network_description {
+    int32_t dtype;
+    int32_t layer_count;
+    int64_t inputs;
+    int64_t outputs;
+    int64_t parameter_count;
+} sp_network_description;
+
+/* sizes has layer_count + 1 entries; activations has layer_count. */
+int32_t sp_network_create(int32_t layer_count, const int64_t *sizes,
+                          const int32_t *activations, int32_t loss, int32_t dtype,
+                          int32_t initializer, uint64_t seed, int64_t *handle,
+                          char *error, int64_t error_capacity);
+int32_t sp_network_destroy(int64_t handle);
+int32_t sp_network_info(int64_t handle, sp_network_description *description,
+                        char *error, int64_t error_capacity);
+
+int32_t sp_network_get_parameters(int64_t handle, void *values, int64_t count,
+                                  char *error, int64_t error_capacity);
+int32_t sp_network_set_parameters(int64_t handle, const void *values, int64_t count,
+                                  char *error, int64_t error_capacity);
+int32_t sp_network_get_generator(int64_t handle, uint64_t *state,
+                                 char *error, int64_t error_capacity);
+int32_t sp_network_set_generator(int64_t handle, uint64_t state,
+                                 char *error, int64_t error_capacity);
+int32_t sp_network_reset_optimizer(int64_t handle, char *error, int64_t error_capacity);
+
+/* x: rows x inputs; out: rows x outputs (out_count values). */
+int32_t sp_network_predict(int64_t handle, const void *x, int64_t rows, int64_t columns,
+                           void *out, int64_t out_count,
+                           char *error, int64_t error_capacity);
+/* y: rows x y_columns (must equal outputs). */
+int32_t sp_network_loss(int64_t handle, const void *x, const void *y, int64_t rows,
+                        int64_t x_columns, int64_t y_columns, double *loss,
+                        char *error, int64_t error_capacity);
+/* out: the flat gradient (parameter_count values); loss may be NULL. */
+int32_t sp_network_gradients(int64_t handle, const void *x, const void *y, int64_t rows,
+                             int64_t x_columns, int64_t y_columns, void *out,
+                             int64_t out_count, double *loss,
+                             char *error, int64_t error_capacity);
+/* out: parameter_count doubles, whatever the dtype. */
+int32_t sp_network_numerical_gradients(int64_t handle, const void *x, const void *y,
+                                       int64_t rows, int64_t x_columns, int64_t y_columns,
+                                       double epsilon, double *out, int64_t out_count,
+                                       char *error, int64_t error_capacity);
+int32_t sp_network_train_step(int64_t handle, const void *x, const void *y, int64_t rows,
+                              int64_t x_columns, int64_t y_columns,
+                              const sp_optimizer *optimizer, double *loss,
+                              char *error, int64_t error_capacity);
+/* val_x / val_y may be NULL with val_rows 0. loss_history and (with
+ * validation) val_history hold history_capacity >= options->epochs doubles. */
+int32_t sp_network_fit(int64_t handle, const void *x, const void *y, int64_t rows,
+                       int64_t x_columns, int64_t y_columns,
+                       const void *val_x, const void *val_y, int64_t val_rows,
+                       const sp_optimizer *optimizer, const sp_fit_options *options,
+                       sp_fit_callback callback, void *context,
+                       double *loss_history, double *val_history, int64_t history_capacity,
+                       sp_fit_result *result, char *error, int64_t error_capacity);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTPROP_H */

@@ -1,0 +1,314 @@
+import CSwiftprop
+import SwiftpropCore
+
+// The exported C functions, declared in CSwiftprop/include/swiftprop.h.
+// Each checks handles, pointers and sizes, binds the pointers and calls the
+// core; none does mathematics of its own, and none can trap on bad input.
+
+// MARK: - Lifetime
+
+@_cdecl("sp_network_create")
+public func sp_network_create(
+  _ layerCount: Int32, _ sizes: UnsafePointer<Int64>?, _ activations: UnsafePointer<Int32>?,
+  _ loss: Int32, _ dtype: Int32, _ initializer: Int32, _ seed: UInt64,
+  _ handle: UnsafeMutablePointer<Int64>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    guard layerCount >= 1 else { throw ABIError.argument("layer_count must be >= 1, got \(layerCount)") }
+    guard let sizes, let activations, let handle else {
+      throw ABIError.argument("sizes, activations and handle must not be NULL")
+    }
+    var layers: [Dense] = []
+    for l in 0..<Int(layerCount) {
+      guard let activation = Activation(rawValue: activations[l]) else {
+        throw ABIError.argument("unknown activation code \(activations[l]) for layer \(l)")
+      }
+      guard sizes[l] >= 1, sizes[l + 1] >= 1, sizes[l] <= Int32.max, sizes[l + 1] <= Int32.max else {
+        throw ABIError.argument("layer \(l) has sizes \(sizes[l]) x \(sizes[l + 1]); both must be in [1, 2^31)")
+      }
+      layers.append(Dense(Int(sizes[l]), Int(sizes[l + 1]), activation))
+    }
+    guard let lossKind = Loss(rawValue: loss) else { throw ABIError.argument("unknown loss code \(loss)") }
+    guard let initKind = Initializer(rawValue: initializer) else {
+      throw ABIError.argument("unknown initializer code \(initializer)")
+    }
+    let network: EngineNetwork
+    switch dtype {
+    case Int32(SP_FLOAT32):
+      network = try Network<Float>(layers: layers, loss: lossKind, initializer: initKind, seed: seed)
+    case Int32(SP_FLOAT64):
+      network = try Network<Double>(layers: layers, loss: lossKind, initializer: initKind, seed: seed)
+    default:
+      throw ABIError.argument("unknown dtype code \(dtype)")
+    }
+    handle.pointee = HandleTable.shared.insert(network)
+  }
+}
+
+@_cdecl("sp_network_destroy")
+public func sp_network_destroy(_ handle: Int64) -> Int32 {
+  HandleTable.shared.remove(handle) == nil ? Int32(SP_INVALID_HANDLE) : Int32(SP_OK)
+}
+
+@_cdecl("sp_network_info")
+public func sp_network_info(
+  _ handle: Int64, _ description: UnsafeMutablePointer<sp_network_description>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard let description else { throw ABIError.argument("description must not be NULL") }
+    description.pointee = sp_network_description(
+      dtype: network.dtype, layer_count: Int32(network.layerCount),
+      inputs: Int64(network.inputCount), outputs: Int64(network.outputCount),
+      parameter_count: Int64(network.parameterCount))
+  }
+}
+
+// MARK: - Parameters and state
+
+@_cdecl("sp_network_get_parameters")
+public func sp_network_get_parameters(
+  _ handle: Int64, _ values: UnsafeMutableRawPointer?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard count == Int64(network.parameterCount) else {
+      throw ABIError.argument("expected \(network.parameterCount) parameter values, got \(count)")
+    }
+    guard let values else { throw ABIError.argument("values must not be NULL") }
+    network.copyParameters(to: values)
+  }
+}
+
+@_cdecl("sp_network_set_parameters")
+public func sp_network_set_parameters(
+  _ handle: Int64, _ values: UnsafeRawPointer?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard count == Int64(network.parameterCount) else {
+      throw ABIError.argument("expected \(network.parameterCount) parameter values, got \(count)")
+    }
+    guard let values else { throw ABIError.argument("values must not be NULL") }
+    try network.setParameters(from: values, count: Int(count))
+  }
+}
+
+@_cdecl("sp_network_get_generator")
+public func sp_network_get_generator(
+  _ handle: Int64, _ state: UnsafeMutablePointer<UInt64>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard let state else { throw ABIError.argument("state must not be NULL") }
+    state.pointee = network.generator.state
+  }
+}
+
+@_cdecl("sp_network_set_generator")
+public func sp_network_set_generator(
+  _ handle: Int64, _ state: UInt64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard !network.isTraining else {
+      throw EngineError(.busy, "cannot reseed while fit is running on this network")
+    }
+    network.generator.state = state
+  }
+}
+
+@_cdecl("sp_network_reset_optimizer")
+public func sp_network_reset_optimizer(
+  _ handle: Int64, _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard !network.isTraining else {
+      throw EngineError(.busy, "cannot reset the optimizer while fit is running on this network")
+    }
+    network.resetOptimizer()
+  }
+}
+
+// MARK: - Computation
+
+/// The checks shared by every call that reads samples: handle, pointers,
+/// sizes, finiteness.
+private func samples(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, rows: Int64,
+  xColumns: Int64, yColumns: Int64, names: (String, String) = ("X", "y")
+) throws -> (EngineNetwork, UnsafeRawPointer, UnsafeRawPointer) {
+  let network = try HandleTable.shared.network(handle)
+  let xCount = try checkedCount(names.0, x, rows: rows, columns: xColumns,
+                                expectedColumns: network.inputCount)
+  let yCount = try checkedCount(names.1, y, rows: rows, columns: yColumns,
+                                expectedColumns: network.outputCount)
+  guard network.allFinite(x!, count: xCount) else {
+    throw EngineError(.invalidValue, "\(names.0) contains NaN or infinity")
+  }
+  guard network.allFinite(y!, count: yCount) else {
+    throw EngineError(.invalidValue, "\(names.1) contains NaN or infinity")
+  }
+  return (network, x!, y!)
+}
+
+@_cdecl("sp_network_predict")
+public func sp_network_predict(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ rows: Int64, _ columns: Int64,
+  _ out: UnsafeMutableRawPointer?, _ outCount: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    let count = try checkedCount("X", x, rows: rows, columns: columns,
+                                 expectedColumns: network.inputCount)
+    guard try outCount == Int64(product(Int(rows), network.outputCount)), let out else {
+      throw ABIError.argument("out must hold \(rows) x \(network.outputCount) values, got \(outCount)")
+    }
+    guard network.allFinite(x!, count: count) else {
+      throw EngineError(.invalidValue, "X contains NaN or infinity")
+    }
+    try network.predictErased(x!, rows: Int(rows), into: out)
+  }
+}
+
+@_cdecl("sp_network_loss")
+public func sp_network_loss(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ loss: UnsafeMutablePointer<Double>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    guard let loss else { throw ABIError.argument("loss must not be NULL") }
+    loss.pointee = try network.lossValueErased(x, y, rows: Int(rows))
+  }
+}
+
+@_cdecl("sp_network_gradients")
+public func sp_network_gradients(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ out: UnsafeMutableRawPointer?, _ outCount: Int64,
+  _ loss: UnsafeMutablePointer<Double>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    guard outCount == Int64(network.parameterCount), let out else {
+      throw ABIError.argument("out must hold \(network.parameterCount) values, got \(outCount)")
+    }
+    let value = try network.gradientsErased(x, y, rows: Int(rows), into: out)
+    loss?.pointee = value
+  }
+}
+
+@_cdecl("sp_network_numerical_gradients")
+public func sp_network_numerical_gradients(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ epsilon: Double,
+  _ out: UnsafeMutablePointer<Double>?, _ outCount: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    guard epsilon.isFinite, epsilon > 0 else { throw ABIError.argument("eps must be > 0, got \(epsilon)") }
+    guard outCount == Int64(network.parameterCount), let out else {
+      throw ABIError.argument("out must hold \(network.parameterCount) values, got \(outCount)")
+    }
+    try network.numericalGradientsErased(x, y, rows: Int(rows), epsilon: epsilon, into: out)
+  }
+}
+
+/// The optimizer settings from their C form, checked.
+private func optimizerConfig(_ optimizer: UnsafePointer<sp_optimizer>?) throws -> OptimizerConfig {
+  guard let o = optimizer?.pointee else { throw ABIError.argument("optimizer must not be NULL") }
+  guard let kind = OptimizerConfig.Kind(rawValue: o.kind) else {
+    throw ABIError.argument("unknown optimizer code \(o.kind)")
+  }
+  let config = OptimizerConfig(
+    kind: kind, learningRate: o.learning_rate, momentum: o.momentum, nesterov: o.nesterov != 0,
+    beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, l2: o.l2)
+  if let problem = config.problem { throw ABIError.argument(problem) }
+  return config
+}
+
+@_cdecl("sp_network_train_step")
+public func sp_network_train_step(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ optimizer: UnsafePointer<sp_optimizer>?,
+  _ loss: UnsafeMutablePointer<Double>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let config = try optimizerConfig(optimizer)
+    let value = try network.trainStepErased(x, y, rows: Int(rows), config: config)
+    loss?.pointee = value
+  }
+}
+
+@_cdecl("sp_network_fit")
+public func sp_network_fit(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64,
+  _ validationX: UnsafeRawPointer?, _ validationY: UnsafeRawPointer?, _ validationRows: Int64,
+  _ optimizer: UnsafePointer<sp_optimizer>?, _ options: UnsafePointer<sp_fit_options>?,
+  _ callback: sp_fit_callback?, _ context: UnsafeMutableRawPointer?,
+  _ lossHistory: UnsafeMutablePointer<Double>?, _ validationHistory: UnsafeMutablePointer<Double>?,
+  _ historyCapacity: Int64, _ result: UnsafeMutablePointer<sp_fit_result>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let config = try optimizerConfig(optimizer)
+    guard let o = options?.pointee else { throw ABIError.argument("options must not be NULL") }
+    guard o.epochs >= 1, o.batch_size >= 1, o.patience >= 1, o.report_every >= 0,
+      o.poll_interval_ns >= 0, !o.tolerance.isNaN
+    else {
+      throw ABIError.argument(
+        "epochs, batch_size and patience must be >= 1, report_every and poll_interval_ns >= 0, tolerance not NaN")
+    }
+    guard let lossHistory, historyCapacity >= o.epochs, let result else {
+      throw ABIError.argument("loss_history must hold \(o.epochs) values and result must not be NULL")
+    }
+    if validationRows > 0 {
+      _ = try samples(handle, validationX, validationY, rows: validationRows, xColumns: xColumns,
+                      yColumns: yColumns, names: ("validation X", "validation y"))
+      guard validationHistory != nil else {
+        throw ABIError.argument("val_history must not be NULL with validation data")
+      }
+    } else if validationRows < 0 {
+      throw ABIError.argument("val_rows must be >= 0, got \(validationRows)")
+    }
+    let fitOptions = FitOptions(
+      epochs: Int(o.epochs), batchSize: Int(min(o.batch_size, rows)), shuffle: o.shuffle != 0,
+      reportEvery: Int(o.report_every), tolerance: o.tolerance, patience: Int(o.patience),
+      pollInterval: UInt64(o.poll_interval_ns))
+    let outcome = try network.fitErased(
+      x, y, rows: Int(rows), validationX: validationX, validationY: validationY,
+      validationRows: Int(validationRows), config: config, options: fitOptions,
+      lossHistory: lossHistory, validationHistory: validationHistory
+    ) { event in
+      guard let callback else { return .proceed }
+      let answer: Int32
+      switch event {
+      case .poll:
+        answer = callback(context, 0, -1, .nan, .nan)
+      case .epochEnd(let epoch, let loss, let validationLoss):
+        answer = callback(context, 1, Int64(epoch), loss, validationLoss)
+      }
+      return answer == 0 ? .proceed : answer == 1 ? .stop : .abort
+    }
+    result.pointee = sp_fit_result(epochs: Int64(outcome.epochs), stop_reason: outcome.reason.rawValue)
+    if outcome.reason == .interrupted {
+      throw ABIError(status: Int32(SP_CALLBACK_ERROR), message: "fit was stopped by its callback")
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/// The activation functions, by the names the Python API uses.
+///
+/// Each derivative is written from what the forward pass stored: the
+/// output `a` where it is a simple function of it (sigmoid, tanh), the
+/// pre-activation `z` otherwise (relu, leaky_relu).
+public enum Activation: Int32, CaseIterable, Sendable {
+  case identity = 0, sigmoid, tanh, relu, leakyRelu, softmax
+
+  /// Slope of leaky ReLU for z ≤ 0.
+  public static let leakySlope = 0.01
+
+  public var name: String {
+    switch self {
+    case .identity: "identity"
+    case .sigmoid: "sigmoid"
+    case .tanh: "tanh"
+    case .relu: "relu"
+    case .leakyRelu: "leaky_relu"
+    case .softmax: "softmax"
+    }
+  }
+
+  /// a = f(z) for `rows` × `cols` values; softmax works row by row,
+  /// shifted by the row maximum so that exp never overflows.
+  @inlinable
+  func apply<T: Scalar>(
+    _ z: UnsafePointer<T>, into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
+  ) {
+    let count = rows * cols
+    switch self {
+    case .identity:
+      a.update(from: z, count: count)
+    case .sigmoid:
+      // exp(-z) may overflow to +inf for z ≪ 0; 1 / (1 + inf) = 0 is right.
+      for i in 0..<count { a[i] = 1 / (1 + T.exp(-z[i])) }
+    case .tanh:
+      for i in 0..<count { a[i] = T.tanh(z[i]) }
+    case .relu:
+      for i in 0..<count { a[i] = z[i] > 0 ? z[i] : 0 }
+    case .leakyRelu:
+      let slope = T(Activation.leakySlope)
+      for i in 0..<count { a[i] = z[i] > 0 ? z[i] : slope * z[i] }
+    case .softmax:
+      for r in 0..<rows {
+        let zRow = z + r * cols
+        let aRow = a + r * cols
+        var largest = zRow[0]
+        for j in 1..<cols where zRow[j] > largest { largest = zRow[j] }
+        var total: T = 0
+        for j in 0..<cols {
+          aRow[j] = T.exp(zRow[j] - largest)
+          total += aRow[j]
+        }
+        for j in 0..<cols { aRow[j] /= total }
+      }
+    }
+  }
+
+  /// delta ⊙= f'(z), for the element-wise activations (not softmax).
+  @inlinable
+  func multiplyByDerivative<T: Scalar>(
+    _ delta: UnsafeMutablePointer<T>, z: UnsafePointer<T>, a: UnsafePointer<T>, count: Int
+  ) {
+    switch self {
+    case .identity:
+      break
+    case .sigmoid:
+      for i in 0..<count { delta[i] *= a[i] * (1 - a[i]) }
+    case .tanh:
+      for i in 0..<count { delta[i] *= 1 - a[i] * a[i] }
+    case .relu:
+      for i in 0..<count where !(z[i] > 0) { delta[i] = 0 }
+    case .leakyRelu:
+      let slope = T(Activation.leakySlope)
+      for i in 0..<count where !(z[i] > 0) { delta[i] *= slope }
+    case .softmax:
+      break  // output layer only; its delta comes from Loss.outputDelta
+    }
+  }
+}

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// An error the core reports instead of trapping; the ABI turns it into a
+/// status code and a message.
+public struct EngineError: Error, Sendable, CustomStringConvertible {
+  public enum Code: Int32, Sendable {
+    case invalidArgument = 1  // a size, a name, a setting out of range
+    case invalidValue = 2  // NaN or infinity in the data
+    case outOfMemory = 3
+    case busy = 4  // the network is training (e.g. fit called from its callback)
+    case diverged = 5  // the loss or a gradient became NaN or infinite
+  }
+
+  public var code: Code
+  public var message: String
+  public var description: String { message }
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+}
+
+/// Checked products of sizes: an overflow is reported, never wrapped.
+@inlinable
+package func product(_ sizes: Int...) throws -> Int {
+  var result = 1
+  for size in sizes {
+    let (value, overflow) = result.multipliedReportingOverflow(by: size)
+    if overflow || size < 0 {
+      throw EngineError(.outOfMemory, "a buffer of \(sizes.map(String.init).joined(separator: " x ")) elements is too large")
+    }
+    result = value
+  }
+  return result
+}
+
+/// Physical memory of this machine in bytes (an upper bound on any buffer).
+let physicalMemory: Int = {
+  let pages = sysconf(Int32(_SC_PHYS_PAGES))
+  let size = sysconf(Int32(_SC_PAGESIZE))
+  return pages > 0 && size > 0 ? pages &* size : Int.max
+}()
+
+/// A fixed-size, zero-initialised array of scalars owned by a class, so the
+/// kernels work on stable pointers; allocation failure is an `EngineError`,
+/// not a trap.
+final class Buffer<T: Scalar> {
+  let pointer: UnsafeMutablePointer<T>
+  let count: Int
+
+  init(count: Int) throws {
+    let bytes = try product(max(count, 1), MemoryLayout<T>.stride)
+    guard bytes <= physicalMemory, let raw = calloc(max(count, 1), MemoryLayout<T>.stride)
+    else {
+      throw EngineError(.outOfMemory, "cannot allocate \(bytes) bytes for \(count) values")
+    }
+    pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
+    self.count = count
+  }
+
+  convenience init(copying values: UnsafeBufferPointer<T>) throws {
+    try self.init(count: values.count)
+    if let base = values.baseAddress { pointer.update(from: base, count: count) }
+  }
+
+  deinit { free(pointer) }
+
+  func zero() { pointer.update(repeating: 0, count: count) }
+
+  var values: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+/// True when every value is finite (no NaN, no ±inf).
+@inlinable
+package func allFinite<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Bool {
+  var ok = true
+  for i in 0..<count { ok = ok && values[i].isFinite }
+  return ok
+}

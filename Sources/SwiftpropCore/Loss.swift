@@ -1,0 +1,113 @@
+/// The loss functions, by the names the Python API uses.
+///
+/// With n samples and k outputs:
+/// - `mse`: L = Σ (a − y)² / (n·k), the mean over all elements (PyTorch's
+///   `MSELoss`).
+/// - `binaryCrossEntropy` (sigmoid output): L = Σ [max(z, 0) − z·y +
+///   log(1 + e^−|z|)] / (n·k), computed from the pre-activation z so that it
+///   stays finite when the sigmoid saturates; ∂L/∂z = (a − y) / (n·k).
+/// - `crossEntropy` (softmax output): L = −Σ y · log softmax(z) / n, with a
+///   log-sum-exp shifted by the row maximum; ∂L/∂z = (a·Σⱼyⱼ − y) / n, which
+///   is (a − y) / n for one-hot rows.
+///
+/// Every gradient is the mean over the batch: no further division by n.
+public enum Loss: Int32, CaseIterable, Sendable {
+  case mse = 0, binaryCrossEntropy, crossEntropy
+
+  public var name: String {
+    switch self {
+    case .mse: "mse"
+    case .binaryCrossEntropy: "binary_cross_entropy"
+    case .crossEntropy: "cross_entropy"
+    }
+  }
+
+  /// The output activation this loss is fused with, if any.
+  public var requiredOutput: Activation? {
+    switch self {
+    case .mse: nil
+    case .binaryCrossEntropy: .sigmoid
+    case .crossEntropy: .softmax
+    }
+  }
+
+  /// L for a batch, accumulated in Double.
+  @inlinable
+  func value<T: Scalar>(
+    z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int, cols: Int
+  ) -> Double {
+    let count = rows * cols
+    var total = 0.0
+    switch self {
+    case .mse:
+      for i in 0..<count {
+        let d = Double(a[i]) - Double(y[i])
+        total += d * d
+      }
+      return total / Double(count)
+    case .binaryCrossEntropy:
+      for i in 0..<count {
+        let zi = Double(z[i])
+        total += max(zi, 0) - zi * Double(y[i]) + Double.log1p(Double.exp(-abs(zi)))
+      }
+      return total / Double(count)
+    case .crossEntropy:
+      for r in 0..<rows {
+        let zRow = z + r * cols
+        let yRow = y + r * cols
+        var largest = Double(zRow[0])
+        for j in 1..<cols { largest = max(largest, Double(zRow[j])) }
+        var sum = 0.0
+        for j in 0..<cols { sum += Double.exp(Double(zRow[j]) - largest) }
+        let logSum = Double.log(sum)
+        for j in 0..<cols {
+          total -= Double(yRow[j]) * ((Double(zRow[j]) - largest) - logSum)
+        }
+      }
+      return total / Double(rows)
+    }
+  }
+
+  /// delta = ∂L/∂z of the output layer.
+  @inlinable
+  func outputDelta<T: Scalar>(
+    z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int, cols: Int,
+    output: Activation, into delta: UnsafeMutablePointer<T>
+  ) {
+    let count = rows * cols
+    switch self {
+    case .mse:
+      let scale = T(2) / T(count)
+      for i in 0..<count { delta[i] = scale * (a[i] - y[i]) }
+      if output == .softmax {
+        // Jacobian-vector product of softmax: a ⊙ (g − Σⱼ gⱼ aⱼ), row by row.
+        for r in 0..<rows {
+          let aRow = a + r * cols
+          let dRow = delta + r * cols
+          var s: T = 0
+          for j in 0..<cols { s += dRow[j] * aRow[j] }
+          for j in 0..<cols { dRow[j] = aRow[j] * (dRow[j] - s) }
+        }
+      } else {
+        output.multiplyByDerivative(delta, z: z, a: a, count: count)
+      }
+    case .binaryCrossEntropy:
+      let scale = 1 / T(count)
+      for i in 0..<count { delta[i] = (a[i] - y[i]) * scale }
+    case .crossEntropy:
+      let scale = 1 / T(rows)
+      for r in 0..<rows {
+        let aRow = a + r * cols
+        let yRow = y + r * cols
+        let dRow = delta + r * cols
+        var ySum: T = 0
+        for j in 0..<cols { ySum += yRow[j] }
+        for j in 0..<cols { dRow[j] = (aRow[j] * ySum - yRow[j]) * scale }
+      }
+    }
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#endif

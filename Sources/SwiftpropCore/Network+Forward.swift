@@ -1,0 +1,63 @@
+/// Rows per block when predicting or scoring many samples, so the
+/// inference workspace stays small whatever the input size.
+let inferenceBlockRows = 1024
+
+extension Network {
+  /// The forward pass: z_l = a_{l−1} · W_l + b_l and a_l = f_l(z_l) for every
+  /// layer, kept in `space` for the backward pass. a₋₁ is `x` (rows × inputs).
+  func forward(_ x: UnsafePointer<T>, rows: Int, space: Workspace<T>) {
+    var input = UnsafePointer(x)
+    for (l, layer) in layers.enumerated() {
+      let z = space.z[l].pointer
+      let W = parameters[2 * l].pointer
+      let b = parameters[2 * l + 1].pointer
+      multiply(
+        input, transposeA: false, W, transposeB: false, into: z,
+        m: rows, n: layer.outputs, k: layer.inputs, accumulate: false)
+      for r in 0..<rows {
+        let zRow = z + r * layer.outputs
+        for j in 0..<layer.outputs { zRow[j] += b[j] }
+      }
+      layer.activation.apply(z, into: space.a[l].pointer, rows: rows, cols: layer.outputs)
+      input = UnsafePointer(space.a[l].pointer)
+    }
+  }
+
+  /// The output activations for `rows` samples of `x`, into `output`
+  /// (rows × outputCount).
+  public func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>)
+    throws
+  {
+    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    var start = 0
+    while start < rows {
+      let count = min(inferenceBlockRows, rows - start)
+      forward(x + start * inputCount, rows: count, space: space)
+      (output + start * outputCount).update(
+        from: space.a[layers.count - 1].pointer, count: count * outputCount)
+      start += count
+    }
+  }
+
+  /// The data loss over `rows` samples (without the l2 term); large inputs
+  /// are scored in blocks and the block losses averaged by their rows.
+  public func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
+    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    let last = layers.count - 1
+    func blockLoss(_ start: Int, _ count: Int) -> Double {
+      forward(x + start * inputCount, rows: count, space: space)
+      return loss.value(
+        z: space.z[last].pointer, a: space.a[last].pointer, y: y + start * outputCount,
+        rows: count, cols: outputCount)
+    }
+    if rows <= inferenceBlockRows { return blockLoss(0, rows) }
+    var total = 0.0
+    var start = 0
+    while start < rows {
+      let count = min(inferenceBlockRows, rows - start)
+      total += blockLoss(start, count) * Double(count)
+      start += count
+    }
+    return total / Double(rows)
+  }
+}

@@ -1,0 +1,236 @@
+/// Settings of one `fit` call.
+public struct FitOptions: Sendable {
+  public var epochs: Int
+  /// Rows per mini-batch; ≥ the sample count means full batch.
+  public var batchSize: Int
+  /// Reshuffle the rows every epoch (mini-batches only).
+  public var shuffle: Bool
+  /// Report every N-th epoch (and the first and last) to the handler; 0: never.
+  public var reportEvery: Int
+  /// Stop when the monitored loss has not improved by more than `tolerance`
+  /// for `patience` epochs; a negative tolerance turns this off.
+  public var tolerance: Double
+  public var patience: Int
+  /// Least time between two `.poll` events, in nanoseconds.
+  public var pollInterval: UInt64
+
+  public init(
+    epochs: Int, batchSize: Int, shuffle: Bool = true, reportEvery: Int = 0,
+    tolerance: Double = -1, patience: Int = 10, pollInterval: UInt64 = 20_000_000
+  ) {
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.shuffle = shuffle
+    self.reportEvery = reportEvery
+    self.tolerance = tolerance
+    self.patience = patience
+    self.pollInterval = pollInterval
+  }
+}
+
+/// What `fit` tells its handler.
+public enum FitEvent {
+  /// A chance to notice an interrupt; sent between steps at most every
+  /// `pollInterval`.
+  case poll
+  /// An epoch ended (0-based); `validationLoss` is NaN without validation data.
+  case epochEnd(epoch: Int, loss: Double, validationLoss: Double)
+}
+
+/// The handler's answer.
+public enum FitControl { case proceed, stop, abort }
+
+public enum StopReason: Int32, Sendable {
+  case completed = 0, converged, callback, interrupted, diverged
+}
+
+public struct FitOutcome: Sendable {
+  /// Epochs completed and recorded in the history buffers.
+  public var epochs: Int
+  public var reason: StopReason
+}
+
+/// Samples for validation during `fit`.
+public struct ValidationData<T: Scalar> {
+  public var x: UnsafePointer<T>
+  public var y: UnsafePointer<T>
+  public var rows: Int
+  public init(x: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int) {
+    self.x = x
+    self.y = y
+    self.rows = rows
+  }
+}
+
+extension Network {
+  /// The optimizer state for `config`, kept across calls while the kind
+  /// of optimizer stays the same.
+  func optimizerState(for config: OptimizerConfig) throws -> OptimizerState<T> {
+    if let state = optimizer, state.kind == config.kind { return state }
+    let state = try OptimizerState<T>(kind: config.kind, counts: parameters.map(\.count))
+    optimizer = state
+    return state
+  }
+
+  /// One optimizer step on a batch; returns the loss before it. When the
+  /// loss or a gradient is not finite nothing is updated and nil is returned.
+  func step(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
+    state: OptimizerState<T>, config: OptimizerConfig
+  ) -> Double? {
+    let value = backward(x, y, rows: rows, space: space)
+    guard value.isFinite else { return nil }
+    for gradient in space.gradients where !allFinite(gradient.pointer, count: gradient.count) {
+      return nil
+    }
+    state.step += 1
+    for (index, parameter) in parameters.enumerated() {
+      state.update(
+        parameter.pointer, count: parameter.count, index: index,
+        gradient: space.gradients[index].pointer, config: config,
+        decay: index % 2 == 0 ? config.l2 : 0)
+    }
+    return value
+  }
+
+  /// One optimizer step on `rows` samples; returns the loss before it.
+  public func trainStep(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, config: OptimizerConfig
+  ) throws -> Double {
+    if let problem = config.problem { throw EngineError(.invalidArgument, problem) }
+    try refuseWhileTraining("take a training step")
+    let space = try workspace(rows: rows, forTraining: true)
+    let state = try optimizerState(for: config)
+    guard let value = step(x, y, rows: rows, space: space, state: state, config: config) else {
+      throw EngineError(
+        .diverged, "the loss or its gradient is NaN or infinite; the step was not applied")
+    }
+    return value
+  }
+
+  /// The whole training loop: epochs of (shuffled) mini-batches, one
+  /// optimizer step each. Writes each epoch's loss (the batch losses before
+  /// their steps, weighted by batch size) to `lossHistory` and, with
+  /// validation data, the validation loss to `validationHistory`; both must
+  /// hold `options.epochs` values.
+  ///
+  /// The network always holds the weights of its last completed step: the
+  /// handler can stop (`.stop`) or abort (`.abort`) only between steps, and
+  /// a step whose loss or gradient is not finite is not applied.
+  public func fit(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
+    validation: ValidationData<T>?, config: OptimizerConfig, options: FitOptions,
+    lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
+    handler: (FitEvent) -> FitControl
+  ) throws -> FitOutcome {
+    if let problem = config.problem { throw EngineError(.invalidArgument, problem) }
+    guard options.epochs >= 1, options.batchSize >= 1, options.patience >= 1 else {
+      throw EngineError(.invalidArgument, "epochs, batch_size and patience must be >= 1")
+    }
+    try refuseWhileTraining("start fit")
+    let batchSize = min(options.batchSize, rows)
+    let space = try workspace(rows: batchSize, forTraining: true)
+    let state = try optimizerState(for: config)
+    let shuffling = options.shuffle && batchSize < rows
+    var order = [Int](repeating: 0, count: shuffling ? rows : 0)
+    let inputs = inputCount
+    let outputs = outputCount
+
+    isTraining = true
+    defer { isTraining = false }
+
+    var clock = PollClock(interval: options.pollInterval)
+    var best = Double.infinity
+    var wait = 0
+    for epoch in 0..<options.epochs {
+      if shuffling { generator.fillPermutation(&order) }
+      var total = 0.0
+      var start = 0
+      while start < rows {
+        let count = min(batchSize, rows - start)
+        var batchX = x + start * inputs
+        var batchY = y + start * outputs
+        if shuffling {
+          for r in 0..<count {
+            let source = order[start + r]
+            (space.batchX.pointer + r * inputs).update(from: x + source * inputs, count: inputs)
+            (space.batchY.pointer + r * outputs).update(from: y + source * outputs, count: outputs)
+          }
+          batchX = UnsafePointer(space.batchX.pointer)
+          batchY = UnsafePointer(space.batchY.pointer)
+        }
+        guard let value = step(batchX, batchY, rows: count, space: space, state: state, config: config)
+        else { return FitOutcome(epochs: epoch, reason: .diverged) }
+        total += value * Double(count)
+        start += count
+        if clock.due() && handler(.poll) == .abort {
+          return FitOutcome(epochs: epoch, reason: .interrupted)
+        }
+      }
+      let epochLoss = total / Double(rows)
+      lossHistory[epoch] = epochLoss
+      var validationLoss = Double.nan
+      if let validation {
+        validationLoss = try lossValue(validation.x, validation.y, rows: validation.rows)
+        validationHistory?[epoch] = validationLoss
+      }
+      let every = options.reportEvery
+      if every > 0 && (epoch == 0 || (epoch + 1) % every == 0 || epoch == options.epochs - 1) {
+        clock.restart()
+        switch handler(.epochEnd(epoch: epoch, loss: epochLoss, validationLoss: validationLoss)) {
+        case .proceed: break
+        case .stop: return FitOutcome(epochs: epoch + 1, reason: .callback)
+        case .abort: return FitOutcome(epochs: epoch + 1, reason: .interrupted)
+        }
+      }
+      if options.tolerance >= 0 {
+        let monitored = validation == nil ? epochLoss : validationLoss
+        wait = monitored > best - options.tolerance ? wait + 1 : 0
+        best = min(best, monitored)
+        if wait >= options.patience { return FitOutcome(epochs: epoch + 1, reason: .converged) }
+      }
+    }
+    return FitOutcome(epochs: options.epochs, reason: .completed)
+  }
+}
+
+/// Decides when `fit` should poll for interrupts: reads the clock only
+/// every `stride` steps, doubling the stride while steps are fast, so tiny
+/// networks do not pay for the clock on every step.
+struct PollClock {
+  let interval: UInt64
+  var lastPoll: UInt64
+  var lastRead: UInt64
+  var stride = 1
+  var stepsLeft = 1
+
+  init(interval: UInt64) {
+    self.interval = interval
+    lastPoll = monotonicNanoseconds()
+    lastRead = lastPoll
+  }
+
+  mutating func restart() {
+    lastPoll = monotonicNanoseconds()
+  }
+
+  /// Call once per step; true when a poll is due.
+  mutating func due() -> Bool {
+    stepsLeft -= 1
+    if stepsLeft > 0 { return false }
+    let now = monotonicNanoseconds()
+    let sinceRead = now &- lastRead
+    lastRead = now
+    if sinceRead < 1_000_000 && stride < 1 << 20 {
+      stride *= 2
+    } else if sinceRead > 4_000_000 && stride > 1 {
+      stride /= 2
+    }
+    stepsLeft = stride
+    if now &- lastPoll >= interval {
+      lastPoll = now
+      return true
+    }
+    return false
+  }
+}

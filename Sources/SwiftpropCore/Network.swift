@@ -1,0 +1,95 @@
+/// A fully-connected network: its layers, its loss, its parameters and the
+/// generator that initialised them and shuffles its mini-batches.
+///
+/// Parameters are kept as one buffer per array, in the order
+/// W₀, b₀, W₁, b₁, …; W is row-major (inputs × outputs). The flat
+/// parameter vector used across the ABI is that order concatenated.
+///
+/// A network is not thread-safe: the Python layer serialises calls on one
+/// network with a lock.
+public final class Network<T: Scalar> {
+  public let layers: [Dense]
+  public let loss: Loss
+  public var generator: SeededGenerator
+  /// True while `fit` runs; calls that would disturb it are refused.
+  public internal(set) var isTraining = false
+
+  let parameters: [Buffer<T>]
+  var optimizer: OptimizerState<T>?
+  var trainingSpace: Workspace<T>?
+  var inferenceSpace: Workspace<T>?
+
+  /// Builds a network and draws its weights from `SeededGenerator(seed:)`
+  /// in layer order, row by row of each W; biases start at zero.
+  public init(layers: [Dense], loss: Loss, initializer: Initializer, seed: UInt64) throws {
+    if let problem = Dense.problem(in: layers, loss: loss) {
+      throw EngineError(.invalidArgument, problem)
+    }
+    self.layers = layers
+    self.loss = loss
+    generator = SeededGenerator(seed: seed)
+    var parameters: [Buffer<T>] = []
+    for layer in layers {
+      let weights = try Buffer<T>(count: product(layer.inputs, layer.outputs))
+      for i in 0..<weights.count {
+        weights.pointer[i] = T(
+          initializer.draw(inputs: layer.inputs, outputs: layer.outputs, from: &generator))
+      }
+      parameters.append(weights)
+      parameters.append(try Buffer<T>(count: layer.outputs))
+    }
+    self.parameters = parameters
+  }
+
+  public var inputCount: Int { layers[0].inputs }
+  public var outputCount: Int { layers[layers.count - 1].outputs }
+
+  /// Number of weights and biases.
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+  /// The flat parameter vector W₀, b₀, W₁, b₁, ….
+  public var parameterValues: [T] { parameters.flatMap { $0.values } }
+
+  /// Replaces every parameter from a flat vector; all or nothing.
+  public func setParameters(_ values: UnsafeBufferPointer<T>) throws {
+    guard values.count == parameterCount else {
+      throw EngineError(.invalidArgument, "expected \(parameterCount) parameter values, got \(values.count)")
+    }
+    guard let base = values.baseAddress, allFinite(base, count: values.count) else {
+      throw EngineError(.invalidValue, "weights contain NaN or infinity")
+    }
+    try refuseWhileTraining("set the weights")
+    var offset = 0
+    for buffer in parameters {
+      buffer.pointer.update(from: base + offset, count: buffer.count)
+      offset += buffer.count
+    }
+  }
+
+  public func setParameters(_ values: [T]) throws {
+    try values.withUnsafeBufferPointer { try setParameters($0) }
+  }
+
+  /// Forgets the optimizer's momentum or moments and Adam's step count.
+  public func resetOptimizer() { optimizer = nil }
+
+  func refuseWhileTraining(_ action: String) throws {
+    if isTraining {
+      throw EngineError(.busy, "cannot \(action) while fit is running on this network")
+    }
+  }
+
+  /// The workspace for `rows` rows, made or grown as needed.
+  func workspace(rows: Int, forTraining: Bool) throws -> Workspace<T> {
+    if forTraining {
+      if let space = trainingSpace, space.capacity >= rows { return space }
+      let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: true)
+      trainingSpace = space
+      return space
+    }
+    if let space = inferenceSpace, space.capacity >= rows { return space }
+    let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: false)
+    inferenceSpace = space
+    return space
+  }
+}

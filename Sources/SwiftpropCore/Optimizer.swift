@@ -1,0 +1,127 @@
+/// Optimizer settings and state, with PyTorch's update rules.
+///
+/// With g the gradient of the data loss, plus `l2 · W` for weight matrices
+/// (never biases):
+/// - SGD: without momentum p −= lr·g; with momentum v = μ·v + g and
+///   p −= lr·(g + μ·v) (Nesterov) or p −= lr·v.
+/// - Adam: t += 1 once per step; m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²;
+///   p −= lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε).
+public struct OptimizerConfig: Sendable, Equatable {
+  public enum Kind: Int32, Sendable { case sgd = 0, adam = 1 }
+
+  public var kind: Kind
+  public var learningRate: Double
+  public var momentum: Double
+  public var nesterov: Bool
+  public var beta1: Double
+  public var beta2: Double
+  public var epsilon: Double
+  public var l2: Double
+
+  public init(
+    kind: Kind, learningRate: Double, momentum: Double = 0, nesterov: Bool = false,
+    beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, l2: Double = 0
+  ) {
+    self.kind = kind
+    self.learningRate = learningRate
+    self.momentum = momentum
+    self.nesterov = nesterov
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.l2 = l2
+  }
+
+  public static func sgd(_ learningRate: Double, momentum: Double = 0, nesterov: Bool = false)
+    -> OptimizerConfig
+  {
+    OptimizerConfig(kind: .sgd, learningRate: learningRate, momentum: momentum, nesterov: nesterov)
+  }
+
+  public static func adam(_ learningRate: Double) -> OptimizerConfig {
+    OptimizerConfig(kind: .adam, learningRate: learningRate)
+  }
+
+  /// Why these settings cannot be used, or nil when they can.
+  public var problem: String? {
+    func bad(_ value: Double, _ ok: Bool) -> Bool { !value.isFinite || !ok }
+    if bad(learningRate, learningRate > 0) { return "lr must be > 0, got \(learningRate)" }
+    if bad(l2, l2 >= 0) { return "l2 must be >= 0, got \(l2)" }
+    switch kind {
+    case .sgd:
+      if bad(momentum, momentum >= 0 && momentum < 1) {
+        return "momentum must be in [0, 1), got \(momentum)"
+      }
+    case .adam:
+      if bad(beta1, beta1 >= 0 && beta1 < 1) { return "beta1 must be in [0, 1), got \(beta1)" }
+      if bad(beta2, beta2 >= 0 && beta2 < 1) { return "beta2 must be in [0, 1), got \(beta2)" }
+      if bad(epsilon, epsilon > 0) { return "eps must be > 0, got \(epsilon)" }
+    }
+    return nil
+  }
+}
+
+/// Per-parameter optimizer memory: velocity (SGD) or the two moments
+/// (Adam), one buffer per parameter array, in `Network.parameters` order.
+final class OptimizerState<T: Scalar> {
+  let kind: OptimizerConfig.Kind
+  let first: [Buffer<T>]
+  let second: [Buffer<T>]
+  var step = 0
+
+  init(kind: OptimizerConfig.Kind, counts: [Int]) throws {
+    self.kind = kind
+    first = try counts.map { try Buffer<T>(count: $0) }
+    second = kind == .adam ? try counts.map { try Buffer<T>(count: $0) } : []
+  }
+
+  /// Applies one update to parameter number `index` from `gradient`;
+  /// `decay` is the l2 factor for weight matrices and 0 for biases.
+  /// Adam's `step` must already count this step.
+  func update(
+    _ p: UnsafeMutablePointer<T>, count: Int, index: Int, gradient: UnsafePointer<T>,
+    config: OptimizerConfig, decay: Double
+  ) {
+    let lr = T(config.learningRate)
+    let l2 = T(decay)
+    switch kind {
+    case .sgd where config.momentum == 0:
+      for i in 0..<count { p[i] -= lr * (gradient[i] + l2 * p[i]) }
+    case .sgd:
+      let mu = T(config.momentum)
+      let v = first[index].pointer
+      if config.nesterov {
+        for i in 0..<count {
+          let g = gradient[i] + l2 * p[i]
+          v[i] = mu * v[i] + g
+          p[i] -= lr * (g + mu * v[i])
+        }
+      } else {
+        for i in 0..<count {
+          v[i] = mu * v[i] + (gradient[i] + l2 * p[i])
+          p[i] -= lr * v[i]
+        }
+      }
+    case .adam:
+      let b1 = T(config.beta1)
+      let b2 = T(config.beta2)
+      let eps = T(config.epsilon)
+      let correction1 = T(1 - pow(config.beta1, Double(step)))
+      let correction2 = T(1 - pow(config.beta2, Double(step)))
+      let m = first[index].pointer
+      let v = second[index].pointer
+      for i in 0..<count {
+        let g = gradient[i] + l2 * p[i]
+        m[i] = b1 * m[i] + (1 - b1) * g
+        v[i] = b2 * v[i] + (1 - b2) * g * g
+        let mHat = m[i] / correction1
+        let vHat = v[i] / correction2
+        p[i] -= lr * mHat / (vHat.squareRoot() + eps)
+      }
+    }
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#endif

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The element types the engine computes in: `Float` and `Double`.
+///
+/// The elementary functions come from the C library, so the engine and
+/// NumPy's float64 paths agree to a unit or two in the last place.
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
+  /// eˣ
+  static func exp(_ x: Self) -> Self
+  /// Natural logarithm.
+  static func log(_ x: Self) -> Self
+  /// log(1 + x), accurate for small x.
+  static func log1p(_ x: Self) -> Self
+  /// Hyperbolic tangent.
+  static func tanh(_ x: Self) -> Self
+  /// The dtype code used across the ABI (0 = float32, 1 = float64).
+  static var dtypeCode: Int32 { get }
+}
+
+extension Float: Scalar {
+  @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
+  @inlinable public static func log(_ x: Float) -> Float { logf(x) }
+  @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
+  @inlinable public static func tanh(_ x: Float) -> Float { tanhf(x) }
+  public static var dtypeCode: Int32 { 0 }
+}
+
+extension Double: Scalar {
+  @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+  @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
+  @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
+  @inlinable public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
+  public static var dtypeCode: Int32 { 1 }
+}
+
+/// Monotonic time in nanoseconds, for the interrupt-poll interval.
+@inlinable func monotonicNanoseconds() -> UInt64 {
+  var now = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &now)
+  return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}

@@ -1,0 +1,36 @@
+/// Buffers for one batch size, made once and reused by every step: no
+/// allocation in the training loop.
+final class Workspace<T: Scalar> {
+  /// Rows the buffers hold.
+  let capacity: Int
+  /// Pre-activations z and activations a of every layer (capacity × outputs).
+  let z: [Buffer<T>]
+  let a: [Buffer<T>]
+  /// ∂L/∂z of every layer.
+  let delta: [Buffer<T>]
+  /// ∂L/∂p for every parameter, in `Network.parameters` order.
+  let gradients: [Buffer<T>]
+  /// Gathered rows of a shuffled mini-batch.
+  let batchX: Buffer<T>
+  let batchY: Buffer<T>
+
+  /// Whether the backward-pass buffers exist (inference needs only z, a).
+  let forTraining: Bool
+
+  init(layers: [Dense], capacity: Int, forTraining: Bool) throws {
+    self.capacity = capacity
+    self.forTraining = forTraining
+    z = try layers.map { try Buffer(count: product(capacity, $0.outputs)) }
+    a = try layers.map { try Buffer(count: product(capacity, $0.outputs)) }
+    let rows = forTraining ? capacity : 0
+    delta = try layers.map { try Buffer(count: product(rows, $0.outputs)) }
+    var gradients: [Buffer<T>] = []
+    for layer in layers where forTraining {
+      gradients.append(try Buffer(count: product(layer.inputs, layer.outputs)))
+      gradients.append(try Buffer(count: layer.outputs))
+    }
+    self.gradients = gradients
+    batchX = try Buffer(count: product(rows, layers[0].inputs))
+    batchY = try Buffer(count: product(rows, layers[layers.count - 1].outputs))
+  }
+}

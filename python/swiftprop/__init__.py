@@ -1,0 +1,22 @@
+"""swiftprop: fully-connected neural networks trained by backpropagation on
+an engine written in Swift.
+
+The public API::
+
+    import swiftprop as sp
+    net = sp.Network([2, 4, 1], activation="sigmoid", loss="mse", seed=0)
+    history = net.fit(X, y, epochs=10000, lr=0.1)
+    net.predict(X)
+
+``swiftprop.reference`` holds a plain NumPy implementation of the same
+mathematics, with the same API, for comparison.
+"""
+
+from .history import History
+from .layers import Dense
+from .network import Network
+from .optimizers import SGD, Adam
+
+__version__ = "0.1.0"
+
+__all__ = ["Network", "Dense", "SGD", "Adam", "History", "__version__"]

@@ -1,0 +1,159 @@
+"""Argument checks shared by every backend.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message that names
+the argument, what was expected and what was received, before anything
+reaches the engine.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "INITIALIZERS", "DTYPES",
+    "choose", "check_number", "check_int", "check_dtype",
+    "as_float_matrix", "as_targets",
+]
+
+# Public names and their engine codes; the Swift enums use the same numbers.
+ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3,
+               "leaky_relu": 4, "softmax": 5}
+LOSSES = {"mse": 0, "binary_cross_entropy": 1, "cross_entropy": 2}
+INITIALIZERS = {"xavier": 0, "he": 1, "normal": 2}
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+LEAKY_RELU_SLOPE = 0.01
+
+
+def choose(kind, name, table):
+    """Return ``name`` if it is a key of ``table``, else raise ValueError
+    listing the valid names."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} must be a string, got {type(name).__name__}")
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; expected one of: "
+                         + ", ".join(table))
+    return name
+
+
+def check_number(name, value, *, low=None, high=None, low_open=False,
+                 high_open=False):
+    """Return ``value`` as a finite float within the given bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got "
+                        f"{type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, "
+                         f"got {value}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} "
+                         f"{high}, got {value}")
+    return value
+
+
+def check_int(name, value, *, low=None, high=None):
+    """Return ``value`` as an int within ``[low, high]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got "
+                        f"{type(value).__name__}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_dtype(dtype):
+    """Return the NumPy dtype for ``"float32"`` or ``"float64"``."""
+    try:
+        key = np.dtype(dtype).name
+    except TypeError:
+        key = None
+    if key not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; expected one of: "
+                         + ", ".join(DTYPES))
+    return DTYPES[key]
+
+
+def _as_numeric(name, array):
+    array = np.asarray(array)
+    kind = array.dtype.kind
+    if kind in "biuf":
+        return array
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype "
+                        f"{array.dtype}")
+    raise TypeError(f"{name} must be a numeric array, got dtype "
+                    f"{array.dtype}")
+
+
+def as_float_matrix(name, array, dtype, n_features=None, allow_empty=False):
+    """Return ``array`` as a C-contiguous 2-D array of ``dtype``.
+
+    A 1-D array is taken as one sample when ``n_features`` is given and
+    matches its length. Booleans and integers are converted; complex, object
+    and string arrays raise ``TypeError``. NaN and infinity raise
+    ``ValueError``. The input is never modified (a copy is made whenever the
+    dtype or layout differs).
+    """
+    array = _as_numeric(name, array)
+    if array.ndim == 1 and n_features is not None and array.size == n_features:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, "
+                         f"n_features), got {array.ndim}-D shape {array.shape}")
+    if array.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(f"{name} has {array.shape[1]} features, but the "
+                         f"network expects {n_features}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def as_targets(name, y, dtype, n_samples, n_outputs, loss):
+    """Return targets as a C-contiguous ``(n_samples, n_outputs)`` array.
+
+    With ``loss="cross_entropy"``, a 1-D integer array (or an ``(n, 1)``
+    integer array when ``n_outputs > 1``) holds class labels in
+    ``[0, n_outputs)`` and is one-hot encoded. A 1-D array is taken as one
+    column when the network has one output.
+    """
+    y = _as_numeric(name, y)
+    if loss == "cross_entropy" and y.dtype.kind in "biu" and (
+            y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1)):
+        labels = y.reshape(-1)
+        if labels.shape[0] != n_samples:
+            raise ValueError(f"{name} has {labels.shape[0]} samples, but X "
+                             f"has {n_samples}")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+            raise ValueError(f"{name} holds class labels outside [0, "
+                             f"{n_outputs - 1}] (the network has "
+                             f"{n_outputs} outputs)")
+        onehot = np.zeros((n_samples, n_outputs), dtype=dtype)
+        onehot[np.arange(n_samples), labels] = 1
+        return onehot
+    if y.ndim == 1 and n_outputs == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, "
+                         f"n_outputs), got {y.ndim}-D shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{name} has {y.shape[0]} samples, but X has "
+                         f"{n_samples}")
+    if y.shape[1] != n_outputs:
+        raise ValueError(f"{name} has {y.shape[1]} columns, but the network "
+                         f"has {n_outputs} outputs")
+    y = np.ascontiguousarray(y, dtype=dtype)
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return y

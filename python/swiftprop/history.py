@@ -1,0 +1,45 @@
+"""The record of one ``fit`` call."""
+
+__all__ = ["History"]
+
+
+class History:
+    """Per-epoch losses of a ``fit`` call, as Keras' ``History``.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss of each epoch: the loss of every mini-batch
+        before its update step, weighted by the batch's size.
+    val_loss : list of float
+        Loss on ``validation_data`` after each epoch (empty without it).
+    epochs : int
+        Number of epochs completed.
+    stop_reason : str
+        ``"completed"``, ``"converged"`` (``tol``/``patience``) or
+        ``"callback"`` (the callback returned ``False``).
+    """
+
+    def __init__(self, loss=(), val_loss=(), stop_reason="completed"):
+        self.loss = [float(value) for value in loss]
+        self.val_loss = [float(value) for value in val_loss]
+        self.stop_reason = stop_reason
+
+    @property
+    def epochs(self):
+        return len(self.loss)
+
+    @property
+    def history(self):
+        """Keras-style dictionary ``{"loss": [...], "val_loss": [...]}``."""
+        result = {"loss": self.loss}
+        if self.val_loss:
+            result["val_loss"] = self.val_loss
+        return result
+
+    def __len__(self):
+        return len(self.loss)
+
+    def __repr__(self):
+        last = f", final loss {self.loss[-1]:.6g}" if self.loss else ""
+        return f"History({self.epochs} epochs{last}, {self.stop_reason})"

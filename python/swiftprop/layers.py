@@ -1,0 +1,102 @@
+"""Dense layers and the description of a network's architecture."""
+
+from dataclasses import dataclass
+
+from ._validation import ACTIVATIONS, LOSSES, check_int, choose
+
+__all__ = ["Dense", "build_architecture"]
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A fully-connected layer computing ``activation(a @ W + b)``.
+
+    Parameters
+    ----------
+    n_in : int
+        Number of inputs; ``W`` has shape ``(n_in, n_out)``.
+    n_out : int
+        Number of outputs; ``b`` has shape ``(n_out,)``.
+    activation : str, default="identity"
+        One of ``identity``, ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``
+        (slope 0.01) or ``softmax`` (output layer only).
+    """
+
+    n_in: int
+    n_out: int
+    activation: str = "identity"
+
+    def __post_init__(self):
+        check_int("n_in", self.n_in, low=1)
+        check_int("n_out", self.n_out, low=1)
+        choose("activation", self.activation, ACTIVATIONS)
+
+    @property
+    def n_parameters(self):
+        """Number of weights and biases."""
+        return self.n_in * self.n_out + self.n_out
+
+
+_OUTPUT_FOR_LOSS = {"binary_cross_entropy": "sigmoid",
+                    "cross_entropy": "softmax"}
+
+
+def build_architecture(layers, activation, output_activation, loss):
+    """Turn the ``Network`` arguments into a validated list of ``Dense``.
+
+    Parameters
+    ----------
+    layers : list of int or list of Dense
+        Layer sizes ``[n_inputs, n_hidden..., n_outputs]``, or the layers.
+    activation : str
+        Activation of the hidden layers when ``layers`` are sizes.
+    output_activation : str or None
+        Activation of the last layer when ``layers`` are sizes; ``None``
+        picks ``sigmoid`` for ``binary_cross_entropy``, ``softmax`` for
+        ``cross_entropy`` and ``activation`` for ``mse``.
+    loss : str
+        The loss name, checked against the output activation.
+
+    Returns
+    -------
+    list of Dense
+    """
+    choose("loss", loss, LOSSES)
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
+        raise TypeError("layers must be a list of layer sizes or of Dense "
+                        f"layers, got {type(layers).__name__}")
+    layers = list(layers)
+    if layers and all(isinstance(layer, Dense) for layer in layers):
+        for i in range(1, len(layers)):
+            if layers[i].n_in != layers[i - 1].n_out:
+                raise ValueError(
+                    f"layer {i} has n_in={layers[i].n_in}, but layer {i - 1} "
+                    f"has n_out={layers[i - 1].n_out}")
+        dense = layers
+    elif any(isinstance(layer, Dense) for layer in layers):
+        raise TypeError("layers must be all sizes or all Dense layers, not a "
+                        "mix")
+    else:
+        if len(layers) < 2:
+            raise ValueError("layers needs at least two sizes (inputs and "
+                             f"outputs), got {layers!r}")
+        sizes = [check_int(f"layers[{i}]", size, low=1)
+                 for i, size in enumerate(layers)]
+        choose("activation", activation, ACTIVATIONS)
+        if output_activation is None:
+            output_activation = _OUTPUT_FOR_LOSS.get(loss, activation)
+        choose("output_activation", output_activation, ACTIVATIONS)
+        dense = [Dense(sizes[i], sizes[i + 1],
+                       activation if i < len(sizes) - 2 else output_activation)
+                 for i in range(len(sizes) - 1)]
+    if not dense:
+        raise ValueError("layers is empty")
+    for i, layer in enumerate(dense[:-1]):
+        if layer.activation == "softmax":
+            raise ValueError(f"softmax is for the output layer only, but "
+                             f"hidden layer {i} uses it")
+    needed = _OUTPUT_FOR_LOSS.get(loss)
+    if needed is not None and dense[-1].activation != needed:
+        raise ValueError(f"loss {loss!r} needs a {needed} output layer, got "
+                         f"{dense[-1].activation!r}")
+    return dense

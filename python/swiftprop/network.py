@@ -1,0 +1,340 @@
+"""``Network``: a fully-connected network trained on the Swift engine."""
+
+import threading
+import warnings
+import weakref
+
+import numpy as np
+
+from . import _engine
+from ._random import new_seed
+from ._training import EpochReporter, plan_fit
+from ._validation import (ACTIVATIONS, INITIALIZERS, LOSSES, as_float_matrix,
+                          as_targets, check_dtype, check_int, check_number,
+                          choose)
+from .history import History
+from .layers import build_architecture
+from .optimizers import resolve_optimizer
+
+__all__ = ["Network"]
+
+_DTYPE_CODES = {"float32": 0, "float64": 1}
+_STOP_REASONS = ("completed", "converged", "callback", "interrupted",
+                 "diverged")
+# Least time between two interrupt checks while fit runs in Swift.
+_POLL_INTERVAL_NS = 20_000_000
+
+
+class Network:
+    """A fully-connected neural network whose mathematics runs in Swift.
+
+    Parameters
+    ----------
+    layers : list of int or list of Dense
+        Layer sizes ``[n_inputs, n_hidden..., n_outputs]``, or the layers.
+    activation : str, default="sigmoid"
+        Activation of the hidden layers: ``identity``, ``sigmoid``, ``tanh``,
+        ``relu`` or ``leaky_relu``.
+    output_activation : str, optional
+        Activation of the output layer; by default ``sigmoid`` for
+        ``binary_cross_entropy``, ``softmax`` for ``cross_entropy`` and
+        ``activation`` for ``mse``.
+    loss : str, default="mse"
+        ``mse`` (mean over all elements of (ŷ − y)²), ``binary_cross_entropy``
+        (sigmoid output) or ``cross_entropy`` (softmax output; ``y`` as class
+        labels or one-hot rows).
+    dtype : {"float64", "float32"}, default="float64"
+        Element type of weights and computation.
+    init : {"xavier", "he", "normal"}, default="xavier"
+        Weight initialisation (Glorot uniform, He normal, standard normal);
+        biases start at zero.
+    seed : int, optional
+        Seed of the network's generator, which draws the initial weights and
+        the order of mini-batches: the same seed gives the same weights and
+        the same training, bit for bit. By default a fresh random seed.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftprop as sp
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> y = np.array([[0], [1], [1], [0]])
+    >>> net = sp.Network([2, 8, 1], activation="tanh",
+    ...                  output_activation="sigmoid", seed=0)
+    >>> history = net.fit(X, y, epochs=1000, optimizer="adam", lr=0.05)
+    >>> net.predict(X).round().ravel()
+    array([0., 1., 1., 0.])
+    """
+
+    def __init__(self, layers, activation="sigmoid", output_activation=None,
+                 loss="mse", dtype="float64", init="xavier", seed=None):
+        self.layers = build_architecture(layers, activation, output_activation,
+                                         loss)
+        self.loss_name = loss
+        self.dtype = check_dtype(dtype)
+        self.init = choose("init", init, INITIALIZERS)
+        self.seed = new_seed() if seed is None else check_int(
+            "seed", seed, low=0, high=2**64 - 1)
+        self._lock = threading.RLock()
+        self._handle = _engine.create(
+            [self.layers[0].n_in] + [layer.n_out for layer in self.layers],
+            [ACTIVATIONS[layer.activation] for layer in self.layers],
+            LOSSES[loss], _DTYPE_CODES[self.dtype.name], INITIALIZERS[init],
+            self.seed)
+        weakref.finalize(self, _engine.destroy, self._handle)
+
+    # MARK: - Description
+
+    @property
+    def sizes(self):
+        """Layer sizes ``[n_inputs, ..., n_outputs]``."""
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def n_inputs(self):
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self):
+        return self.layers[-1].n_out
+
+    @property
+    def n_parameters(self):
+        """Number of weights and biases."""
+        return sum(layer.n_parameters for layer in self.layers)
+
+    def __repr__(self):
+        shape = "-".join(str(size) for size in self.sizes)
+        activations = ", ".join(layer.activation for layer in self.layers)
+        return (f"Network({shape}, activations=[{activations}], "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, "
+                f"parameters={self.n_parameters})")
+
+    # MARK: - Parameters
+
+    def _split(self, flat):
+        """Cut a flat parameter vector into ``[(W, b), ...]`` copies."""
+        pairs, offset = [], 0
+        for layer in self.layers:
+            size = layer.n_in * layer.n_out
+            W = flat[offset:offset + size].reshape(layer.n_in, layer.n_out)
+            b = flat[offset + size:offset + size + layer.n_out]
+            pairs.append((W.copy(), b.copy()))
+            offset += size + layer.n_out
+        return pairs
+
+    @property
+    def weights(self):
+        """list of (W, b): copies; W has shape ``(n_in, n_out)``, b ``(n_out,)``."""
+        flat = np.empty(self.n_parameters, dtype=self.dtype)
+        with self._lock:
+            _engine.get_parameters(self._handle, flat)
+        return self._split(flat)
+
+    def set_weights(self, weights):
+        """Replace every weight and bias; nothing changes if any is invalid.
+
+        Parameters
+        ----------
+        weights : list of (W, b)
+            One pair per layer, W of shape ``(n_in, n_out)``, b of shape
+            ``(n_out,)``.
+        """
+        flat = flatten_weights(weights, self.layers, self.dtype)
+        with self._lock:
+            _engine.set_parameters(self._handle, flat)
+
+    def reset_optimizer(self):
+        """Forget the optimizer's momentum or moments (and Adam's step)."""
+        with self._lock:
+            _engine.reset_optimizer(self._handle)
+
+    # MARK: - Computation
+
+    def _samples(self, X, y):
+        X = as_float_matrix("X", X, self.dtype, self.n_inputs)
+        Y = as_targets("y", y, self.dtype, X.shape[0], self.n_outputs,
+                       self.loss_name)
+        return X, Y
+
+    def predict(self, X):
+        """Output activations.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+        """
+        X = as_float_matrix("X", X, self.dtype, self.n_inputs)
+        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        with self._lock:
+            _engine.predict(self._handle, X, out)
+        return out
+
+    def loss(self, X, y):
+        """The data loss on ``(X, y)`` (without any l2 term), as a float."""
+        X, Y = self._samples(X, y)
+        with self._lock:
+            return _engine.loss(self._handle, X, Y)
+
+    def gradients(self, X, y):
+        """Gradients of the loss by one backward pass, without an update.
+
+        Returns
+        -------
+        list of (dW, db)
+            Same structure and shapes as ``weights``.
+        """
+        X, Y = self._samples(X, y)
+        flat = np.empty(self.n_parameters, dtype=self.dtype)
+        with self._lock:
+            _engine.gradients(self._handle, X, Y, flat)
+        return self._split(flat)
+
+    def numerical_gradients(self, X, y, eps=1e-6):
+        """Central finite differences ``(L(p+eps) - L(p-eps)) / (2 eps)``.
+
+        Computed in float64 whatever the network's dtype, for checking
+        ``gradients``; costs two forward passes per parameter.
+
+        Returns
+        -------
+        list of (dW, db) in float64
+        """
+        eps = check_number("eps", eps, low=0, low_open=True)
+        X, Y = self._samples(X, y)
+        flat = np.empty(self.n_parameters, dtype=np.float64)
+        with self._lock:
+            _engine.numerical_gradients(self._handle, X, Y, eps, flat)
+        return self._split(flat)
+
+    def train_step(self, X, y, lr=None, optimizer="sgd", **optimizer_options):
+        """One optimizer step on the batch ``(X, y)``.
+
+        Optimizer state (momentum, Adam's moments) persists across calls
+        while the kind of optimizer stays the same.
+
+        Returns
+        -------
+        float
+            The loss before the step.
+        """
+        settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        X, Y = self._samples(X, y)
+        with self._lock:
+            return _engine.train_step(self._handle, X, Y, settings.as_tuple())
+
+    def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
+            shuffle=True, verbose=0, callback=None, validation_data=None,
+            tol=None, patience=10, **optimizer_options):
+        """Train with the whole loop running in Swift.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of shape (n_samples, n_outputs), or (n_samples,)
+            Targets; class labels for ``cross_entropy``.
+        epochs : int, default=1
+        lr : float, optional
+            Learning rate (default: 0.01 for SGD, 0.001 for Adam).
+        optimizer : {"sgd", "adam"} or SGD or Adam, default="sgd"
+        batch_size : int, optional
+            Rows per mini-batch; ``None`` trains on the full batch.
+        shuffle : bool, default=True
+            Reshuffle mini-batches every epoch from the network's generator.
+        verbose : int, default=0
+            Print the loss every ``verbose`` epochs (0: silent).
+        callback : callable, optional
+            ``callback(epoch, loss)`` after every epoch (0-based); returning
+            ``False`` stops training.
+        validation_data : tuple (X_val, y_val), optional
+            Scored after every epoch into ``History.val_loss``.
+        tol : float, optional
+            Stop when the loss (``val_loss`` with validation data) has not
+            improved by more than ``tol`` for ``patience`` epochs.
+        patience : int, default=10
+        **optimizer_options
+            ``momentum``, ``nesterov``, ``beta1``, ``beta2``, ``eps``, ``l2``.
+
+        Returns
+        -------
+        History
+
+        Notes
+        -----
+        Ctrl-C stops training within a few tens of milliseconds with
+        ``KeyboardInterrupt``; the network keeps the weights of its last
+        completed step. If the loss or a gradient becomes NaN or infinite,
+        the step is not applied, training stops with a ``RuntimeWarning``
+        and ``History.stop_reason == "diverged"``.
+        """
+        settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        X, Y = self._samples(X, y)
+        plan = plan_fit(X.shape[0], epochs, batch_size, shuffle, verbose,
+                        callback, tol, patience)
+        VX = VY = val_history = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(
+                    validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            VX = as_float_matrix("validation X", validation_data[0],
+                                 self.dtype, self.n_inputs)
+            VY = as_targets("validation y", validation_data[1], self.dtype,
+                            VX.shape[0], self.n_outputs, self.loss_name)
+            val_history = np.full(plan.epochs, np.nan)
+        reporter = EpochReporter(plan, VX is not None)
+        history = np.full(plan.epochs, np.nan)
+        with self._lock:
+            done, reason = _engine.fit(
+                self._handle, X, Y, VX, VY, settings.as_tuple(),
+                (plan.epochs, plan.batch_size, plan.shuffle, reporter.every,
+                 plan.tol, plan.patience, _POLL_INTERVAL_NS),
+                reporter if reporter.every else None, history, val_history)
+        result = History(history[:done],
+                         () if val_history is None else val_history[:done],
+                         _STOP_REASONS[reason])
+        if result.stop_reason == "diverged":
+            result.diverged_at = done
+            warnings.warn(f"training diverged in epoch {done}: the loss or a "
+                          "gradient became NaN or infinite; the network keeps "
+                          "the weights of its last finite step (try a smaller "
+                          "lr)", RuntimeWarning, stacklevel=2)
+        return result
+
+
+def flatten_weights(weights, layers, dtype):
+    """Check ``[(W, b), ...]`` against ``layers`` and return one flat vector.
+
+    Raises ``ValueError``/``TypeError`` naming the layer and the array; the
+    check is complete before anything is returned.
+    """
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError("weights must be a list of (W, b) pairs, got "
+                        f"{type(weights).__name__}")
+    if len(weights) != len(layers):
+        raise ValueError(f"weights has {len(weights)} (W, b) pairs, but the "
+                         f"network has {len(layers)} layers")
+    parts = []
+    for index, (pair, layer) in enumerate(zip(weights, layers)):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError(f"weights[{index}] must be a pair (W, b)")
+        for name, array, shape in ((f"layer {index} W", pair[0],
+                                    (layer.n_in, layer.n_out)),
+                                   (f"layer {index} b", pair[1],
+                                    (layer.n_out,))):
+            array = np.asarray(array)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"{name} must be a real numeric array, got "
+                                f"dtype {array.dtype}")
+            if name.endswith("b") and array.shape == (1, layer.n_out):
+                array = array.reshape(-1)  # the tutorials' (1, n_out) biases
+            if array.shape != shape:
+                raise ValueError(f"{name} has shape {array.shape}, expected "
+                                 f"{shape}")
+            array = array.astype(dtype, copy=False)
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name} contains NaN or infinity")
+            parts.append(array.ravel())
+    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
