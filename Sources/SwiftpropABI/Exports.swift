@@ -36,9 +36,9 @@ public func sp_network_create(
     let network: EngineNetwork
     switch dtype {
     case Int32(SP_FLOAT32):
-      network = try Network<Float>(layers: layers, loss: lossKind, initializer: initKind, seed: seed)
+      network = .float32(try Network(layers: layers, loss: lossKind, initializer: initKind, seed: seed))
     case Int32(SP_FLOAT64):
-      network = try Network<Double>(layers: layers, loss: lossKind, initializer: initKind, seed: seed)
+      network = .float64(try Network(layers: layers, loss: lossKind, initializer: initKind, seed: seed))
     default:
       throw ABIError.argument("unknown dtype code \(dtype)")
     }
@@ -60,7 +60,7 @@ public func sp_network_info(
     let network = try HandleTable.shared.network(handle)
     guard let description else { throw ABIError.argument("description must not be NULL") }
     description.pointee = sp_network_description(
-      dtype: network.dtype, layer_count: Int32(network.layerCount),
+      dtype: network.dtype, layer_count: Int32(network.shape.layers),
       inputs: Int64(network.inputCount), outputs: Int64(network.outputCount),
       parameter_count: Int64(network.parameterCount))
   }
@@ -106,7 +106,7 @@ public func sp_network_get_generator(
   reportingErrors(error, errorCapacity) {
     let network = try HandleTable.shared.network(handle)
     guard let state else { throw ABIError.argument("state must not be NULL") }
-    state.pointee = network.generator.state
+    state.pointee = network.generatorState
   }
 }
 
@@ -120,7 +120,7 @@ public func sp_network_set_generator(
     guard !network.isTraining else {
       throw EngineError(.busy, "cannot reseed while fit is running on this network")
     }
-    network.generator.state = state
+    network.generatorState = state
   }
 }
 

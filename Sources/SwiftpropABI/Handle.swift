@@ -5,39 +5,134 @@ import SwiftpropCore
   import Glibc
 #endif
 
-/// What the ABI needs of a network, with its element type erased: the data
-/// pointers are raw and bound to the network's own scalar type here.
-protocol EngineNetwork: AnyObject {
-  var dtype: Int32 { get }
-  var layerCount: Int { get }
-  var inputCount: Int { get }
-  var outputCount: Int { get }
-  var parameterCount: Int { get }
-  var isTraining: Bool { get }
-  var generator: SeededGenerator { get set }
-  func resetOptimizer()
-  func copyParameters(to out: UnsafeMutableRawPointer)
-  func setParameters(from values: UnsafeRawPointer, count: Int) throws
-  func allFinite(_ values: UnsafeRawPointer, count: Int) -> Bool
-  func predictErased(_ x: UnsafeRawPointer, rows: Int, into out: UnsafeMutableRawPointer) throws
-  func lossValueErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int) throws -> Double
+/// A network of either element type. Every call switches on the case, so
+/// the core runs fully specialised for Float or Double (through a protocol
+/// existential it would run its generic code, an order of magnitude
+/// slower).
+enum EngineNetwork {
+  case float32(Network<Float>)
+  case float64(Network<Double>)
+
+  var dtype: Int32 {
+    switch self {
+    case .float32: Int32(SP_FLOAT32)
+    case .float64: Int32(SP_FLOAT64)
+    }
+  }
+
+  /// The element-type-independent description of the network.
+  var shape: (layers: Int, inputs: Int, outputs: Int, parameters: Int, training: Bool) {
+    switch self {
+    case .float32(let n): (n.layers.count, n.inputCount, n.outputCount, n.parameterCount, n.isTraining)
+    case .float64(let n): (n.layers.count, n.inputCount, n.outputCount, n.parameterCount, n.isTraining)
+    }
+  }
+  var inputCount: Int { shape.inputs }
+  var outputCount: Int { shape.outputs }
+  var parameterCount: Int { shape.parameters }
+  var isTraining: Bool { shape.training }
+
+  var generatorState: UInt64 {
+    get {
+      switch self {
+      case .float32(let n): n.generator.state
+      case .float64(let n): n.generator.state
+      }
+    }
+    nonmutating set {
+      switch self {
+      case .float32(let n): n.generator.state = newValue
+      case .float64(let n): n.generator.state = newValue
+      }
+    }
+  }
+
+  func resetOptimizer() {
+    switch self {
+    case .float32(let n): n.resetOptimizer()
+    case .float64(let n): n.resetOptimizer()
+    }
+  }
+
+  func copyParameters(to out: UnsafeMutableRawPointer) {
+    switch self {
+    case .float32(let n): n.copyParameters(to: out)
+    case .float64(let n): n.copyParameters(to: out)
+    }
+  }
+
+  func setParameters(from values: UnsafeRawPointer, count: Int) throws {
+    switch self {
+    case .float32(let n): try n.setParameters(from: values, count: count)
+    case .float64(let n): try n.setParameters(from: values, count: count)
+    }
+  }
+
+  func allFinite(_ values: UnsafeRawPointer, count: Int) -> Bool {
+    switch self {
+    case .float32(let n): n.allFinite(values, count: count)
+    case .float64(let n): n.allFinite(values, count: count)
+    }
+  }
+
+  func predictErased(_ x: UnsafeRawPointer, rows: Int, into out: UnsafeMutableRawPointer) throws {
+    switch self {
+    case .float32(let n): try n.predictErased(x, rows: rows, into: out)
+    case .float64(let n): try n.predictErased(x, rows: rows, into: out)
+    }
+  }
+
+  func lossValueErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int) throws -> Double {
+    switch self {
+    case .float32(let n): try n.lossValueErased(x, y, rows: rows)
+    case .float64(let n): try n.lossValueErased(x, y, rows: rows)
+    }
+  }
+
   func gradientsErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                 into out: UnsafeMutableRawPointer) throws -> Double
+                       into out: UnsafeMutableRawPointer) throws -> Double {
+    switch self {
+    case .float32(let n): try n.gradientsErased(x, y, rows: rows, into: out)
+    case .float64(let n): try n.gradientsErased(x, y, rows: rows, into: out)
+    }
+  }
+
   func numericalGradientsErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                          epsilon: Double, into out: UnsafeMutablePointer<Double>) throws
+                                epsilon: Double, into out: UnsafeMutablePointer<Double>) throws {
+    switch self {
+    case .float32(let n): try n.numericalGradientsErased(x, y, rows: rows, epsilon: epsilon, into: out)
+    case .float64(let n): try n.numericalGradientsErased(x, y, rows: rows, epsilon: epsilon, into: out)
+    }
+  }
+
   func trainStepErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                 config: OptimizerConfig) throws -> Double
+                       config: OptimizerConfig) throws -> Double {
+    switch self {
+    case .float32(let n): try n.trainStepErased(x, y, rows: rows, config: config)
+    case .float64(let n): try n.trainStepErased(x, y, rows: rows, config: config)
+    }
+  }
+
   func fitErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-           validationX: UnsafeRawPointer?, validationY: UnsafeRawPointer?, validationRows: Int,
-           config: OptimizerConfig, options: FitOptions,
-           lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
-           handler: (FitEvent) -> FitControl) throws -> FitOutcome
+                 validationX: UnsafeRawPointer?, validationY: UnsafeRawPointer?, validationRows: Int,
+                 config: OptimizerConfig, options: FitOptions,
+                 lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
+                 handler: (FitEvent) -> FitControl) throws -> FitOutcome {
+    switch self {
+    case .float32(let n):
+      try n.fitErased(x, y, rows: rows, validationX: validationX, validationY: validationY,
+                      validationRows: validationRows, config: config, options: options,
+                      lossHistory: lossHistory, validationHistory: validationHistory, handler: handler)
+    case .float64(let n):
+      try n.fitErased(x, y, rows: rows, validationX: validationX, validationY: validationY,
+                      validationRows: validationRows, config: config, options: options,
+                      lossHistory: lossHistory, validationHistory: validationHistory, handler: handler)
+    }
+  }
 }
 
-extension Network: EngineNetwork {
-  var dtype: Int32 { T.dtypeCode }
-  var layerCount: Int { layers.count }
-
+/// Binds raw pointers to the network's scalar type.
+extension Network {
   func copyParameters(to out: UnsafeMutableRawPointer) {
     let values = parameterValues
     values.withUnsafeBufferPointer { source in
