@@ -73,23 +73,26 @@ extension Network {
   }
 
   /// One optimizer step on a batch; returns the loss before it. When the
-  /// loss or a gradient is not finite nothing is updated and nil is returned.
+  /// loss, a gradient or an updated value is not finite, nothing changes
+  /// and nil is returned.
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig
   ) -> Double? {
     let value = backward(x, y, rows: rows, space: space)
     guard value.isFinite else { return nil }
-    for gradient in space.gradients where !allFinite(gradient.pointer, count: gradient.count) {
-      return nil
-    }
-    state.step += 1
+    var finite = true
     for (index, parameter) in parameters.enumerated() {
-      state.update(
-        parameter.pointer, count: parameter.count, index: index,
-        gradient: space.gradients[index].pointer, config: config,
-        decay: index % 2 == 0 ? config.l2 : 0)
+      finite =
+        state.update(
+          parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
+          index: index, gradient: space.gradients[index].pointer, config: config,
+          decay: index % 2 == 0 ? config.l2 : 0) && finite
     }
+    guard finite else { return nil }
+    // Commit: the new values become the parameters, the old ones the spares.
+    swap(&parameters, &space.nextParameters)
+    state.commit()
     return value
   }
 

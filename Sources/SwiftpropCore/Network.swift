@@ -14,7 +14,7 @@ public final class Network<T: Scalar> {
   /// True while `fit` runs; calls that would disturb it are refused.
   public internal(set) var isTraining = false
 
-  let parameters: [Buffer<T>]
+  var parameters: [Buffer<T>]
   var optimizer: OptimizerState<T>?
   var trainingSpace: Workspace<T>?
   var inferenceSpace: Workspace<T>?

@@ -63,62 +63,86 @@ public struct OptimizerConfig: Sendable, Equatable {
 
 /// Per-parameter optimizer memory: velocity (SGD) or the two moments
 /// (Adam), one buffer per parameter array, in `Network.parameters` order.
+///
+/// Updates are out of place: a step reads the current parameters and state
+/// and writes the next ones into spare buffers, which `commit` swaps in.
+/// A step whose result is not finite is simply not committed, so the
+/// network and the optimizer keep their last finite values at no cost.
 final class OptimizerState<T: Scalar> {
   let kind: OptimizerConfig.Kind
-  let first: [Buffer<T>]
-  let second: [Buffer<T>]
-  var step = 0
+  private(set) var first: [Buffer<T>]
+  private(set) var second: [Buffer<T>]
+  private var nextFirst: [Buffer<T>]
+  private var nextSecond: [Buffer<T>]
+  /// Adam's t: the number of committed steps.
+  private(set) var step = 0
 
   init(kind: OptimizerConfig.Kind, counts: [Int]) throws {
     self.kind = kind
+    let keepsFirst = kind == .adam
     first = try counts.map { try Buffer<T>(count: $0) }
-    second = kind == .adam ? try counts.map { try Buffer<T>(count: $0) } : []
+    nextFirst = try counts.map { try Buffer<T>(count: $0) }
+    second = keepsFirst ? try counts.map { try Buffer<T>(count: $0) } : []
+    nextSecond = keepsFirst ? try counts.map { try Buffer<T>(count: $0) } : []
   }
 
-  /// Applies one update to parameter number `index` from `gradient`;
-  /// `decay` is the l2 factor for weight matrices and 0 for biases.
-  /// Adam's `step` must already count this step.
+  /// Makes the state written by the last `update` calls current.
+  func commit() {
+    swap(&first, &nextFirst)
+    swap(&second, &nextSecond)
+    step += 1
+  }
+
+  /// Writes the updated parameter number `index` into `next`, reading the
+  /// current values `p` and `gradient`; `decay` is the l2 factor for
+  /// weight matrices and 0 for biases. Returns whether every new value is
+  /// finite.
   func update(
-    _ p: UnsafeMutablePointer<T>, count: Int, index: Int, gradient: UnsafePointer<T>,
-    config: OptimizerConfig, decay: Double
-  ) {
+    _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, count: Int, index: Int,
+    gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double
+  ) -> Bool {
     let lr = T(config.learningRate)
     let l2 = T(decay)
+    var finite = true
     switch kind {
     case .sgd where config.momentum == 0:
-      for i in 0..<count { p[i] -= lr * (gradient[i] + l2 * p[i]) }
+      for i in 0..<count {
+        next[i] = p[i] - lr * (gradient[i] + l2 * p[i])
+        finite = finite && next[i].isFinite
+      }
     case .sgd:
       let mu = T(config.momentum)
       let v = first[index].pointer
-      if config.nesterov {
-        for i in 0..<count {
-          let g = gradient[i] + l2 * p[i]
-          v[i] = mu * v[i] + g
-          p[i] -= lr * (g + mu * v[i])
-        }
-      } else {
-        for i in 0..<count {
-          v[i] = mu * v[i] + (gradient[i] + l2 * p[i])
-          p[i] -= lr * v[i]
-        }
+      let vNext = nextFirst[index].pointer
+      let nesterov = config.nesterov
+      for i in 0..<count {
+        let g = gradient[i] + l2 * p[i]
+        vNext[i] = mu * v[i] + g
+        next[i] = p[i] - lr * (nesterov ? g + mu * vNext[i] : vNext[i])
+        finite = finite && next[i].isFinite && vNext[i].isFinite
       }
     case .adam:
       let b1 = T(config.beta1)
       let b2 = T(config.beta2)
       let eps = T(config.epsilon)
-      let correction1 = T(1 - pow(config.beta1, Double(step)))
-      let correction2 = T(1 - pow(config.beta2, Double(step)))
+      let t = Double(step + 1)
+      let correction1 = T(1 - pow(config.beta1, t))
+      let correction2 = T(1 - pow(config.beta2, t))
       let m = first[index].pointer
       let v = second[index].pointer
+      let mNext = nextFirst[index].pointer
+      let vNext = nextSecond[index].pointer
       for i in 0..<count {
         let g = gradient[i] + l2 * p[i]
-        m[i] = b1 * m[i] + (1 - b1) * g
-        v[i] = b2 * v[i] + (1 - b2) * g * g
-        let mHat = m[i] / correction1
-        let vHat = v[i] / correction2
-        p[i] -= lr * mHat / (vHat.squareRoot() + eps)
+        mNext[i] = b1 * m[i] + (1 - b1) * g
+        vNext[i] = b2 * v[i] + (1 - b2) * g * g
+        let mHat = mNext[i] / correction1
+        let vHat = vNext[i] / correction2
+        next[i] = p[i] - lr * mHat / (vHat.squareRoot() + eps)
+        finite = finite && next[i].isFinite && vNext[i].isFinite
       }
     }
+    return finite
   }
 }
 

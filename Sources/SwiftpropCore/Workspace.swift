@@ -10,6 +10,9 @@ final class Workspace<T: Scalar> {
   let delta: [Buffer<T>]
   /// ∂L/∂p for every parameter, in `Network.parameters` order.
   let gradients: [Buffer<T>]
+  /// Where an optimizer step writes the next parameters (swapped with the
+  /// network's when the step is committed).
+  var nextParameters: [Buffer<T>]
   /// Gathered rows of a shuffled mini-batch.
   let batchX: Buffer<T>
   let batchY: Buffer<T>
@@ -30,6 +33,7 @@ final class Workspace<T: Scalar> {
       gradients.append(try Buffer(count: layer.outputs))
     }
     self.gradients = gradients
+    nextParameters = try gradients.map { try Buffer(count: $0.count) }
     batchX = try Buffer(count: product(rows, layers[0].inputs))
     batchY = try Buffer(count: product(rows, layers[layers.count - 1].outputs))
   }

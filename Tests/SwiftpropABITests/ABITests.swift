@@ -1,0 +1,188 @@
+import CSwiftprop
+import XCTest
+
+/// Drives the exported C functions through swiftprop.h, as the CPython
+/// shim does, with the inputs a careless caller could pass: every one must
+/// come back as a status code and a message, never a trap.
+final class ABITests: XCTestCase {
+  var message = [CChar](repeating: 0, count: 256)
+  var text: String { String(cString: message) }
+
+  func makeNetwork(dtype: Int32 = Int32(SP_FLOAT64)) throws -> Int64 {
+    var sizes: [Int64] = [2, 3, 1]
+    var activations: [Int32] = [Int32(SP_TANH), Int32(SP_SIGMOID)]
+    var handle: Int64 = 0
+    let status = sp_network_create(
+      2, &sizes, &activations, Int32(SP_MSE), dtype, Int32(SP_XAVIER), 7, &handle, &message, 256)
+    XCTAssertEqual(status, Int32(SP_OK), text)
+    return handle
+  }
+
+  func testCreateRejectsBadArguments() {
+    var handle: Int64 = 0
+    var sizes: [Int64] = [2, 0, 1]
+    var activations: [Int32] = [0, 1]
+    XCTAssertEqual(
+      sp_network_create(2, &sizes, &activations, 0, 1, 0, 0, &handle, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("layer 0"), text)
+    sizes = [2, 3, 1]
+    XCTAssertEqual(
+      sp_network_create(2, nil, &activations, 0, 1, 0, 0, &handle, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(
+      sp_network_create(0, &sizes, &activations, 0, 1, 0, 0, &handle, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    activations = [9, 1]
+    XCTAssertEqual(
+      sp_network_create(2, &sizes, &activations, 0, 1, 0, 0, &handle, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    activations = [0, 1]
+    XCTAssertEqual(
+      sp_network_create(2, &sizes, &activations, 7, 1, 0, 0, &handle, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(
+      sp_network_create(2, &sizes, &activations, 0, 5, 0, 0, &handle, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    sizes = [1 << 30, 1 << 30, 1]
+    XCTAssertEqual(
+      sp_network_create(2, &sizes, &activations, 0, 1, 0, 0, &handle, &message, 256),
+      Int32(SP_OUT_OF_MEMORY), text)
+  }
+
+  func testInvalidHandlesAreReported() {
+    var description = sp_network_description()
+    XCTAssertEqual(sp_network_info(123_456, &description, &message, 256), Int32(SP_INVALID_HANDLE))
+    XCTAssertEqual(sp_network_destroy(-1), Int32(SP_INVALID_HANDLE))
+    var x: [Double] = [0, 0]
+    var out: [Double] = [0]
+    XCTAssertEqual(
+      sp_network_predict(99_999, &x, 1, 2, &out, 1, &message, 256), Int32(SP_INVALID_HANDLE))
+  }
+
+  func testDestroyedHandleIsNotReused() throws {
+    let handle = try makeNetwork()
+    XCTAssertEqual(sp_network_destroy(handle), Int32(SP_OK))
+    XCTAssertEqual(sp_network_destroy(handle), Int32(SP_INVALID_HANDLE))
+    let next = try makeNetwork()
+    XCTAssertNotEqual(next, handle)
+    _ = sp_network_destroy(next)
+  }
+
+  func testNullPointersZeroAndMismatchedSizes() throws {
+    let handle = try makeNetwork()
+    defer { _ = sp_network_destroy(handle) }
+    var x: [Double] = [0.5, -0.5, 1, 2]
+    var y: [Double] = [1, 0]
+    var out: [Double] = [0, 0]
+    var loss = 0.0
+    XCTAssertEqual(sp_network_predict(handle, nil, 2, 2, &out, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_predict(handle, &x, 2, 2, nil, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_predict(handle, &x, 0, 2, &out, 0, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_predict(handle, &x, -3, 2, &out, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_predict(handle, &x, 2, 3, &out, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("3 columns") && text.contains("expects 2"), text)
+    XCTAssertEqual(sp_network_predict(handle, &x, 2, 2, &out, 5, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_loss(handle, &x, nil, 2, 2, 1, &loss, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_loss(handle, &x, &y, 2, 2, 2, &loss, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_loss(handle, &x, &y, 2, 2, 1, nil, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    var gradients = [Double](repeating: 0, count: 3)
+    XCTAssertEqual(
+      sp_network_gradients(handle, &x, &y, 2, 2, 1, &gradients, 3, nil, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    var parameters = [Double](repeating: 0, count: 13)
+    XCTAssertEqual(sp_network_set_parameters(handle, &parameters, 12, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_get_parameters(handle, nil, 13, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_predict(handle, &x, 2, 2, &out, 2, nil, 0), Int32(SP_OK))
+    XCTAssertEqual(sp_network_predict(handle, &x, 2, 2, &out, 2, &message, 256), Int32(SP_OK))
+  }
+
+  func testNonFiniteValuesAreRejected() throws {
+    let handle = try makeNetwork()
+    defer { _ = sp_network_destroy(handle) }
+    var x: [Double] = [.nan, 0]
+    var out: [Double] = [0]
+    XCTAssertEqual(sp_network_predict(handle, &x, 1, 2, &out, 1, &message, 256), Int32(SP_INVALID_VALUE))
+    XCTAssertTrue(text.contains("NaN"), text)
+    var parameters = [Double](repeating: .infinity, count: 13)
+    XCTAssertEqual(sp_network_set_parameters(handle, &parameters, 13, &message, 256), Int32(SP_INVALID_VALUE))
+  }
+
+  func testOptimizerAndFitOptionsAreChecked() throws {
+    let handle = try makeNetwork()
+    defer { _ = sp_network_destroy(handle) }
+    var x: [Double] = [0, 0, 0, 1, 1, 0, 1, 1]
+    var y: [Double] = [0, 1, 1, 0]
+    var loss = 0.0
+    var optimizer = sp_optimizer(
+      kind: Int32(SP_SGD), nesterov: 0, learning_rate: -1, momentum: 0, beta1: 0, beta2: 0,
+      epsilon: 0, l2: 0)
+    XCTAssertEqual(
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, &optimizer, &loss, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("lr must be > 0"), text)
+    XCTAssertEqual(
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &loss, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    optimizer.learning_rate = 0.1
+    var options = sp_fit_options(
+      epochs: 0, batch_size: 4, report_every: 0, patience: 1, poll_interval_ns: 0, tolerance: -1,
+      shuffle: 1)
+    var history = [Double](repeating: 0, count: 10)
+    var result = sp_fit_result()
+    XCTAssertEqual(
+      sp_network_fit(
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, 10,
+        &result, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    options.epochs = 11
+    XCTAssertEqual(
+      sp_network_fit(
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, 10,
+        &result, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    options.epochs = 10
+    XCTAssertEqual(
+      sp_network_fit(
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, 10,
+        &result, &message, 256), Int32(SP_OK), text)
+    XCTAssertEqual(result.epochs, 10)
+  }
+
+  func testCallbackAbortLeavesTheNetworkUsable() throws {
+    let handle = try makeNetwork(dtype: Int32(SP_FLOAT32))
+    defer { _ = sp_network_destroy(handle) }
+    var x: [Float] = [0, 0, 0, 1, 1, 0, 1, 1]
+    var y: [Float] = [0, 1, 1, 0]
+    var optimizer = sp_optimizer(
+      kind: Int32(SP_ADAM), nesterov: 0, learning_rate: 0.01, momentum: 0, beta1: 0.9,
+      beta2: 0.999, epsilon: 1e-8, l2: 0)
+    var options = sp_fit_options(
+      epochs: 1000, batch_size: 1, report_every: 1, patience: 1, poll_interval_ns: 0,
+      tolerance: -1, shuffle: 1)
+    var history = [Double](repeating: 0, count: 1000)
+    var result = sp_fit_result()
+    let abortAtThirdEpoch: sp_fit_callback = { _, kind, epoch, _, _ in
+      kind == 1 && epoch == 2 ? 2 : 0
+    }
+    XCTAssertEqual(
+      sp_network_fit(
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, abortAtThirdEpoch, nil,
+        &history, nil, 1000, &result, &message, 256), Int32(SP_CALLBACK_ERROR))
+    XCTAssertEqual(result.epochs, 3)
+    XCTAssertEqual(result.stop_reason, Int32(SP_INTERRUPTED))
+    var out: [Float] = [0, 0, 0, 0]
+    XCTAssertEqual(sp_network_predict(handle, &x, 4, 2, &out, 4, &message, 256), Int32(SP_OK))
+    XCTAssertTrue(out.allSatisfy { $0.isFinite && $0 > 0 && $0 < 1 })
+  }
+
+  func testLongMessagesAreTruncatedSafely() {
+    var small = [CChar](repeating: 65, count: 8)
+    var handle: Int64 = 0
+    var sizes: [Int64] = [2, 3]
+    var activations: [Int32] = [42]
+    XCTAssertEqual(
+      sp_network_create(1, &sizes, &activations, 0, 1, 0, 0, &handle, &small, 8),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(small[7], 0)
+    XCTAssertEqual(String(cString: small).count, 7)
+  }
+}

@@ -1,0 +1,100 @@
+import XCTest
+
+@testable import SwiftpropCore
+
+final class TrainingTests: XCTestCase {
+  func xorNetwork(_ hidden: Int, _ activation: Activation, seed: UInt64) throws -> Network<Double> {
+    try Network<Double>(
+      layers: [Dense(2, hidden, activation), Dense(hidden, 1, .sigmoid)], loss: .mse,
+      initializer: .xavier, seed: seed)
+  }
+
+  func testXorWithSgdLearnsForMostSeeds() throws {
+    var solved = 0
+    for seed in 0..<10 {
+      let network = try xorNetwork(4, .sigmoid, seed: UInt64(seed))
+      let (losses, _) = try network.fit(
+        xorInputs, xorTargets, rows: 4, config: .sgd(2.0),
+        options: FitOptions(epochs: 10_000, batchSize: 4))
+      if losses.last! < 0.01 { solved += 1 }
+    }
+    XCTAssertGreaterThanOrEqual(solved, 9)
+  }
+
+  func testXorWithAdamLearnsForEverySeed() throws {
+    for seed in 0..<10 {
+      let network = try xorNetwork(8, .tanh, seed: UInt64(seed))
+      let (losses, _) = try network.fit(
+        xorInputs, xorTargets, rows: 4, config: .adam(0.05),
+        options: FitOptions(epochs: 1000, batchSize: 4))
+      XCTAssertLessThan(losses.last!, 0.01, "seed \(seed)")
+    }
+  }
+
+  func testSameSeedSameWeightsBitForBit() throws {
+    func train() throws -> [Double] {
+      let network = try xorNetwork(4, .relu, seed: 42)
+      _ = try network.fit(
+        xorInputs, xorTargets, rows: 4, config: .sgd(0.1, momentum: 0.9),
+        options: FitOptions(epochs: 200, batchSize: 3, shuffle: true))
+      return network.parameterValues
+    }
+    XCTAssertEqual(try train(), try train())
+  }
+
+  func testHandlerCanStopAndAbortBetweenSteps() throws {
+    let network = try xorNetwork(2, .sigmoid, seed: 1)
+    let stopped = try network.fit(
+      xorInputs, xorTargets, rows: 4, config: .sgd(0.1),
+      options: FitOptions(epochs: 100, batchSize: 4, reportEvery: 1)
+    ) { event in
+      if case .epochEnd(let epoch, _, _) = event, epoch == 4 { return .stop }
+      return .proceed
+    }
+    XCTAssertEqual(stopped.outcome.epochs, 5)
+    XCTAssertEqual(stopped.outcome.reason, .callback)
+
+    let aborted = try network.fit(
+      xorInputs, xorTargets, rows: 4, config: .sgd(0.1),
+      options: FitOptions(epochs: 1_000_000, batchSize: 1, pollInterval: 0)
+    ) { event in
+      if case .poll = event { return .abort }
+      return .proceed
+    }
+    XCTAssertEqual(aborted.outcome.reason, .interrupted)
+    XCTAssertFalse(network.isTraining)
+  }
+
+  func testDivergenceStopsWithFiniteWeights() throws {
+    let network = try Network<Double>(
+      layers: [Dense(1, 1, .identity)], loss: .mse, initializer: .xavier, seed: 0)
+    let (losses, outcome) = try network.fit(
+      [1e150, -1e150], [1, -1], rows: 2, config: .sgd(1e10),
+      options: FitOptions(epochs: 50, batchSize: 2))
+    XCTAssertEqual(outcome.reason, .diverged)
+    XCTAssertEqual(losses.count, outcome.epochs)
+    XCTAssertTrue(network.parameterValues.allSatisfy(\.isFinite))
+  }
+
+  func testConvergenceStopsWithPatience() throws {
+    let network = try xorNetwork(4, .tanh, seed: 3)
+    let (_, outcome) = try network.fit(
+      xorInputs, xorTargets, rows: 4, config: .adam(0.05),
+      options: FitOptions(epochs: 100_000, batchSize: 4, tolerance: 1e-3, patience: 5))
+    XCTAssertEqual(outcome.reason, .converged)
+    XCTAssertLessThan(outcome.epochs, 100_000)
+  }
+
+  func testBadSettingsAreErrorsNotTraps() throws {
+    XCTAssertThrowsError(
+      try Network<Double>(layers: [Dense(2, 3, .softmax), Dense(3, 1, .sigmoid)], loss: .mse,
+                          initializer: .xavier, seed: 0))
+    XCTAssertThrowsError(
+      try Network<Double>(layers: [Dense(2, 3, .relu)], loss: .crossEntropy, initializer: .xavier, seed: 0))
+    let network = try xorNetwork(2, .sigmoid, seed: 0)
+    XCTAssertThrowsError(try network.trainStep(xorInputs, xorTargets, rows: 4, config: .sgd(-1)))
+    XCTAssertThrowsError(try network.setParameters([1, 2, 3]))
+    XCTAssertThrowsError(try Network<Double>(
+      layers: [Dense(1 << 40, 1 << 40, .relu)], loss: .mse, initializer: .xavier, seed: 0))
+  }
+}
