@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([[0], [1], [1], [0]], dtype=float)
+
+
+@pytest.fixture
+def xor():
+    return XOR_X.copy(), XOR_Y.copy()
+
+
+def random_data(loss, n_samples, n_inputs, n_outputs, seed=0):
+    """Inputs in [-1, 1) and targets suited to ``loss``."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n_samples, n_inputs))
+    if loss == "cross_entropy":
+        y = rng.integers(0, n_outputs, n_samples)
+    elif loss == "binary_cross_entropy":
+        y = rng.uniform(0, 1, (n_samples, n_outputs))
+    else:
+        y = rng.uniform(-1, 1, (n_samples, n_outputs))
+    return X, y
+
+
+def relative_error(a, b):
+    """‖a − b‖ / (‖a‖ + ‖b‖) over all arrays of two gradient lists."""
+    a = np.concatenate([np.ravel(part) for pair in a for part in pair])
+    b = np.concatenate([np.ravel(part) for pair in b for part in pair])
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b),
+                                       1e-300)
+
+
+# Every output activation with every loss it can be used with.
+OUTPUT_LOSS_PAIRS = [
+    ("identity", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("relu", "mse"),
+    ("leaky_relu", "mse"), ("softmax", "mse"),
+    ("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy"),
+]
+HIDDEN_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
