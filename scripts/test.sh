@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift package's (swift test) and the Python
+# package's (pytest, against swiftprop installed into .venv from this tree).
+# Installs what it needs itself; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet ".[test]"
+
+echo "== swift test"
+swift test
+
+echo "== pytest"
+# From outside the tree, so the installed package is what is tested.
+cd /tmp
+"$root/.venv/bin/python" -m pytest "$root/python/tests" -p no:cacheprovider "$@"
