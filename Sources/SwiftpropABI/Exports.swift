@@ -226,6 +226,53 @@ public func sp_network_numerical_gradients(
   }
 }
 
+@_cdecl("sp_network_forward")
+public func sp_network_forward(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ rows: Int64, _ columns: Int64,
+  _ z: UnsafeMutableRawPointer?, _ a: UnsafeMutableRawPointer?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    let xCount = try checkedCount("X", x, rows: rows, columns: columns,
+                                  expectedColumns: network.inputCount)
+    let width = network.traceWidth
+    guard try count == Int64(product(Int(rows), width)), let z, let a else {
+      throw ABIError.argument("z and a must each hold \(rows) x \(width) values, got \(count)")
+    }
+    guard network.allFinite(x!, count: xCount) else {
+      throw EngineError(.invalidValue, "X contains NaN or infinity")
+    }
+    try network.forwardErased(x!, rows: Int(rows), z: z, a: a)
+  }
+}
+
+@_cdecl("sp_network_backward")
+public func sp_network_backward(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ deltas: UnsafeMutableRawPointer?, _ count: Int64,
+  _ gradients: UnsafeMutableRawPointer?, _ gradientCount: Int64,
+  _ dx: UnsafeMutableRawPointer?, _ dxCount: Int64, _ loss: UnsafeMutablePointer<Double>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let width = network.traceWidth
+    guard try count == Int64(product(Int(rows), width)), let deltas else {
+      throw ABIError.argument("deltas must hold \(rows) x \(width) values, got \(count)")
+    }
+    guard gradientCount == Int64(network.parameterCount), let gradients else {
+      throw ABIError.argument("gradients must hold \(network.parameterCount) values, got \(gradientCount)")
+    }
+    guard try dxCount == Int64(product(Int(rows), network.inputCount)), let dx else {
+      throw ABIError.argument("dx must hold \(rows) x \(network.inputCount) values, got \(dxCount)")
+    }
+    let value = try network.backwardErased(
+      x, y, rows: Int(rows), deltas: deltas, gradients: gradients, inputGradient: dx)
+    loss?.pointee = value
+  }
+}
+
 /// The optimizer settings from their C form, checked.
 private func optimizerConfig(_ optimizer: UnsafePointer<sp_optimizer>?) throws -> OptimizerConfig {
   guard let o = optimizer?.pointee else { throw ABIError.argument("optimizer must not be NULL") }
@@ -262,7 +309,7 @@ public func sp_network_fit(
   _ optimizer: UnsafePointer<sp_optimizer>?, _ options: UnsafePointer<sp_fit_options>?,
   _ callback: sp_fit_callback?, _ context: UnsafeMutableRawPointer?,
   _ lossHistory: UnsafeMutablePointer<Double>?, _ validationHistory: UnsafeMutablePointer<Double>?,
-  _ historyCapacity: Int64, _ result: UnsafeMutablePointer<sp_fit_result>?,
+  _ gradientNorms: UnsafeMutablePointer<Double>?, _ historyCapacity: Int64, _ result: UnsafeMutablePointer<sp_fit_result>?,
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
@@ -294,7 +341,7 @@ public func sp_network_fit(
     let outcome = try network.fitErased(
       x, y, rows: Int(rows), validationX: validationX, validationY: validationY,
       validationRows: Int(validationRows), config: config, options: fitOptions,
-      lossHistory: lossHistory, validationHistory: validationHistory
+      lossHistory: lossHistory, validationHistory: validationHistory, gradientNorms: gradientNorms
     ) { event in
       guard let callback else { return .proceed }
       let answer: Int32

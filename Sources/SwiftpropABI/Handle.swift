@@ -113,20 +113,50 @@ enum EngineNetwork {
     }
   }
 
+  /// Values in one layer-by-layer trace (rows × Σ outputs).
+  var traceWidth: Int {
+    switch self {
+    case .float32(let n): n.layers.reduce(0) { $0 + $1.outputs }
+    case .float64(let n): n.layers.reduce(0) { $0 + $1.outputs }
+    }
+  }
+
+  func forwardErased(_ x: UnsafeRawPointer, rows: Int, z: UnsafeMutableRawPointer,
+                     a: UnsafeMutableRawPointer) throws {
+    switch self {
+    case .float32(let n): try n.forwardErased(x, rows: rows, z: z, a: a)
+    case .float64(let n): try n.forwardErased(x, rows: rows, z: z, a: a)
+    }
+  }
+
+  func backwardErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
+                      deltas: UnsafeMutableRawPointer, gradients: UnsafeMutableRawPointer,
+                      inputGradient: UnsafeMutableRawPointer) throws -> Double {
+    switch self {
+    case .float32(let n):
+      try n.backwardErased(x, y, rows: rows, deltas: deltas, gradients: gradients, inputGradient: inputGradient)
+    case .float64(let n):
+      try n.backwardErased(x, y, rows: rows, deltas: deltas, gradients: gradients, inputGradient: inputGradient)
+    }
+  }
+
   func fitErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
                  validationX: UnsafeRawPointer?, validationY: UnsafeRawPointer?, validationRows: Int,
                  config: OptimizerConfig, options: FitOptions,
                  lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
+                 gradientNorms: UnsafeMutablePointer<Double>?,
                  handler: (FitEvent) -> FitControl) throws -> FitOutcome {
     switch self {
     case .float32(let n):
       try n.fitErased(x, y, rows: rows, validationX: validationX, validationY: validationY,
                       validationRows: validationRows, config: config, options: options,
-                      lossHistory: lossHistory, validationHistory: validationHistory, handler: handler)
+                      lossHistory: lossHistory, validationHistory: validationHistory,
+                      gradientNorms: gradientNorms, handler: handler)
     case .float64(let n):
       try n.fitErased(x, y, rows: rows, validationX: validationX, validationY: validationY,
                       validationRows: validationRows, config: config, options: options,
-                      lossHistory: lossHistory, validationHistory: validationHistory, handler: handler)
+                      lossHistory: lossHistory, validationHistory: validationHistory,
+                      gradientNorms: gradientNorms, handler: handler)
     }
   }
 }
@@ -176,10 +206,26 @@ extension Network {
                   rows: rows, config: config)
   }
 
+  func forwardErased(_ x: UnsafeRawPointer, rows: Int, z: UnsafeMutableRawPointer,
+                     a: UnsafeMutableRawPointer) throws {
+    try forwardTrace(x.assumingMemoryBound(to: T.self), rows: rows,
+                     z: z.assumingMemoryBound(to: T.self), a: a.assumingMemoryBound(to: T.self))
+  }
+
+  func backwardErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
+                      deltas: UnsafeMutableRawPointer, gradients: UnsafeMutableRawPointer,
+                      inputGradient: UnsafeMutableRawPointer) throws -> Double {
+    try backwardTrace(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self),
+                      rows: rows, deltas: deltas.assumingMemoryBound(to: T.self),
+                      gradients: gradients.assumingMemoryBound(to: T.self),
+                      inputGradient: inputGradient.assumingMemoryBound(to: T.self))
+  }
+
   func fitErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
            validationX: UnsafeRawPointer?, validationY: UnsafeRawPointer?, validationRows: Int,
            config: OptimizerConfig, options: FitOptions,
            lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
+           gradientNorms: UnsafeMutablePointer<Double>?,
            handler: (FitEvent) -> FitControl) throws -> FitOutcome {
     var validation: ValidationData<T>? = nil
     if let validationX, let validationY, validationRows > 0 {
@@ -189,7 +235,8 @@ extension Network {
     }
     return try fit(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self), rows: rows,
                    validation: validation, config: config, options: options,
-                   lossHistory: lossHistory, validationHistory: validationHistory, handler: handler)
+                   lossHistory: lossHistory, validationHistory: validationHistory,
+                      gradientNorms: gradientNorms, handler: handler)
   }
 }
 

@@ -117,7 +117,9 @@ extension Network {
   /// optimizer step each. Writes each epoch's loss (the batch losses before
   /// their steps, weighted by batch size) to `lossHistory` and, with
   /// validation data, the validation loss to `validationHistory`; both must
-  /// hold `options.epochs` values.
+  /// hold `options.epochs` values. With `gradientNorms` (epochs × layers
+  /// values) it also records, per epoch, the mean over its steps of each
+  /// layer's ‖dW‖.
   ///
   /// The network always holds the weights of its last completed step: the
   /// handler can stop (`.stop`) or abort (`.abort`) only between steps, and
@@ -128,6 +130,7 @@ extension Network {
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
     validation: ValidationData<T>?, config: OptimizerConfig, options: FitOptions,
     lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
+    gradientNorms: UnsafeMutablePointer<Double>? = nil,
     handler: (FitEvent) -> FitControl
   ) throws -> FitOutcome {
     if let problem = config.problem { throw EngineError(.invalidArgument, problem) }
@@ -153,6 +156,8 @@ extension Network {
       if shuffling { generator.fillPermutation(&order) }
       var total = 0.0
       var start = 0
+      let norms = gradientNorms.map { $0 + epoch * layers.count }
+      norms?.update(repeating: 0, count: layers.count)
       while start < rows {
         let count = min(batchSize, rows - start)
         var batchX = x + start * inputs
@@ -170,9 +175,14 @@ extension Network {
         else { return FitOutcome(epochs: epoch, reason: .diverged) }
         total += value * Double(count)
         start += count
+        if let norms { addGradientNorms(space, to: norms) }
         if clock.due() && handler(.poll) == .abort {
           return FitOutcome(epochs: epoch, reason: .interrupted)
         }
+      }
+      if let norms {
+        let steps = Double((rows + batchSize - 1) / batchSize)
+        for l in layers.indices { norms[l] /= steps }
       }
       let epochLoss = total / Double(rows)
       lossHistory[epoch] = epochLoss

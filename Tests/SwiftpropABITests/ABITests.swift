@@ -132,17 +132,17 @@ final class ABITests: XCTestCase {
     var result = sp_fit_result()
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, 10,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, nil, 10,
         &result, &message, 256), Int32(SP_INVALID_ARGUMENT))
     options.epochs = 11
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, 10,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, nil, 10,
         &result, &message, 256), Int32(SP_INVALID_ARGUMENT))
     options.epochs = 10
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, 10,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, nil, 10,
         &result, &message, 256), Int32(SP_OK), text)
     XCTAssertEqual(result.epochs, 10)
   }
@@ -166,7 +166,7 @@ final class ABITests: XCTestCase {
     XCTAssertEqual(
       sp_network_fit(
         handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, abortAtThirdEpoch, nil,
-        &history, nil, 1000, &result, &message, 256), Int32(SP_CALLBACK_ERROR))
+        &history, nil, nil, 1000, &result, &message, 256), Int32(SP_CALLBACK_ERROR))
     XCTAssertEqual(result.epochs, 3)
     XCTAssertEqual(result.stop_reason, Int32(SP_INTERRUPTED))
     var out: [Float] = [0, 0, 0, 0]

@@ -43,6 +43,7 @@ raise_status(int32_t status, const char *message)
 
 typedef struct {
     int32_t dtype;
+    int32_t layer_count;
     int64_t inputs;
     int64_t outputs;
     int64_t parameter_count;
@@ -59,6 +60,7 @@ describe(int64_t handle, network_shape *shape)
         return -1;
     }
     shape->dtype = d.dtype;
+    shape->layer_count = d.layer_count;
     shape->inputs = d.inputs;
     shape->outputs = d.outputs;
     shape->parameter_count = d.parameter_count;
@@ -515,6 +517,88 @@ engine_train_step(PyObject *module, PyObject *args)
     return PyFloat_FromDouble(loss);
 }
 
+static PyObject *
+engine_forward(PyObject *module, PyObject *args)
+{
+    long long handle;
+    PyObject *x_object, *z_object, *a_object;
+    if (!PyArg_ParseTuple(args, "LOOO:forward", &handle, &x_object, &z_object,
+                          &a_object))
+        return NULL;
+    network_shape shape;
+    if (describe(handle, &shape) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer x = {0}, z = {0}, a = {0};
+    if (acquire(x_object, "X", shape.dtype, 2, shape.inputs, 0, &x) < 0)
+        goto done;
+    if (acquire(z_object, "z", shape.dtype, 1, -1, 1, &z) < 0
+        || acquire(a_object, "a", shape.dtype, 1, -1, 1, &a) < 0)
+        goto done;
+    if (count_of(&z) != count_of(&a)) {
+        PyErr_SetString(PyExc_ValueError, "z and a must have the same size");
+        goto done;
+    }
+    char error[ERROR_CAPACITY] = "";
+    int32_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sp_network_forward(handle, x.buf, rows_of(&x), shape.inputs, z.buf, a.buf,
+                                count_of(&z), error, ERROR_CAPACITY);
+    Py_END_ALLOW_THREADS
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&z);
+    PyBuffer_Release(&a);
+    return result;
+}
+
+static PyObject *
+engine_backward(PyObject *module, PyObject *args)
+{
+    long long handle;
+    PyObject *x_object, *y_object, *deltas_object, *gradients_object, *dx_object;
+    if (!PyArg_ParseTuple(args, "LOOOOO:backward", &handle, &x_object, &y_object,
+                          &deltas_object, &gradients_object, &dx_object))
+        return NULL;
+    network_shape shape;
+    if (describe(handle, &shape) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer x = {0}, y = {0}, deltas = {0}, gradients = {0}, dx = {0};
+    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
+        return NULL;
+    if (acquire(deltas_object, "deltas", shape.dtype, 1, -1, 1, &deltas) < 0
+        || acquire(gradients_object, "gradients", shape.dtype, 1, -1, 1, &gradients) < 0
+        || acquire(dx_object, "dX", shape.dtype, 2, shape.inputs, 1, &dx) < 0)
+        goto done;
+    double loss = NAN;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sp_network_backward(handle, x.buf, y.buf, rows_of(&x), shape.inputs,
+                                 shape.outputs, deltas.buf, count_of(&deltas),
+                                 gradients.buf, count_of(&gradients), dx.buf,
+                                 count_of(&dx), &loss, error, ERROR_CAPACITY);
+    Py_END_ALLOW_THREADS
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = PyFloat_FromDouble(loss);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    PyBuffer_Release(&deltas);
+    PyBuffer_Release(&gradients);
+    PyBuffer_Release(&dx);
+    return result;
+}
+
 /* ------------------------------------------------------------------- fit */
 
 /*
@@ -559,11 +643,11 @@ engine_fit(PyObject *module, PyObject *args)
 {
     long long handle;
     PyObject *x_object, *y_object, *vx_object, *vy_object, *optimizer_tuple;
-    PyObject *settings, *reporter, *loss_object, *val_object;
-    if (!PyArg_ParseTuple(args, "LOOOOO!O!OOO:fit", &handle, &x_object, &y_object,
+    PyObject *settings, *reporter, *loss_object, *val_object, *norms_object;
+    if (!PyArg_ParseTuple(args, "LOOOOO!O!OOOO:fit", &handle, &x_object, &y_object,
                           &vx_object, &vy_object, &PyTuple_Type, &optimizer_tuple,
                           &PyTuple_Type, &settings, &reporter, &loss_object,
-                          &val_object))
+                          &val_object, &norms_object))
         return NULL;
     sp_optimizer optimizer;
     if (parse_optimizer(optimizer_tuple, &optimizer) < 0)
@@ -594,6 +678,7 @@ engine_fit(PyObject *module, PyObject *args)
 
     PyObject *result = NULL;
     Py_buffer x = {0}, y = {0}, vx = {0}, vy = {0}, losses = {0}, val_losses = {0};
+    Py_buffer norms = {0};
     int validating = vx_object != Py_None;
     if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
         return NULL;
@@ -604,7 +689,11 @@ engine_fit(PyObject *module, PyObject *args)
     if (validating
         && acquire(val_object, "val_history", SP_FLOAT64, 1, -1, 1, &val_losses) < 0)
         goto done;
-    if (count_of(&losses) < epochs || (validating && count_of(&val_losses) < epochs)) {
+    if (acquire(norms_object, "gradient_norms", SP_FLOAT64, 2, shape.layer_count, 1,
+                &norms) < 0)
+        goto done;
+    if (count_of(&losses) < epochs || (validating && count_of(&val_losses) < epochs)
+        || rows_of(&norms) < epochs) {
         PyErr_SetString(PyExc_ValueError, "history buffers must hold `epochs` values");
         goto done;
     }
@@ -618,7 +707,7 @@ engine_fit(PyObject *module, PyObject *args)
         validating ? vx.buf : NULL, validating ? vy.buf : NULL,
         validating ? rows_of(&vx) : 0, &optimizer, &options, fit_callback, &context,
         (double *)losses.buf, validating ? (double *)val_losses.buf : NULL,
-        count_of(&losses), &outcome, error, ERROR_CAPACITY);
+        (double *)norms.buf, count_of(&losses), &outcome, error, ERROR_CAPACITY);
     PyEval_RestoreThread(context.thread_state);
     if (status == SP_CALLBACK_ERROR) {
         if (!PyErr_Occurred())
@@ -637,6 +726,7 @@ done:
     PyBuffer_Release(&vy);
     PyBuffer_Release(&losses);
     PyBuffer_Release(&val_losses);
+    PyBuffer_Release(&norms);
     return result;
 }
 
@@ -666,9 +756,13 @@ static PyMethodDef engine_methods[] = {
      "numerical_gradients(handle, X, Y, eps, out): central differences (float64)"},
     {"train_step", engine_train_step, METH_VARARGS,
      "train_step(handle, X, Y, optimizer) -> loss before the step"},
+    {"forward", engine_forward, METH_VARARGS,
+     "forward(handle, X, z, a): every layer's z and a, concatenated"},
+    {"backward", engine_backward, METH_VARARGS,
+     "backward(handle, X, Y, deltas, gradients, dX) -> loss"},
     {"fit", engine_fit, METH_VARARGS,
      "fit(handle, X, Y, VX, VY, optimizer, settings, reporter, loss_history, "
-     "val_history) -> (epochs, stop_reason)"},
+     "val_history, gradient_norms) -> (epochs, stop_reason)"},
     {NULL, NULL, 0, NULL},
 };
 

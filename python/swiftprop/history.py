@@ -1,5 +1,7 @@
 """The record of one ``fit`` call."""
 
+import numpy as np
+
 __all__ = ["History"]
 
 
@@ -16,14 +18,25 @@ class History:
     epochs : int
         Number of epochs completed.
     stop_reason : str
-        ``"completed"``, ``"converged"`` (``tol``/``patience``) or
-        ``"callback"`` (the callback returned ``False``).
+        ``"completed"``, ``"converged"`` (``tol``/``patience``),
+        ``"callback"`` (the callback returned ``False``) or ``"diverged"``
+        (the loss or a gradient became NaN or infinite).
+    diverged_at : int or None
+        The epoch (0-based) whose step was refused as non-finite.
+    grad_norms : ndarray of shape (epochs, n_layers)
+        Per epoch, the mean over its steps of each layer's weight-gradient
+        norm ``||dW||``: a layer whose norm collapses towards 0 has stopped
+        learning (vanishing gradients); one that explodes, the opposite.
     """
 
-    def __init__(self, loss=(), val_loss=(), stop_reason="completed"):
+    def __init__(self, loss=(), val_loss=(), stop_reason="completed",
+                 grad_norms=None):
         self.loss = [float(value) for value in loss]
         self.val_loss = [float(value) for value in val_loss]
         self.stop_reason = stop_reason
+        self.diverged_at = None
+        self.grad_norms = (np.zeros((len(self.loss), 0)) if grad_norms is None
+                           else np.asarray(grad_norms, dtype=float))
 
     @property
     def epochs(self):

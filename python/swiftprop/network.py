@@ -210,6 +210,57 @@ class Network:
             _engine.numerical_gradients(self._handle, X, Y, eps, flat)
         return self._split(flat)
 
+    def forward(self, X):
+        """The forward pass, layer by layer, as the tutorials keep it.
+
+        Returns
+        -------
+        zs : list of ndarray
+            ``zs[l]`` of shape (n_samples, n_out of layer l): ``a @ W + b``.
+        activations : list of ndarray
+            ``activations[0]`` is ``X`` (converted); ``activations[l + 1]``
+            is ``f(zs[l])``, so ``activations[-1]`` equals ``predict(X)``.
+        """
+        X = as_float_matrix("X", X, self.dtype, self.n_inputs)
+        width = sum(layer.n_out for layer in self.layers)
+        z = np.empty(X.shape[0] * width, dtype=self.dtype)
+        a = np.empty_like(z)
+        with self._lock:
+            _engine.forward(self._handle, X, z, a)
+        return self._per_layer(z, X.shape[0]), [X] + self._per_layer(
+            a, X.shape[0])
+
+    def backward(self, X, y):
+        """One backward pass without an update, with everything it computes.
+
+        Returns
+        -------
+        dict
+            ``"loss"``: float; ``"deltas"``: list of ndarray, ``deltas[l]``
+            = ∂L/∂z of layer l, shaped as ``zs[l]``; ``"gradients"``: list
+            of (dW, db) as ``gradients``; ``"dX"``: ndarray of shape
+            (n_samples, n_inputs), ``deltas[0] @ W0.T``, the gradient handed
+            back to the input.
+        """
+        X, Y = self._samples(X, y)
+        width = sum(layer.n_out for layer in self.layers)
+        deltas = np.empty(X.shape[0] * width, dtype=self.dtype)
+        flat = np.empty(self.n_parameters, dtype=self.dtype)
+        dX = np.empty_like(X)
+        with self._lock:
+            loss = _engine.backward(self._handle, X, Y, deltas, flat, dX)
+        return {"loss": loss, "deltas": self._per_layer(deltas, X.shape[0]),
+                "gradients": self._split(flat), "dX": dX}
+
+    def _per_layer(self, flat, rows):
+        """Cut a layer-by-layer trace into ``(rows, n_out)`` arrays."""
+        parts, offset = [], 0
+        for layer in self.layers:
+            size = rows * layer.n_out
+            parts.append(flat[offset:offset + size].reshape(rows, layer.n_out))
+            offset += size
+        return parts
+
     def train_step(self, X, y, lr=None, optimizer="sgd", **optimizer_options):
         """One optimizer step on the batch ``(X, y)``.
 
@@ -286,15 +337,17 @@ class Network:
             val_history = np.full(plan.epochs, np.nan)
         reporter = EpochReporter(plan, VX is not None)
         history = np.full(plan.epochs, np.nan)
+        norms = np.zeros((plan.epochs, len(self.layers)))
         with self._lock:
             done, reason = _engine.fit(
                 self._handle, X, Y, VX, VY, settings.as_tuple(),
                 (plan.epochs, plan.batch_size, plan.shuffle, reporter.every,
                  plan.tol, plan.patience, _POLL_INTERVAL_NS),
-                reporter if reporter.every else None, history, val_history)
+                reporter if reporter.every else None, history, val_history,
+                norms)
         result = History(history[:done],
                          () if val_history is None else val_history[:done],
-                         _STOP_REASONS[reason])
+                         _STOP_REASONS[reason], norms[:done])
         if result.stop_reason == "diverged":
             result.diverged_at = done
             warnings.warn(f"training diverged in epoch {done}: the loss or a "

@@ -126,15 +126,31 @@ int32_t sp_network_train_step(int64_t handle, const void *x, const void *y, int6
                               int64_t x_columns, int64_t y_columns,
                               const sp_optimizer *optimizer, double *loss,
                               char *error, int64_t error_capacity);
+/* The forward pass, layer by layer: z and a receive every layer's
+ * pre-activations and activations, rows x outputs_l values per layer, one
+ * layer after the other (count values each: rows x the sum of outputs_l). */
+int32_t sp_network_forward(int64_t handle, const void *x, int64_t rows, int64_t columns,
+                           void *z, void *a, int64_t count,
+                           char *error, int64_t error_capacity);
+/* The backward pass without an update: deltas (laid out as z above, count
+ * values), the flat gradient (parameter_count values) and dx = delta_0 W_0^T
+ * (rows x inputs values); loss may be NULL. */
+int32_t sp_network_backward(int64_t handle, const void *x, const void *y, int64_t rows,
+                            int64_t x_columns, int64_t y_columns, void *deltas,
+                            int64_t count, void *gradients, int64_t gradient_count,
+                            void *dx, int64_t dx_count, double *loss,
+                            char *error, int64_t error_capacity);
 /* val_x / val_y may be NULL with val_rows 0. loss_history and (with
- * validation) val_history hold history_capacity >= options->epochs doubles. */
+ * validation) val_history hold history_capacity >= options->epochs doubles;
+ * gradient_norms, when not NULL, holds history_capacity x layer_count
+ * doubles and receives each epoch's mean ||dW|| per layer. */
 int32_t sp_network_fit(int64_t handle, const void *x, const void *y, int64_t rows,
                        int64_t x_columns, int64_t y_columns,
                        const void *val_x, const void *val_y, int64_t val_rows,
                        const sp_optimizer *optimizer, const sp_fit_options *options,
                        sp_fit_callback callback, void *context,
-                       double *loss_history, double *val_history, int64_t history_capacity,
-                       sp_fit_result *result, char *error, int64_t error_capacity);
+                       double *loss_history, double *val_history, double *gradient_norms,
+                       int64_t history_capacity, sp_fit_result *result, char *error, int64_t error_capacity);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,64 @@
+/// Layer-by-layer access for custom training loops, as the tutorials teach
+/// it: every z and a of the forward pass, every δ of the backward pass and
+/// the gradient dX that the first layer hands back to the input.
+extension Network {
+  /// Runs the forward pass over `rows` samples and copies every layer's
+  /// pre-activation z and activation a out, layer after layer: layer l
+  /// takes rows × outputs_l values in each of `z` and `a`.
+  public func forwardTrace(
+    _ x: UnsafePointer<T>, rows: Int, z: UnsafeMutablePointer<T>, a: UnsafeMutablePointer<T>
+  ) throws {
+    let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: false)
+    forward(x, rows: rows, space: space)
+    var offset = 0
+    for (l, layer) in layers.enumerated() {
+      let count = rows * layer.outputs
+      (z + offset).update(from: space.z[l].pointer, count: count)
+      (a + offset).update(from: space.a[l].pointer, count: count)
+      offset += count
+    }
+  }
+
+  /// The backward pass over `rows` samples, without an update: copies every
+  /// layer's δ = ∂L/∂z (laid out as in `forwardTrace`), the flat gradient
+  /// (parameter order) and dX = δ₀ · W₀ᵀ (rows × inputs) out; returns the
+  /// loss.
+  public func backwardTrace(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
+    deltas: UnsafeMutablePointer<T>, gradients: UnsafeMutablePointer<T>,
+    inputGradient: UnsafeMutablePointer<T>
+  ) throws -> Double {
+    try refuseWhileTraining("run a backward pass")
+    let space = try workspace(rows: rows, forTraining: true)
+    let value = backward(x, y, rows: rows, space: space)
+    var offset = 0
+    for (l, layer) in layers.enumerated() {
+      (deltas + offset).update(from: space.delta[l].pointer, count: rows * layer.outputs)
+      offset += rows * layer.outputs
+    }
+    offset = 0
+    for gradient in space.gradients {
+      (gradients + offset).update(from: gradient.pointer, count: gradient.count)
+      offset += gradient.count
+    }
+    multiply(
+      UnsafePointer(space.delta[0].pointer), transposeA: false, parameters[0].pointer,
+      transposeB: true, into: inputGradient, m: rows, n: inputCount, k: layers[0].outputs,
+      accumulate: false)
+    return value
+  }
+
+  /// ‖dW_l‖ (Frobenius) of every layer's last computed weight gradient,
+  /// added to `sums`: the vanishing/exploding-gradient diagnostic.
+  func addGradientNorms(_ space: Workspace<T>, to sums: UnsafeMutablePointer<Double>) {
+    for l in layers.indices {
+      let gradient = space.gradients[2 * l]
+      var total = 0.0
+      for i in 0..<gradient.count {
+        let value = Double(gradient.pointer[i])
+        total += value * value
+      }
+      sums[l] += total.squareRoot()
+    }
+  }
+}
