@@ -137,6 +137,42 @@ public func sp_network_reset_optimizer(
   }
 }
 
+@_cdecl("sp_network_get_optimizer")
+public func sp_network_get_optimizer(
+  _ handle: Int64, _ kind: UnsafeMutablePointer<Int32>?, _ step: UnsafeMutablePointer<Int64>?,
+  _ first: UnsafeMutableRawPointer?, _ second: UnsafeMutableRawPointer?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard count == Int64(network.parameterCount), let kind, let step, let first else {
+      throw ABIError.argument(
+        "kind, step and first must not be NULL and count must be \(network.parameterCount), got \(count)")
+    }
+    let (code, steps) = network.getOptimizer(first: first, second: second)
+    kind.pointee = code
+    step.pointee = Int64(steps)
+  }
+}
+
+@_cdecl("sp_network_set_optimizer")
+public func sp_network_set_optimizer(
+  _ handle: Int64, _ kind: Int32, _ step: Int64, _ first: UnsafeRawPointer?,
+  _ second: UnsafeRawPointer?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    guard let optimizerKind = OptimizerConfig.Kind(rawValue: kind) else {
+      throw ABIError.argument("unknown optimizer code \(kind)")
+    }
+    guard count == Int64(network.parameterCount), let first else {
+      throw ABIError.argument("first must hold \(network.parameterCount) values, got \(count)")
+    }
+    try network.setOptimizer(kind: optimizerKind, step: Int(step), first: first, second: second)
+  }
+}
+
 // MARK: - Computation
 
 /// The checks shared by every call that reads samples: handle, pointers,

@@ -47,6 +47,21 @@ enum EngineNetwork {
     }
   }
 
+  func getOptimizer(first: UnsafeMutableRawPointer, second: UnsafeMutableRawPointer?) -> (Int32, Int) {
+    switch self {
+    case .float32(let n): n.getOptimizerErased(first: first, second: second)
+    case .float64(let n): n.getOptimizerErased(first: first, second: second)
+    }
+  }
+
+  func setOptimizer(kind: OptimizerConfig.Kind, step: Int, first: UnsafeRawPointer,
+                    second: UnsafeRawPointer?) throws {
+    switch self {
+    case .float32(let n): try n.setOptimizerErased(kind: kind, step: step, first: first, second: second)
+    case .float64(let n): try n.setOptimizerErased(kind: kind, step: step, first: first, second: second)
+    }
+  }
+
   func resetOptimizer() {
     switch self {
     case .float32(let n): n.resetOptimizer()
@@ -163,6 +178,23 @@ enum EngineNetwork {
 
 /// Binds raw pointers to the network's scalar type.
 extension Network {
+  func getOptimizerErased(first: UnsafeMutableRawPointer, second: UnsafeMutableRawPointer?) -> (Int32, Int) {
+    guard let snapshot = optimizerSnapshot else { return (-1, 0) }
+    let firstOut = first.bindMemory(to: T.self, capacity: parameterCount)
+    for (i, value) in snapshot.first.enumerated() { firstOut[i] = value }
+    if let second {
+      let secondOut = second.bindMemory(to: T.self, capacity: parameterCount)
+      for (i, value) in snapshot.second.enumerated() { secondOut[i] = value }
+    }
+    return (snapshot.kind.rawValue, snapshot.step)
+  }
+
+  func setOptimizerErased(kind: OptimizerConfig.Kind, step: Int, first: UnsafeRawPointer,
+                          second: UnsafeRawPointer?) throws {
+    try restoreOptimizer(kind: kind, step: step, first: first.assumingMemoryBound(to: T.self),
+                         second: second?.assumingMemoryBound(to: T.self))
+  }
+
   func copyParameters(to out: UnsafeMutableRawPointer) {
     let values = parameterValues
     values.withUnsafeBufferPointer { source in

@@ -70,6 +70,33 @@ public final class Network<T: Scalar> {
     try values.withUnsafeBufferPointer { try setParameters($0) }
   }
 
+  /// The optimizer's memory, for saving: its kind, Adam's step count and
+  /// the first and second buffers flattened in parameter order (SGD keeps
+  /// only the first, its velocity). Nil before any training step.
+  public var optimizerSnapshot: (kind: OptimizerConfig.Kind, step: Int, first: [T], second: [T])? {
+    guard let optimizer else { return nil }
+    let snapshot = optimizer.snapshot
+    return (optimizer.kind, snapshot.step, snapshot.first, snapshot.second)
+  }
+
+  /// Restores optimizer memory saved by `optimizerSnapshot`; `first` and
+  /// (for Adam) `second` hold `parameterCount` values each.
+  public func restoreOptimizer(
+    kind: OptimizerConfig.Kind, step: Int, first: UnsafePointer<T>, second: UnsafePointer<T>?
+  ) throws {
+    try refuseWhileTraining("restore the optimizer")
+    guard step >= 0 else { throw EngineError(.invalidArgument, "step must be >= 0, got \(step)") }
+    guard allFinite(first, count: parameterCount),
+      second.map({ allFinite($0, count: parameterCount) }) ?? true
+    else { throw EngineError(.invalidValue, "optimizer state contains NaN or infinity") }
+    if kind == .adam && second == nil {
+      throw EngineError(.invalidArgument, "Adam's state needs both moment vectors")
+    }
+    let state = try OptimizerState<T>(kind: kind, counts: parameters.map(\.count))
+    state.restore(step: step, first: first, second: second)
+    optimizer = state
+  }
+
   /// Forgets the optimizer's momentum or moments and Adam's step count.
   public func resetOptimizer() { optimizer = nil }
 

@@ -75,7 +75,7 @@ final class OptimizerState<T: Scalar> {
   private var nextFirst: [Buffer<T>]
   private var nextSecond: [Buffer<T>]
   /// Adam's t: the number of committed steps.
-  private(set) var step = 0
+  fileprivate(set) var step = 0
 
   init(kind: OptimizerConfig.Kind, counts: [Int]) throws {
     self.kind = kind
@@ -84,6 +84,25 @@ final class OptimizerState<T: Scalar> {
     nextFirst = try counts.map { try Buffer<T>(count: $0) }
     second = keepsFirst ? try counts.map { try Buffer<T>(count: $0) } : []
     nextSecond = keepsFirst ? try counts.map { try Buffer<T>(count: $0) } : []
+  }
+
+  /// The state as flat vectors in parameter order (empty when unused), for
+  /// saving a network.
+  var snapshot: (step: Int, first: [T], second: [T]) {
+    (step, first.flatMap(\.values), second.flatMap(\.values))
+  }
+
+  /// Restores a snapshot taken from a network of the same shape.
+  func restore(step: Int, first: UnsafePointer<T>?, second: UnsafePointer<T>?) {
+    self.step = step
+    var offset = 0
+    for (index, buffer) in self.first.enumerated() {
+      if let first { buffer.pointer.update(from: first + offset, count: buffer.count) }
+      if let second, index < self.second.count {
+        self.second[index].pointer.update(from: second + offset, count: buffer.count)
+      }
+      offset += buffer.count
+    }
   }
 
   /// Makes the state written by the last `update` calls current.

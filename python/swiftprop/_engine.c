@@ -348,6 +348,77 @@ engine_reset_optimizer(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+engine_get_optimizer(PyObject *module, PyObject *args)
+{
+    long long handle;
+    PyObject *first_object, *second_object;
+    if (!PyArg_ParseTuple(args, "LOO:get_optimizer", &handle, &first_object,
+                          &second_object))
+        return NULL;
+    network_shape shape;
+    if (describe(handle, &shape) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer first = {0}, second = {0};
+    if (acquire(first_object, "first", shape.dtype, 1, -1, 1, &first) < 0
+        || acquire(second_object, "second", shape.dtype, 1, -1, 1, &second) < 0)
+        goto done;
+    if (count_of(&second) != count_of(&first)) {
+        PyErr_SetString(PyExc_ValueError, "first and second must have the same size");
+        goto done;
+    }
+    int32_t kind = -1;
+    int64_t step = 0;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_network_get_optimizer(handle, &kind, &step, first.buf, second.buf,
+                                              count_of(&first), error, ERROR_CAPACITY);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = Py_BuildValue("(iL)", kind, (long long)step);
+done:
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&second);
+    return result;
+}
+
+static PyObject *
+engine_set_optimizer(PyObject *module, PyObject *args)
+{
+    long long handle, step;
+    int kind;
+    PyObject *first_object, *second_object;
+    if (!PyArg_ParseTuple(args, "LiLOO:set_optimizer", &handle, &kind, &step,
+                          &first_object, &second_object))
+        return NULL;
+    network_shape shape;
+    if (describe(handle, &shape) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer first = {0}, second = {0};
+    if (acquire(first_object, "first", shape.dtype, 1, -1, 0, &first) < 0
+        || acquire(second_object, "second", shape.dtype, 1, -1, 0, &second) < 0)
+        goto done;
+    if (count_of(&second) != count_of(&first)) {
+        PyErr_SetString(PyExc_ValueError, "first and second must have the same size");
+        goto done;
+    }
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_network_set_optimizer(handle, kind, step, first.buf, second.buf,
+                                              count_of(&first), error, ERROR_CAPACITY);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&second);
+    return result;
+}
+
 /* ----------------------------------------------------------- computation */
 
 static PyObject *
@@ -748,6 +819,10 @@ static PyMethodDef engine_methods[] = {
      "set_generator(handle, state)"},
     {"reset_optimizer", engine_reset_optimizer, METH_VARARGS,
      "reset_optimizer(handle): forget momentum and moments"},
+    {"get_optimizer", engine_get_optimizer, METH_VARARGS,
+     "get_optimizer(handle, first, second) -> (kind or -1, step)"},
+    {"set_optimizer", engine_set_optimizer, METH_VARARGS,
+     "set_optimizer(handle, kind, step, first, second)"},
     {"predict", engine_predict, METH_VARARGS, "predict(handle, X, out)"},
     {"loss", engine_loss, METH_VARARGS, "loss(handle, X, Y) -> float"},
     {"gradients", engine_gradients, METH_VARARGS,

@@ -31,16 +31,30 @@ class History:
 
     def __init__(self, loss=(), val_loss=(), stop_reason="completed",
                  grad_norms=None):
-        self.loss = [float(value) for value in loss]
-        self.val_loss = [float(value) for value in val_loss]
+        self._loss = np.asarray(loss, dtype=float)
+        self._val_loss = np.asarray(val_loss, dtype=float)
         self.stop_reason = stop_reason
         self.diverged_at = None
-        self.grad_norms = (np.zeros((len(self.loss), 0)) if grad_norms is None
+        self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
+
+    # The losses are kept as arrays and turned into lists when first read,
+    # so a long fit does not pay for a million Python floats it may never use.
+    @property
+    def loss(self):
+        if not isinstance(self._loss, list):
+            self._loss = self._loss.tolist()
+        return self._loss
+
+    @property
+    def val_loss(self):
+        if not isinstance(self._val_loss, list):
+            self._val_loss = self._val_loss.tolist()
+        return self._val_loss
 
     @property
     def epochs(self):
-        return len(self.loss)
+        return len(self._loss)
 
     @property
     def history(self):
@@ -51,7 +65,7 @@ class History:
         return result
 
     def __len__(self):
-        return len(self.loss)
+        return self.epochs
 
     def __repr__(self):
         last = f", final loss {self.loss[-1]:.6g}" if self.loss else ""

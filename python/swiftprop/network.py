@@ -143,6 +143,46 @@ class Network:
         with self._lock:
             _engine.set_parameters(self._handle, flat)
 
+    def get_optimizer_state(self):
+        """The optimizer's memory, or ``None`` before any training step.
+
+        Returns
+        -------
+        dict or None
+            ``{"kind": "sgd" or "adam", "step": int, "first": ndarray,
+            "second": ndarray}``; ``first``/``second`` are flat vectors in
+            the order of the parameters (W0, b0, W1, ...): SGD's velocity in
+            ``first``, Adam's moments in ``first`` and ``second``.
+        """
+        first = np.zeros(self.n_parameters, dtype=self.dtype)
+        second = np.zeros(self.n_parameters, dtype=self.dtype)
+        with self._lock:
+            kind, step = _engine.get_optimizer(self._handle, first, second)
+        if kind < 0:
+            return None
+        return {"kind": ("sgd", "adam")[kind], "step": step, "first": first,
+                "second": second}
+
+    def set_optimizer_state(self, state):
+        """Restore what ``get_optimizer_state`` returned (``None`` resets)."""
+        if state is None:
+            self.reset_optimizer()
+            return
+        kind = choose("optimizer state kind", state.get("kind"),
+                      {"sgd": 0, "adam": 1})
+        step = check_int("step", state.get("step", 0), low=0)
+        vectors = []
+        for name in ("first", "second"):
+            vector = np.asarray(state.get(name, np.zeros(self.n_parameters)))
+            if vector.shape != (self.n_parameters,):
+                raise ValueError(f"optimizer state {name} has shape "
+                                 f"{vector.shape}, expected "
+                                 f"({self.n_parameters},)")
+            vectors.append(np.ascontiguousarray(vector, dtype=self.dtype))
+        with self._lock:
+            _engine.set_optimizer(self._handle, ("sgd", "adam").index(kind),
+                                  step, *vectors)
+
     def reset_optimizer(self):
         """Forget the optimizer's momentum or moments (and Adam's step)."""
         with self._lock:

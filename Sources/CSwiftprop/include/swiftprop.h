@@ -103,6 +103,16 @@ int32_t sp_network_get_generator(int64_t handle, uint64_t *state,
 int32_t sp_network_set_generator(int64_t handle, uint64_t state,
                                  char *error, int64_t error_capacity);
 int32_t sp_network_reset_optimizer(int64_t handle, char *error, int64_t error_capacity);
+/* The optimizer's memory, for saving: *kind is -1 before any training step,
+ * else SP_SGD (velocity in `first`) or SP_ADAM (moments in `first` and
+ * `second`, step count in *step). first/second hold parameter_count values
+ * of the network's dtype; second may be NULL for SGD. */
+int32_t sp_network_get_optimizer(int64_t handle, int32_t *kind, int64_t *step, void *first,
+                                 void *second, int64_t count,
+                                 char *error, int64_t error_capacity);
+int32_t sp_network_set_optimizer(int64_t handle, int32_t kind, int64_t step,
+                                 const void *first, const void *second, int64_t count,
+                                 char *error, int64_t error_capacity);
 
 /* x: rows x inputs; out: rows x outputs (out_count values). */
 int32_t sp_network_predict(int64_t handle, const void *x, int64_t rows, int64_t columns,
