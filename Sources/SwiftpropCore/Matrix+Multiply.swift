@@ -1,15 +1,214 @@
+import Dispatch
+
 /// The engine's one matrix product; every product in the core goes through
-/// it, so a faster kernel replaces it in one place.
+/// it, so the kernel can be changed in one place.
 ///
 /// Computes `C = op(A) · op(B)`, or `C += op(A) · op(B)` when `accumulate`,
 /// for row-major, densely packed matrices: `op(A)` is m×k (A is stored m×k,
 /// or k×m when `transposeA`), `op(B)` is k×n (B is stored k×n, or n×k when
-/// `transposeB`), C is m×n.
+/// `transposeB`), C is m×n. `scratch` holds at least
+/// `multiplyScratchCount(maxColumns:)` values for n ≤ maxColumns.
 ///
-/// The summation order is fixed for given sizes, so results are
-/// reproducible bit for bit.
+/// Small products run plain loops; larger ones pack blocks of B into
+/// `scratch` and run a 6 × 2-vector register-blocked SIMD micro-kernel,
+/// over both cores when the product is large enough to pay for it. The
+/// summation order is fixed for given sizes, so results are reproducible
+/// bit for bit.
 @inlinable
 func multiply<T: Scalar>(
+  _ a: UnsafePointer<T>, transposeA: Bool,
+  _ b: UnsafePointer<T>, transposeB: Bool,
+  into c: UnsafeMutablePointer<T>, m: Int, n: Int, k: Int, accumulate: Bool,
+  scratch: UnsafeMutablePointer<T>
+) {
+  if m * n * k < smallProductLimit || k == 0 {
+    multiplySmall(a, transposeA: transposeA, b, transposeB: transposeB, into: c, m: m, n: n, k: k,
+                  accumulate: accumulate)
+    return
+  }
+  let width = T.Vector.scalarCount * 2
+  let panels = (n + width - 1) / width
+  // A's element (i, p) is at a[i·rowStride + p·depthStride].
+  let rowStride = transposeA ? 1 : k
+  let depthStride = transposeA ? m : 1
+  let threads = m * n * k >= parallelProductLimit && panels >= 2 ? 2 : 1
+  // Scratch: packed B panels (depthBlock × width each), then one packed
+  // block of A (rowBlock × depthBlock) per thread.
+  let packedRowsBase = scratch + depthBlock * (panels + 1) * width
+
+  func run(part: Int) {
+    let firstPanel = panels * part / threads
+    let lastPanel = panels * (part + 1) / threads
+    let packedRows = packedRowsBase + part * rowBlock * depthBlock
+    var kStart = 0
+    while kStart < k {
+      let depth = min(depthBlock, k - kStart)
+      for panel in firstPanel..<lastPanel {
+        packPanel(b, transposeB: transposeB, n: n, k: k, column: panel * width,
+                  depthStart: kStart, depth: depth, into: scratch + panel * depthBlock * width)
+      }
+      var rowStart = 0
+      while rowStart < m {
+        let rows = min(rowBlock, m - rowStart)
+        packRows(a + rowStart * rowStride + kStart * depthStride, rowStride: rowStride,
+                 depthStride: depthStride, rows: rows, depth: depth, into: packedRows)
+        for panel in firstPanel..<lastPanel {
+          let packed = scratch + panel * depthBlock * width
+          let columns = min(width, n - panel * width)
+          var tile = 0
+          while tile < rows {
+            microKernel(
+              packedRows + tile * depth, rows: min(tileRows, rows - tile), packed: packed,
+              depth: depth, c: c + (rowStart + tile) * n + panel * width, ldc: n,
+              columns: columns, accumulate: accumulate || kStart > 0)
+            tile += tileRows
+          }
+        }
+        rowStart += rows
+      }
+      kStart += depth
+    }
+  }
+
+  if threads == 1 {
+    run(part: 0)
+  } else {
+    DispatchQueue.concurrentPerform(iterations: threads) { run(part: $0) }
+  }
+}
+
+/// Below this many multiply-adds the plain loops win.
+@usableFromInline let smallProductLimit = 4096
+/// From this many multiply-adds on, a product is split over two threads.
+@usableFromInline let parallelProductLimit = 1 << 22
+/// Rows of C computed at once by the micro-kernel.
+@usableFromInline let tileRows = 6
+/// Rows of A packed at once (a multiple of `tileRows`), sized for L2.
+@usableFromInline let rowBlock = 96
+/// Depth of one packed block of B (rows of op(B)).
+@usableFromInline let depthBlock = 256
+
+/// Scratch values `multiply` needs for products with up to `maxColumns`
+/// columns.
+func multiplyScratchCount<T: Scalar>(maxColumns: Int, of _: T.Type) -> Int {
+  let width = T.Vector.scalarCount * 2
+  return depthBlock * ((maxColumns + width - 1) / width + 1) * width + 2 * rowBlock * depthBlock
+}
+
+/// Copies `rows` rows of A (depth values each, from the strided layout)
+/// into tiles of `tileRows` rows: tile t holds depth × tileRows values,
+/// row-interleaved, zero-padded past `rows`.
+@inlinable @inline(__always)
+func packRows<T: Scalar>(
+  _ a: UnsafePointer<T>, rowStride: Int, depthStride: Int, rows: Int, depth: Int,
+  into packed: UnsafeMutablePointer<T>
+) {
+  var tile = 0
+  while tile < rows {
+    let target = packed + tile * depth
+    let valid = min(tileRows, rows - tile)
+    for p in 0..<depth {
+      let column = a + tile * rowStride + p * depthStride
+      for r in 0..<valid { target[p * tileRows + r] = column[r * rowStride] }
+      for r in valid..<tileRows { target[p * tileRows + r] = 0 }
+    }
+    tile += tileRows
+  }
+}
+
+/// Copies rows depthStart..<depthStart+depth of op(B), columns
+/// column..<column+width, into `packed` (depth × width, zero-padded).
+@inlinable @inline(__always)
+func packPanel<T: Scalar>(
+  _ b: UnsafePointer<T>, transposeB: Bool, n: Int, k: Int, column: Int, depthStart: Int,
+  depth: Int, into packed: UnsafeMutablePointer<T>
+) {
+  let width = T.Vector.scalarCount * 2
+  let columns = min(width, n - column)
+  for p in 0..<depth {
+    let row = packed + p * width
+    if transposeB {
+      for j in 0..<columns { row[j] = b[(column + j) * k + depthStart + p] }
+    } else {
+      row.update(from: b + (depthStart + p) * n + column, count: columns)
+    }
+    if columns < width { (row + columns).update(repeating: 0, count: width - columns) }
+  }
+}
+
+/// C[0..<rows, 0..<columns] (+)= packed A tile · packed B panel, with
+/// 6 × 2 vector accumulators held in registers; rows past `rows` (zero
+/// padding) are not stored.
+@inlinable @inline(__always)
+func microKernel<T: Scalar>(
+  _ a: UnsafePointer<T>, rows: Int, packed: UnsafePointer<T>, depth: Int,
+  c: UnsafeMutablePointer<T>, ldc: Int, columns: Int, accumulate: Bool
+) {
+  let lanes = T.Vector.scalarCount
+  let a0 = a, a1 = a + 1, a2 = a + 2, a3 = a + 3, a4 = a + 4, a5 = a + 5
+  var c00 = T.Vector(), c01 = T.Vector(), c10 = T.Vector(), c11 = T.Vector()
+  var c20 = T.Vector(), c21 = T.Vector(), c30 = T.Vector(), c31 = T.Vector()
+  var c40 = T.Vector(), c41 = T.Vector(), c50 = T.Vector(), c51 = T.Vector()
+  var b = UnsafeRawPointer(packed)
+  let half = lanes * MemoryLayout<T>.stride
+  var offset = 0
+  for _ in 0..<depth {
+    let b0 = b.loadUnaligned(as: T.Vector.self)
+    let b1 = (b + half).loadUnaligned(as: T.Vector.self)
+    var x = T.Vector(repeating: a0[offset])
+    c00 = c00.addingProduct(x, b0)
+    c01 = c01.addingProduct(x, b1)
+    x = T.Vector(repeating: a1[offset])
+    c10 = c10.addingProduct(x, b0)
+    c11 = c11.addingProduct(x, b1)
+    x = T.Vector(repeating: a2[offset])
+    c20 = c20.addingProduct(x, b0)
+    c21 = c21.addingProduct(x, b1)
+    x = T.Vector(repeating: a3[offset])
+    c30 = c30.addingProduct(x, b0)
+    c31 = c31.addingProduct(x, b1)
+    x = T.Vector(repeating: a4[offset])
+    c40 = c40.addingProduct(x, b0)
+    c41 = c41.addingProduct(x, b1)
+    x = T.Vector(repeating: a5[offset])
+    c50 = c50.addingProduct(x, b0)
+    c51 = c51.addingProduct(x, b1)
+    b += 2 * half
+    offset += tileRows
+  }
+  @inline(__always)
+  func store(_ row: Int, _ low: T.Vector, _ high: T.Vector) {
+    guard row < rows else { return }
+    let target = c + row * ldc
+    if columns == 2 * lanes {
+      let raw = UnsafeMutableRawPointer(target)
+      let highRaw = UnsafeMutableRawPointer(target + lanes)
+      if accumulate {
+        raw.storeBytes(of: raw.loadUnaligned(as: T.Vector.self) + low, as: T.Vector.self)
+        highRaw.storeBytes(of: highRaw.loadUnaligned(as: T.Vector.self) + high, as: T.Vector.self)
+      } else {
+        raw.storeBytes(of: low, as: T.Vector.self)
+        highRaw.storeBytes(of: high, as: T.Vector.self)
+      }
+    } else {
+      for j in 0..<columns {
+        let value = j < lanes ? low[j] : high[j - lanes]
+        target[j] = accumulate ? target[j] + value : value
+      }
+    }
+  }
+  store(0, c00, c01)
+  store(1, c10, c11)
+  store(2, c20, c21)
+  store(3, c30, c31)
+  store(4, c40, c41)
+  store(5, c50, c51)
+}
+
+/// Plain loops for small products (the tutorials' networks), where
+/// packing would cost more than it saves.
+@inlinable
+func multiplySmall<T: Scalar>(
   _ a: UnsafePointer<T>, transposeA: Bool,
   _ b: UnsafePointer<T>, transposeB: Bool,
   into c: UnsafeMutablePointer<T>, m: Int, n: Int, k: Int, accumulate: Bool
@@ -38,11 +237,14 @@ func multiply<T: Scalar>(
       }
     }
   case (false, true):
-    // C[i, j] += dot(A[i, :], B[j, :])
+    // C[i, j] += Σ_p A[i, p] · B[j, p]
     for i in 0..<m {
       let aRow = a + i * k
       for j in 0..<n {
-        c[i * n + j] += dot(aRow, b + j * k, count: k)
+        let bRow = b + j * k
+        var sum: T = 0
+        for p in 0..<k { sum += aRow[p] * bRow[p] }
+        c[i * n + j] += sum
       }
     }
   case (true, true):
@@ -55,23 +257,4 @@ func multiply<T: Scalar>(
       }
     }
   }
-}
-
-/// Σ x[i]·y[i] with eight independent partial sums.
-@inlinable
-func dot<T: Scalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, count: Int) -> T {
-  var partial = SIMD8<T>()
-  var p = 0
-  while p + 8 <= count {
-    let xv = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<T>.self)
-    let yv = UnsafeRawPointer(y + p).loadUnaligned(as: SIMD8<T>.self)
-    partial += xv * yv
-    p += 8
-  }
-  var sum = partial.sum()
-  while p < count {
-    sum += x[p] * y[p]
-    p += 1
-  }
-  return sum
 }

@@ -13,7 +13,7 @@ extension Network {
       let b = parameters[2 * l + 1].pointer
       multiply(
         input, transposeA: false, W, transposeB: false, into: z,
-        m: rows, n: layer.outputs, k: layer.inputs, accumulate: false)
+        m: rows, n: layer.outputs, k: layer.inputs, accumulate: false, scratch: space.scratch.pointer)
       for r in 0..<rows {
         let zRow = z + r * layer.outputs
         for j in 0..<layer.outputs { zRow[j] += b[j] }

@@ -23,7 +23,7 @@ extension Network {
       let input = l == 0 ? x : UnsafePointer(space.a[l - 1].pointer)
       multiply(
         input, transposeA: true, delta, transposeB: false, into: space.gradients[2 * l].pointer,
-        m: layer.inputs, n: layer.outputs, k: rows, accumulate: false)
+        m: layer.inputs, n: layer.outputs, k: rows, accumulate: false, scratch: space.scratch.pointer)
       let db = space.gradients[2 * l + 1].pointer
       db.update(repeating: 0, count: layer.outputs)
       for r in 0..<rows {
@@ -34,7 +34,7 @@ extension Network {
         let previous = space.delta[l - 1].pointer
         multiply(
           delta, transposeA: false, parameters[2 * l].pointer, transposeB: true, into: previous,
-          m: rows, n: layer.inputs, k: layer.outputs, accumulate: false)
+          m: rows, n: layer.inputs, k: layer.outputs, accumulate: false, scratch: space.scratch.pointer)
         layers[l - 1].activation.multiplyByDerivative(
           previous, z: space.z[l - 1].pointer, a: space.a[l - 1].pointer,
           count: rows * layer.inputs)

@@ -44,7 +44,7 @@ extension Network {
     multiply(
       UnsafePointer(space.delta[0].pointer), transposeA: false, parameters[0].pointer,
       transposeB: true, into: inputGradient, m: rows, n: inputCount, k: layers[0].outputs,
-      accumulate: false)
+      accumulate: false, scratch: space.scratch.pointer)
     return value
   }
 

@@ -9,6 +9,9 @@
 /// The elementary functions come from the C library, so the engine and
 /// NumPy's float64 paths agree to a unit or two in the last place.
 public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
+  /// The SIMD vector the matrix kernel computes with: 256 bits (AVX2),
+  /// so a 6 × 2-vector tile of accumulators stays in the 16 registers.
+  associatedtype Vector: SIMD where Vector.Scalar == Self
   /// eˣ
   static func exp(_ x: Self) -> Self
   /// Natural logarithm.
@@ -22,6 +25,7 @@ public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
 }
 
 extension Float: Scalar {
+  public typealias Vector = SIMD8<Float>
   @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
   @inlinable public static func log(_ x: Float) -> Float { logf(x) }
   @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
@@ -30,6 +34,7 @@ extension Float: Scalar {
 }
 
 extension Double: Scalar {
+  public typealias Vector = SIMD4<Double>
   @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
   @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
   @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }

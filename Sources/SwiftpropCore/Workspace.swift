@@ -13,6 +13,8 @@ final class Workspace<T: Scalar> {
   /// Where an optimizer step writes the next parameters (swapped with the
   /// network's when the step is committed).
   var nextParameters: [Buffer<T>]
+  /// Packing space of the matrix product.
+  let scratch: Buffer<T>
   /// Gathered rows of a shuffled mini-batch.
   let batchX: Buffer<T>
   let batchY: Buffer<T>
@@ -34,6 +36,8 @@ final class Workspace<T: Scalar> {
     }
     self.gradients = gradients
     nextParameters = try gradients.map { try Buffer(count: $0.count) }
+    let widest = layers.reduce(layers[0].inputs) { max($0, $1.outputs) }
+    scratch = try Buffer(count: multiplyScratchCount(maxColumns: widest, of: T.self))
     batchX = try Buffer(count: product(rows, layers[0].inputs))
     batchY = try Buffer(count: product(rows, layers[layers.count - 1].outputs))
   }

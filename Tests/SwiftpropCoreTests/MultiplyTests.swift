@@ -1,0 +1,77 @@
+import XCTest
+
+@testable import SwiftpropCore
+
+/// The one matrix product against a plain triple loop, for every
+/// combination of transposes and for sizes that are not multiples of the
+/// kernel's tile (6 rows × 2 vectors), on both sides of the small-product,
+/// depth-block and two-thread limits.
+final class MultiplyTests: XCTestCase {
+  func naive(_ a: [Double], _ tA: Bool, _ b: [Double], _ tB: Bool, m: Int, n: Int, k: Int) -> [Double] {
+    var c = [Double](repeating: 0, count: m * n)
+    for i in 0..<m {
+      for j in 0..<n {
+        var sum = 0.0
+        for p in 0..<k {
+          sum += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j])
+        }
+        c[i * n + j] = sum
+      }
+    }
+    return c
+  }
+
+  func check<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int, tolerance: Double) {
+    var generator = SeededGenerator(seed: UInt64(m * 10_000 + n * 100 + k))
+    let a = (0..<m * k).map { _ in generator.uniform() - 0.5 }
+    let b = (0..<k * n).map { _ in generator.uniform() - 0.5 }
+    let start = (0..<m * n).map { _ in generator.uniform() }
+    var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, of: T.self))
+    for (tA, tB) in [(false, false), (true, false), (false, true), (true, true)] {
+      let expected = naive(a, tA, b, tB, m: m, n: n, k: k)
+      for accumulate in [false, true] {
+        var c = start.map { T($0) }
+        let aT = a.map { T($0) }
+        let bT = b.map { T($0) }
+        aT.withUnsafeBufferPointer { ap in
+          bT.withUnsafeBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+              scratch.withUnsafeMutableBufferPointer { sp in
+                multiply(ap.baseAddress!, transposeA: tA, bp.baseAddress!, transposeB: tB,
+                         into: cp.baseAddress!, m: m, n: n, k: k, accumulate: accumulate,
+                         scratch: sp.baseAddress!)
+              }
+            }
+          }
+        }
+        var worst = 0.0
+        for i in 0..<m * n {
+          let want = expected[i] + (accumulate ? Double(T(start[i])) : 0)
+          worst = max(worst, abs(Double(c[i]) - want))
+        }
+        XCTAssertLessThanOrEqual(
+          worst, tolerance * Double(k),
+          "\(T.self) m \(m) n \(n) k \(k) tA \(tA) tB \(tB) accumulate \(accumulate)")
+      }
+    }
+  }
+
+  func testSmallAndOddSizes() {
+    for (m, n, k) in [(1, 1, 1), (4, 2, 2), (7, 5, 3), (13, 17, 19), (6, 16, 40)] {
+      check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+      check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+    }
+  }
+
+  func testPackedKernelEdges() {
+    for (m, n, k) in [(37, 70, 300), (97, 33, 257), (6, 16, 600), (101, 9, 65), (130, 129, 33)] {
+      check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+      check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+    }
+  }
+
+  func testTwoThreadPath() {
+    check(Float.self, m: 200, n: 150, k: 160, tolerance: 1e-6)
+    check(Double.self, m: 160, n: 200, k: 170, tolerance: 1e-15)
+  }
+}
