@@ -69,10 +69,10 @@ public enum Activation: Int32, CaseIterable, Sendable {
     case .tanh:
       for i in 0..<count { delta[i] *= 1 - a[i] * a[i] }
     case .relu:
-      for i in 0..<count where !(z[i] > 0) { delta[i] = 0 }
+      for i in 0..<count { delta[i] = z[i] > 0 ? delta[i] : 0 }
     case .leakyRelu:
       let slope = T(Activation.leakySlope)
-      for i in 0..<count where !(z[i] > 0) { delta[i] *= slope }
+      for i in 0..<count { delta[i] *= z[i] > 0 ? 1 : slope }
     case .softmax:
       break  // output layer only; its delta comes from Loss.outputDelta
     }

@@ -52,13 +52,18 @@ extension Network {
   /// added to `sums`: the vanishing/exploding-gradient diagnostic.
   func addGradientNorms(_ space: Workspace<T>, to sums: UnsafeMutablePointer<Double>) {
     for l in layers.indices {
-      let gradient = space.gradients[2 * l]
-      var total = 0.0
-      for i in 0..<gradient.count {
-        let value = Double(gradient.pointer[i])
-        total += value * value
+      let gradient = space.gradients[2 * l].pointer
+      var squares = T.Vector()
+      var tail: T = 0
+      elementwise(space.gradients[2 * l].count, of: T.self) { i, vector in
+        if vector {
+          let values = load(gradient + i)
+          squares += values * values
+        } else {
+          tail += gradient[i] * gradient[i]
+        }
       }
-      sums[l] += total.squareRoot()
+      sums[l] += Double(squares.sum() + tail).squareRoot()
     }
   }
 }
