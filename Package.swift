@@ -5,7 +5,12 @@ import PackageDescription
 // index and size is validated once at the C ABI before the core runs.
 let kernelFlags: [SwiftSetting] = [
   .unsafeFlags(
-    ["-Ounchecked", "-enforce-exclusivity=unchecked", "-cross-module-optimization"],
+    [
+      "-Ounchecked", "-enforce-exclusivity=unchecked", "-cross-module-optimization",
+      // Lets squareRoot() compile to the sqrt instruction, and vectorise,
+      // instead of a libm call kept for errno.
+      "-Xcc", "-fno-math-errno",
+    ],
     .when(configuration: .release))
 ]
 

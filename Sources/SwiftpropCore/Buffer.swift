@@ -73,10 +73,28 @@ final class Buffer<T: Scalar> {
   var values: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 
-/// True when every value is finite (no NaN, no ±inf).
+/// True when every value is finite (no NaN, no ±inf). x − x is 0 for
+/// finite x and NaN otherwise, so one SIMD sum answers without a branch
+/// per value.
 @inlinable
 package func allFinite<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Bool {
-  var ok = true
-  for i in 0..<count { ok = ok && values[i].isFinite }
-  return ok
+  let lanes = T.Vector.scalarCount
+  var probe = T.Vector()
+  var i = 0
+  while i + lanes <= count {
+    let chunk = UnsafeRawPointer(values + i).loadUnaligned(as: T.Vector.self)
+    probe += chunk - chunk
+    i += lanes
+  }
+  var tail: T = 0
+  while i < count {
+    tail += values[i] - values[i]
+    i += 1
+  }
+  return (probe.sum() + tail).isFinite
+}
+
+@inlinable
+package func allFinite<T: Scalar>(_ values: UnsafeMutablePointer<T>, count: Int) -> Bool {
+  allFinite(UnsafePointer(values), count: count)
 }

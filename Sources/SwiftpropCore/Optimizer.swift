@@ -115,55 +115,35 @@ final class OptimizerState<T: Scalar> {
   /// Writes the updated parameter number `index` into `next`, reading the
   /// current values `p` and `gradient`; `decay` is the l2 factor for
   /// weight matrices and 0 for biases. Returns whether every new value is
-  /// finite. The loops run on SIMD vectors, with a scalar tail.
+  /// finite. The update loops are branch-free so that they vectorise; the
+  /// finiteness check is a second, SIMD pass over what they wrote.
   func update(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, count: Int, index: Int,
     gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double
   ) -> Bool {
     let lr = T(config.learningRate)
     let l2 = T(decay)
-    // x − x is 0 for finite x and NaN for ±inf or NaN: summing it over the
-    // new values tells whether all are finite, without a branch per value.
-    var probe = T.Vector()
-    var scalarProbe: T = 0
     switch kind {
     case .sgd where config.momentum == 0:
-      elementwise(count, of: T.self) { i, vector in
-        if vector {
-          let weights = load(p + i)
-          let g: T.Vector = load(gradient + i) + l2 * weights
-          let value: T.Vector = weights - lr * g
-          store(value, next + i)
-          probe += value - value
-        } else {
-          next[i] = p[i] - lr * (gradient[i] + l2 * p[i])
-          scalarProbe += next[i] - next[i]
-        }
-      }
+      for i in 0..<count { next[i] = p[i] - lr * (gradient[i] + l2 * p[i]) }
+      return allFinite(next, count: count)
     case .sgd:
       let mu = T(config.momentum)
       let v = first[index].pointer
       let vNext = nextFirst[index].pointer
-      // Nesterov steps along g + μ·v_next, plain momentum along v_next.
-      let gradientWeight: T = config.nesterov ? 1 : 0
-      let velocityWeight: T = config.nesterov ? mu : 1
-      elementwise(count, of: T.self) { i, vector in
-        if vector {
-          let weights = load(p + i)
-          let g: T.Vector = load(gradient + i) + l2 * weights
-          let velocity: T.Vector = mu * load(v + i) + g
-          let direction: T.Vector = gradientWeight * g + velocityWeight * velocity
-          let value: T.Vector = weights - lr * direction
-          store(velocity, vNext + i)
-          store(value, next + i)
-          probe += (value - value) + (velocity - velocity)
-        } else {
+      if config.nesterov {
+        for i in 0..<count {
           let g = gradient[i] + l2 * p[i]
           vNext[i] = mu * v[i] + g
-          next[i] = p[i] - lr * (gradientWeight * g + velocityWeight * vNext[i])
-          scalarProbe += (next[i] - next[i]) + (vNext[i] - vNext[i])
+          next[i] = p[i] - lr * (g + mu * vNext[i])
+        }
+      } else {
+        for i in 0..<count {
+          vNext[i] = mu * v[i] + (gradient[i] + l2 * p[i])
+          next[i] = p[i] - lr * vNext[i]
         }
       }
+      return allFinite(next, count: count) && allFinite(vNext, count: count)
     case .adam:
       let b1 = T(config.beta1)
       let b2 = T(config.beta2)
@@ -175,62 +155,17 @@ final class OptimizerState<T: Scalar> {
       let v = second[index].pointer
       let mNext = nextFirst[index].pointer
       let vNext = nextSecond[index].pointer
-      elementwise(count, of: T.self) { i, vector in
-        if vector {
-          let weights = load(p + i)
-          let g: T.Vector = load(gradient + i) + l2 * weights
-          let moment: T.Vector = b1 * load(m + i) + (1 - b1) * g
-          let square: T.Vector = b2 * load(v + i) + (1 - b2) * (g * g)
-          let mHat: T.Vector = moment / correction1
-          let root: T.Vector = (square / correction2).squareRoot() + eps
-          let value: T.Vector = weights - lr * (mHat / root)
-          store(moment, mNext + i)
-          store(square, vNext + i)
-          store(value, next + i)
-          probe += (value - value) + (square - square)
-        } else {
-          let g = gradient[i] + l2 * p[i]
-          mNext[i] = b1 * m[i] + (1 - b1) * g
-          vNext[i] = b2 * v[i] + (1 - b2) * g * g
-          let mHat = mNext[i] / correction1
-          next[i] = p[i] - lr * (mHat / ((vNext[i] / correction2).squareRoot() + eps))
-          scalarProbe += (next[i] - next[i]) + (vNext[i] - vNext[i])
-        }
+      for i in 0..<count {
+        let g = gradient[i] + l2 * p[i]
+        mNext[i] = b1 * m[i] + (1 - b1) * g
+        vNext[i] = b2 * v[i] + (1 - b2) * g * g
+        let mHat = mNext[i] / correction1
+        let vHat = vNext[i] / correction2
+        next[i] = p[i] - lr * mHat / (vHat.squareRoot() + eps)
       }
+      return allFinite(next, count: count) && allFinite(vNext, count: count)
     }
-    return (probe.sum() + scalarProbe).isFinite
   }
-}
-
-/// Runs `body(i, true)` for each full SIMD vector starting at i, then
-/// `body(i, false)` for each remaining element.
-@inline(__always)
-func elementwise<T: Scalar>(_ count: Int, of _: T.Type, _ body: (Int, Bool) -> Void) {
-  let lanes = T.Vector.scalarCount
-  var i = 0
-  while i + lanes <= count {
-    body(i, true)
-    i += lanes
-  }
-  while i < count {
-    body(i, false)
-    i += 1
-  }
-}
-
-@inline(__always)
-func load<T: Scalar>(_ pointer: UnsafePointer<T>) -> T.Vector {
-  UnsafeRawPointer(pointer).loadUnaligned(as: T.Vector.self)
-}
-
-@inline(__always)
-func load<T: Scalar>(_ pointer: UnsafeMutablePointer<T>) -> T.Vector {
-  UnsafeRawPointer(pointer).loadUnaligned(as: T.Vector.self)
-}
-
-@inline(__always)
-func store<T: Scalar>(_ vector: T.Vector, _ pointer: UnsafeMutablePointer<T>) {
-  UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: T.Vector.self)
 }
 
 #if canImport(Glibc)
