@@ -21,7 +21,13 @@ func multiply<T: Scalar>(
   into c: UnsafeMutablePointer<T>, m: Int, n: Int, k: Int, accumulate: Bool,
   scratch: UnsafeMutablePointer<T>
 ) {
-  if m * n * k < smallProductLimit || k == 0 {
+  // Packing B pays off only when its panels are reused over several
+  // tiles of rows; a few rows (predicting one sample) stream B directly.
+  if m < tileRows && !transposeA && !transposeB && k > 0 {
+    multiplyFewRows(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
+    return
+  }
+  if m * n * k < smallProductLimit || m < tileRows || k == 0 {
     multiplySmall(a, transposeA: transposeA, b, transposeB: transposeB, into: c, m: m, n: n, k: k,
                   accumulate: accumulate)
     return
@@ -203,6 +209,56 @@ func microKernel<T: Scalar>(
   store(3, c30, c31)
   store(4, c40, c41)
   store(5, c50, c51)
+}
+
+/// C (+)= A · B for a few rows of A: each row's result is built in four
+/// vector registers per block of columns while B streams past, so C is
+/// written once instead of once per term.
+@inlinable
+func multiplyFewRows<T: Scalar>(
+  _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
+  m: Int, n: Int, k: Int, accumulate: Bool
+) {
+  let lanes = T.Vector.scalarCount
+  let block = 4 * lanes
+  for i in 0..<m {
+    let aRow = a + i * k
+    let cRow = c + i * n
+    var column = 0
+    while column + block <= n {
+      var c0 = T.Vector(), c1 = T.Vector(), c2 = T.Vector(), c3 = T.Vector()
+      if accumulate {
+        c0 = load(cRow + column)
+        c1 = load(cRow + column + lanes)
+        c2 = load(cRow + column + 2 * lanes)
+        c3 = load(cRow + column + 3 * lanes)
+      }
+      var bRow = b + column
+      for p in 0..<k {
+        let x = T.Vector(repeating: aRow[p])
+        c0 = c0.addingProduct(x, load(bRow))
+        c1 = c1.addingProduct(x, load(bRow + lanes))
+        c2 = c2.addingProduct(x, load(bRow + 2 * lanes))
+        c3 = c3.addingProduct(x, load(bRow + 3 * lanes))
+        bRow += n
+      }
+      store(c0, cRow + column)
+      store(c1, cRow + column + lanes)
+      store(c2, cRow + column + 2 * lanes)
+      store(c3, cRow + column + 3 * lanes)
+      column += block
+    }
+    if column < n {
+      let width = n - column
+      let tail = cRow + column
+      if !accumulate { tail.update(repeating: 0, count: width) }
+      for p in 0..<k {
+        let x = aRow[p]
+        let bRow = b + p * n + column
+        for j in 0..<width { tail[j] += x * bRow[j] }
+      }
+    }
+  }
 }
 
 /// Plain loops for small products (the tutorials' networks), where

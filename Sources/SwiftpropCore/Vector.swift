@@ -17,17 +17,17 @@ func elementwise<T: Scalar>(_ count: Int, of _: T.Type, _ body: (Int, Bool) -> V
   }
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 func load<T: Scalar>(_ pointer: UnsafePointer<T>) -> T.Vector {
   UnsafeRawPointer(pointer).loadUnaligned(as: T.Vector.self)
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 func load<T: Scalar>(_ pointer: UnsafeMutablePointer<T>) -> T.Vector {
   UnsafeRawPointer(pointer).loadUnaligned(as: T.Vector.self)
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 func store<T: Scalar>(_ vector: T.Vector, _ pointer: UnsafeMutablePointer<T>) {
   UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: T.Vector.self)
 }

@@ -57,7 +57,7 @@ final class MultiplyTests: XCTestCase {
   }
 
   func testSmallAndOddSizes() {
-    for (m, n, k) in [(1, 1, 1), (4, 2, 2), (7, 5, 3), (13, 17, 19), (6, 16, 40)] {
+    for (m, n, k) in [(1, 1, 1), (4, 2, 2), (7, 5, 3), (13, 17, 19), (6, 16, 40), (1, 70, 64), (5, 33, 9)] {
       check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
       check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
     }

@@ -75,6 +75,9 @@ class Network:
         self.seed = new_seed() if seed is None else check_int(
             "seed", seed, low=0, high=2**64 - 1)
         self._lock = threading.RLock()
+        # Plain attributes for the hot path of predict.
+        self._n_inputs = self.layers[0].n_in
+        self._n_outputs = self.layers[-1].n_out
         self._handle = _engine.create(
             [self.layers[0].n_in] + [layer.n_out for layer in self.layers],
             [ACTIVATIONS[layer.activation] for layer in self.layers],
@@ -207,8 +210,14 @@ class Network:
         -------
         ndarray of shape (n_samples, n_outputs)
         """
-        X = as_float_matrix("X", X, self.dtype, self.n_inputs)
-        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        if not (type(X) is np.ndarray and X.dtype is self.dtype
+                and X.ndim == 2 and X.flags.c_contiguous
+                and X.shape[1] == self._n_inputs and X.shape[0] > 0):
+            # Anything but a ready float matrix is converted and checked
+            # here; a ready one goes straight to the engine, which checks
+            # its values itself (NaN and infinity raise ValueError there).
+            X = as_float_matrix("X", X, self.dtype, self._n_inputs)
+        out = np.empty((X.shape[0], self._n_outputs), self.dtype)
         with self._lock:
             _engine.predict(self._handle, X, out)
         return out
