@@ -33,7 +33,7 @@ public func sp_network_create(
     guard let initKind = Initializer(rawValue: initializer) else {
       throw ABIError.argument("unknown initializer code \(initializer)")
     }
-    let network: EngineNetwork
+    let network: AnyNetwork
     switch dtype {
     case Int32(SP_FLOAT32):
       network = .float32(try Network(layers: layers, loss: lossKind, initializer: initKind, seed: seed))
@@ -180,7 +180,7 @@ public func sp_network_set_optimizer(
 private func samples(
   _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, rows: Int64,
   xColumns: Int64, yColumns: Int64, names: (String, String) = ("X", "y")
-) throws -> (EngineNetwork, UnsafeRawPointer, UnsafeRawPointer) {
+) throws -> (AnyNetwork, UnsafeRawPointer, UnsafeRawPointer) {
   let network = try HandleTable.shared.network(handle)
   let xCount = try checkedCount(names.0, x, rows: rows, columns: xColumns,
                                 expectedColumns: network.inputCount)

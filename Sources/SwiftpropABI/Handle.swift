@@ -5,279 +5,12 @@ import SwiftpropCore
   import Glibc
 #endif
 
-/// A network of either element type. Every call switches on the case, so
-/// the core runs fully specialised for Float or Double (through a protocol
-/// existential it would run its generic code, an order of magnitude
-/// slower).
-enum EngineNetwork {
-  case float32(Network<Float>)
-  case float64(Network<Double>)
-
-  var dtype: Int32 {
-    switch self {
-    case .float32: Int32(SP_FLOAT32)
-    case .float64: Int32(SP_FLOAT64)
-    }
-  }
-
-  /// The element-type-independent description of the network.
-  var shape: (layers: Int, inputs: Int, outputs: Int, parameters: Int, training: Bool) {
-    switch self {
-    case .float32(let n): (n.layers.count, n.inputCount, n.outputCount, n.parameterCount, n.isTraining)
-    case .float64(let n): (n.layers.count, n.inputCount, n.outputCount, n.parameterCount, n.isTraining)
-    }
-  }
-  var inputCount: Int { shape.inputs }
-  var outputCount: Int { shape.outputs }
-  var parameterCount: Int { shape.parameters }
-  var isTraining: Bool { shape.training }
-
-  var generatorState: UInt64 {
-    get {
-      switch self {
-      case .float32(let n): n.generator.state
-      case .float64(let n): n.generator.state
-      }
-    }
-    nonmutating set {
-      switch self {
-      case .float32(let n): n.generator.state = newValue
-      case .float64(let n): n.generator.state = newValue
-      }
-    }
-  }
-
-  func getOptimizer(first: UnsafeMutableRawPointer, second: UnsafeMutableRawPointer?) -> (Int32, Int) {
-    switch self {
-    case .float32(let n): n.getOptimizerErased(first: first, second: second)
-    case .float64(let n): n.getOptimizerErased(first: first, second: second)
-    }
-  }
-
-  func setOptimizer(kind: OptimizerConfig.Kind, step: Int, first: UnsafeRawPointer,
-                    second: UnsafeRawPointer?) throws {
-    switch self {
-    case .float32(let n): try n.setOptimizerErased(kind: kind, step: step, first: first, second: second)
-    case .float64(let n): try n.setOptimizerErased(kind: kind, step: step, first: first, second: second)
-    }
-  }
-
-  func resetOptimizer() {
-    switch self {
-    case .float32(let n): n.resetOptimizer()
-    case .float64(let n): n.resetOptimizer()
-    }
-  }
-
-  func copyParameters(to out: UnsafeMutableRawPointer) {
-    switch self {
-    case .float32(let n): n.copyParameters(to: out)
-    case .float64(let n): n.copyParameters(to: out)
-    }
-  }
-
-  func setParameters(from values: UnsafeRawPointer, count: Int) throws {
-    switch self {
-    case .float32(let n): try n.setParameters(from: values, count: count)
-    case .float64(let n): try n.setParameters(from: values, count: count)
-    }
-  }
-
-  func allFinite(_ values: UnsafeRawPointer, count: Int) -> Bool {
-    switch self {
-    case .float32(let n): n.allFinite(values, count: count)
-    case .float64(let n): n.allFinite(values, count: count)
-    }
-  }
-
-  func predictErased(_ x: UnsafeRawPointer, rows: Int, into out: UnsafeMutableRawPointer) throws {
-    switch self {
-    case .float32(let n): try n.predictErased(x, rows: rows, into: out)
-    case .float64(let n): try n.predictErased(x, rows: rows, into: out)
-    }
-  }
-
-  func lossValueErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int) throws -> Double {
-    switch self {
-    case .float32(let n): try n.lossValueErased(x, y, rows: rows)
-    case .float64(let n): try n.lossValueErased(x, y, rows: rows)
-    }
-  }
-
-  func gradientsErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                       into out: UnsafeMutableRawPointer) throws -> Double {
-    switch self {
-    case .float32(let n): try n.gradientsErased(x, y, rows: rows, into: out)
-    case .float64(let n): try n.gradientsErased(x, y, rows: rows, into: out)
-    }
-  }
-
-  func numericalGradientsErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                                epsilon: Double, into out: UnsafeMutablePointer<Double>) throws {
-    switch self {
-    case .float32(let n): try n.numericalGradientsErased(x, y, rows: rows, epsilon: epsilon, into: out)
-    case .float64(let n): try n.numericalGradientsErased(x, y, rows: rows, epsilon: epsilon, into: out)
-    }
-  }
-
-  func trainStepErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                       config: OptimizerConfig) throws -> Double {
-    switch self {
-    case .float32(let n): try n.trainStepErased(x, y, rows: rows, config: config)
-    case .float64(let n): try n.trainStepErased(x, y, rows: rows, config: config)
-    }
-  }
-
-  /// Values in one layer-by-layer trace (rows × Σ outputs).
-  var traceWidth: Int {
-    switch self {
-    case .float32(let n): n.layers.reduce(0) { $0 + $1.outputs }
-    case .float64(let n): n.layers.reduce(0) { $0 + $1.outputs }
-    }
-  }
-
-  func forwardErased(_ x: UnsafeRawPointer, rows: Int, z: UnsafeMutableRawPointer,
-                     a: UnsafeMutableRawPointer) throws {
-    switch self {
-    case .float32(let n): try n.forwardErased(x, rows: rows, z: z, a: a)
-    case .float64(let n): try n.forwardErased(x, rows: rows, z: z, a: a)
-    }
-  }
-
-  func backwardErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                      deltas: UnsafeMutableRawPointer, gradients: UnsafeMutableRawPointer,
-                      inputGradient: UnsafeMutableRawPointer) throws -> Double {
-    switch self {
-    case .float32(let n):
-      try n.backwardErased(x, y, rows: rows, deltas: deltas, gradients: gradients, inputGradient: inputGradient)
-    case .float64(let n):
-      try n.backwardErased(x, y, rows: rows, deltas: deltas, gradients: gradients, inputGradient: inputGradient)
-    }
-  }
-
-  func fitErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                 validationX: UnsafeRawPointer?, validationY: UnsafeRawPointer?, validationRows: Int,
-                 config: OptimizerConfig, options: FitOptions,
-                 lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
-                 gradientNorms: UnsafeMutablePointer<Double>?,
-                 handler: (FitEvent) -> FitControl) throws -> FitOutcome {
-    switch self {
-    case .float32(let n):
-      try n.fitErased(x, y, rows: rows, validationX: validationX, validationY: validationY,
-                      validationRows: validationRows, config: config, options: options,
-                      lossHistory: lossHistory, validationHistory: validationHistory,
-                      gradientNorms: gradientNorms, handler: handler)
-    case .float64(let n):
-      try n.fitErased(x, y, rows: rows, validationX: validationX, validationY: validationY,
-                      validationRows: validationRows, config: config, options: options,
-                      lossHistory: lossHistory, validationHistory: validationHistory,
-                      gradientNorms: gradientNorms, handler: handler)
-    }
-  }
-}
-
-/// Binds raw pointers to the network's scalar type.
-extension Network {
-  func getOptimizerErased(first: UnsafeMutableRawPointer, second: UnsafeMutableRawPointer?) -> (Int32, Int) {
-    guard let snapshot = optimizerSnapshot else { return (-1, 0) }
-    let firstOut = first.bindMemory(to: T.self, capacity: parameterCount)
-    for (i, value) in snapshot.first.enumerated() { firstOut[i] = value }
-    if let second {
-      let secondOut = second.bindMemory(to: T.self, capacity: parameterCount)
-      for (i, value) in snapshot.second.enumerated() { secondOut[i] = value }
-    }
-    return (snapshot.kind.rawValue, snapshot.step)
-  }
-
-  func setOptimizerErased(kind: OptimizerConfig.Kind, step: Int, first: UnsafeRawPointer,
-                          second: UnsafeRawPointer?) throws {
-    try restoreOptimizer(kind: kind, step: step, first: first.assumingMemoryBound(to: T.self),
-                         second: second?.assumingMemoryBound(to: T.self))
-  }
-
-  func copyParameters(to out: UnsafeMutableRawPointer) {
-    let values = parameterValues
-    values.withUnsafeBufferPointer { source in
-      out.bindMemory(to: T.self, capacity: values.count)
-        .update(from: source.baseAddress!, count: values.count)
-    }
-  }
-
-  func setParameters(from values: UnsafeRawPointer, count: Int) throws {
-    try setParameters(UnsafeBufferPointer(start: values.assumingMemoryBound(to: T.self), count: count))
-  }
-
-  func allFinite(_ values: UnsafeRawPointer, count: Int) -> Bool {
-    SwiftpropCore.allFinite(values.assumingMemoryBound(to: T.self), count: count)
-  }
-
-  func predictErased(_ x: UnsafeRawPointer, rows: Int, into out: UnsafeMutableRawPointer) throws {
-    try predict(x.assumingMemoryBound(to: T.self), rows: rows,
-                into: out.assumingMemoryBound(to: T.self))
-  }
-
-  func lossValueErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int) throws -> Double {
-    try lossValue(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self), rows: rows)
-  }
-
-  func gradientsErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                 into out: UnsafeMutableRawPointer) throws -> Double {
-    try gradients(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self),
-                  rows: rows, into: out.assumingMemoryBound(to: T.self))
-  }
-
-  func numericalGradientsErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                          epsilon: Double, into out: UnsafeMutablePointer<Double>) throws {
-    try numericalGradients(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self),
-                           rows: rows, epsilon: epsilon, into: out)
-  }
-
-  func trainStepErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                 config: OptimizerConfig) throws -> Double {
-    try trainStep(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self),
-                  rows: rows, config: config)
-  }
-
-  func forwardErased(_ x: UnsafeRawPointer, rows: Int, z: UnsafeMutableRawPointer,
-                     a: UnsafeMutableRawPointer) throws {
-    try forwardTrace(x.assumingMemoryBound(to: T.self), rows: rows,
-                     z: z.assumingMemoryBound(to: T.self), a: a.assumingMemoryBound(to: T.self))
-  }
-
-  func backwardErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-                      deltas: UnsafeMutableRawPointer, gradients: UnsafeMutableRawPointer,
-                      inputGradient: UnsafeMutableRawPointer) throws -> Double {
-    try backwardTrace(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self),
-                      rows: rows, deltas: deltas.assumingMemoryBound(to: T.self),
-                      gradients: gradients.assumingMemoryBound(to: T.self),
-                      inputGradient: inputGradient.assumingMemoryBound(to: T.self))
-  }
-
-  func fitErased(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, rows: Int,
-           validationX: UnsafeRawPointer?, validationY: UnsafeRawPointer?, validationRows: Int,
-           config: OptimizerConfig, options: FitOptions,
-           lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
-           gradientNorms: UnsafeMutablePointer<Double>?,
-           handler: (FitEvent) -> FitControl) throws -> FitOutcome {
-    var validation: ValidationData<T>? = nil
-    if let validationX, let validationY, validationRows > 0 {
-      validation = ValidationData(x: validationX.assumingMemoryBound(to: T.self),
-                                  y: validationY.assumingMemoryBound(to: T.self),
-                                  rows: validationRows)
-    }
-    return try fit(x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self), rows: rows,
-                   validation: validation, config: config, options: options,
-                   lossHistory: lossHistory, validationHistory: validationHistory,
-                      gradientNorms: gradientNorms, handler: handler)
-  }
-}
-
 /// The live networks, by handle. Handles are never reused, so a stale or
 /// made-up handle is reported instead of reaching freed memory.
 final class HandleTable: @unchecked Sendable {
   static let shared = HandleTable()
 
-  private var networks: [Int64: EngineNetwork] = [:]
+  private var networks: [Int64: AnyNetwork] = [:]
   private var nextHandle: Int64 = 1
   private var mutex = pthread_mutex_t()
 
@@ -289,7 +22,7 @@ final class HandleTable: @unchecked Sendable {
     return body()
   }
 
-  func insert(_ network: EngineNetwork) -> Int64 {
+  func insert(_ network: AnyNetwork) -> Int64 {
     locked {
       let handle = nextHandle
       nextHandle += 1
@@ -298,11 +31,11 @@ final class HandleTable: @unchecked Sendable {
     }
   }
 
-  func remove(_ handle: Int64) -> EngineNetwork? {
+  func remove(_ handle: Int64) -> AnyNetwork? {
     locked { networks.removeValue(forKey: handle) }
   }
 
-  func network(_ handle: Int64) throws -> EngineNetwork {
+  func network(_ handle: Int64) throws -> AnyNetwork {
     guard let network = locked({ networks[handle] }) else {
       throw ABIError(status: Int32(SP_INVALID_HANDLE), message: "no network has handle \(handle)")
     }

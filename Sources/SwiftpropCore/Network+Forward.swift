@@ -25,8 +25,6 @@ extension Network {
 
   /// The output activations for `rows` samples of `x`, into `output`
   /// (rows × outputCount).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
   public func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>)
     throws
   {
@@ -43,8 +41,6 @@ extension Network {
 
   /// The data loss over `rows` samples (without the l2 term); large inputs
   /// are scored in blocks and the block losses averaged by their rows.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
   public func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
     let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     let last = layers.count - 1

@@ -45,8 +45,6 @@ extension Network {
 
   /// Gradients of the data loss over `rows` samples, as one flat vector in
   /// parameter order (W₀, b₀, W₁, …) into `output`; returns the loss.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
   public func gradients(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>
   ) throws -> Double {
@@ -64,8 +62,6 @@ extension Network {
   /// Central finite differences (L(p + ε) − L(p − ε)) / 2ε of the data loss
   /// for every parameter, in parameter order, computed in Double whatever
   /// the network's element type (a Float twin would drown in rounding).
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
   public func numericalGradients(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, epsilon: Double,
     into output: UnsafeMutablePointer<Double>

@@ -97,8 +97,6 @@ extension Network {
   }
 
   /// One optimizer step on `rows` samples; returns the loss before it.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
   public func trainStep(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, config: OptimizerConfig
   ) throws -> Double {
@@ -124,8 +122,6 @@ extension Network {
   /// The network always holds the weights of its last completed step: the
   /// handler can stop (`.stop`) or abort (`.abort`) only between steps, and
   /// a step whose loss or gradient is not finite is not applied.
-  @_specialize(exported: true, where T == Float)
-  @_specialize(exported: true, where T == Double)
   public func fit(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
     validation: ValidationData<T>?, config: OptimizerConfig, options: FitOptions,

@@ -39,13 +39,14 @@ public final class Network<T: Scalar> {
       parameters.append(try Buffer<T>(count: layer.outputs))
     }
     self.parameters = parameters
+    parameterCount = parameters.reduce(0) { $0 + $1.count }
   }
 
   public var inputCount: Int { layers[0].inputs }
   public var outputCount: Int { layers[layers.count - 1].outputs }
 
   /// Number of weights and biases.
-  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+  public let parameterCount: Int
 
   /// The flat parameter vector W₀, b₀, W₁, b₁, ….
   public var parameterValues: [T] { parameters.flatMap { $0.values } }
