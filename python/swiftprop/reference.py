@@ -1,0 +1,823 @@
+"""The same network in plain NumPy, written to be read.
+
+``swiftprop.reference.Network`` has the API of ``swiftprop.Network`` and
+computes exactly the same mathematics as the Swift engine, one visible line
+at a time: the forward pass keeps ``z`` and ``a`` of every layer, the
+backward pass computes the error term ``delta`` of every layer by the chain
+rule, and the optimizers follow PyTorch's update rules. Built with the same
+``seed`` it starts from the same weights and shuffles its mini-batches in the
+same order as the engine, so the two agree to rounding (about 1e-12 relative
+in float64) step after step.
+
+It is slow on purpose; use it to learn, to check, and to compare.
+
+The mathematics, for a batch of ``n`` samples (rows) and ``L`` layers::
+
+    forward     z[l] = a[l] @ W[l] + b[l]        a[0] = X
+                a[l + 1] = f_l(z[l])             prediction = a[L]
+    output      delta[L-1] = dLoss/dz[L-1]       (from the loss, below)
+    backward    dW[l] = a[l].T @ delta[l]
+                db[l] = delta[l].sum(axis=0)
+                delta[l-1] = (delta[l] @ W[l].T) * f'_{l-1}(z[l-1])
+                dX = delta[0] @ W[0].T
+
+Every loss is a mean over the batch, so its derivative already carries the
+``1 / n``: no further division happens in the backward pass.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+from ._random import SplitMix64, new_seed
+from ._training import EpochReporter, plan_fit
+from ._validation import (INITIALIZERS, LEAKY_RELU_SLOPE, as_float_matrix,
+                          as_targets, check_dtype, check_int, check_number,
+                          choose)
+from .history import History
+from .layers import build_architecture
+from .optimizers import resolve_optimizer
+
+__all__ = ["Network", "ACTIVATIONS", "DERIVATIVES", "LOSS_FUNCTIONS",
+           "OUTPUT_DELTAS", "sgd_update", "adam_update"]
+
+
+# MARK: - Activations: a = f(z), and f' written from what the forward pass kept
+
+
+def identity(z):
+    """a = z."""
+    return z
+
+
+def sigmoid(z):
+    """a = 1 / (1 + exp(-z))."""
+    # exp(-z) overflows to inf for z << 0, and 1 / (1 + inf) = 0 is right.
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+def tanh(z):
+    """a = tanh(z)."""
+    return np.tanh(z)
+
+
+def relu(z):
+    """a = z where z > 0, else 0."""
+    return np.where(z > 0, z, 0).astype(z.dtype, copy=False)
+
+
+def leaky_relu(z):
+    """a = z where z > 0, else 0.01 z."""
+    return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
+
+
+def softmax(z):
+    """a = exp(z) / sum(exp(z)) row by row, shifted by the row maximum so
+    that exp never overflows. Output layer only."""
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def identity_derivative(z, a):
+    """f'(z) = 1."""
+    return np.ones_like(z)
+
+
+def sigmoid_derivative(z, a):
+    """f'(z) = a (1 - a), from the output a = sigmoid(z)."""
+    return a * (1 - a)
+
+
+def tanh_derivative(z, a):
+    """f'(z) = 1 - a^2, from the output a = tanh(z)."""
+    return 1 - a * a
+
+
+def relu_derivative(z, a):
+    """f'(z) = 1 where z > 0, else 0."""
+    return (z > 0).astype(z.dtype)
+
+
+def leaky_relu_derivative(z, a):
+    """f'(z) = 1 where z > 0, else 0.01."""
+    return np.where(z > 0, 1.0, LEAKY_RELU_SLOPE).astype(z.dtype)
+
+
+ACTIVATIONS = {"identity": identity, "sigmoid": sigmoid, "tanh": tanh,
+               "relu": relu, "leaky_relu": leaky_relu, "softmax": softmax}
+
+# Softmax has no entry: it mixes a row, so it has a Jacobian rather than an
+# element-wise derivative, and its delta comes from the loss (OUTPUT_DELTAS).
+DERIVATIVES = {"identity": identity_derivative,
+               "sigmoid": sigmoid_derivative, "tanh": tanh_derivative,
+               "relu": relu_derivative, "leaky_relu": leaky_relu_derivative}
+
+
+# MARK: - Losses: the value, and delta = dLoss/dz of the output layer
+#
+# z, a and Y all have shape (n_samples, n_outputs). Values are computed in
+# float64 (from float64 copies in a float32 network), as the engine
+# accumulates them in Double.
+
+
+def mse_loss(z, a, Y):
+    """L = sum((a - Y)^2) / (n k): the mean over all n k elements."""
+    difference = a.astype(np.float64) - Y.astype(np.float64)
+    return float(np.sum(difference * difference) / difference.size)
+
+
+def binary_cross_entropy_loss(z, a, Y):
+    """L = sum(max(z, 0) - z Y + log(1 + exp(-|z|))) / (n k).
+
+    The same as ``-mean(Y log(a) + (1 - Y) log(1 - a))`` with
+    ``a = sigmoid(z)``, written from ``z`` so that it stays finite when the
+    sigmoid saturates to exactly 0 or 1.
+    """
+    z = z.astype(np.float64)
+    Y = Y.astype(np.float64)
+    terms = np.maximum(z, 0) - z * Y + np.log1p(np.exp(-np.abs(z)))
+    return float(np.sum(terms) / terms.size)
+
+
+def cross_entropy_loss(z, a, Y):
+    """L = -sum(Y log softmax(z)) / n, a mean over the n samples.
+
+    ``log softmax(z) = z - m - log(sum(exp(z - m)))`` with ``m`` the row
+    maximum (the log-sum-exp trick).
+    """
+    z = z.astype(np.float64)
+    Y = Y.astype(np.float64)
+    m = z.max(axis=1, keepdims=True)
+    log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+    return float(-np.sum(Y * log_p) / z.shape[0])
+
+
+def mse_output_delta(z, a, Y, activation):
+    """delta = dL/da * f'(z), with dL/da = 2 (a - Y) / (n k).
+
+    For a softmax output the product with its Jacobian, row by row:
+    ``delta = a * (g - sum(g * a))`` with ``g = dL/da``.
+    """
+    dL_da = (2 / a.size) * (a - Y)
+    if activation == "softmax":
+        return a * (dL_da - np.sum(dL_da * a, axis=1, keepdims=True))
+    return dL_da * DERIVATIVES[activation](z, a)
+
+
+def binary_cross_entropy_output_delta(z, a, Y, activation):
+    """delta = (a - Y) / (n k): sigmoid and cross-entropy fused, the a (1 - a)
+    of the sigmoid cancels against the loss's 1 / (a (1 - a))."""
+    return (a - Y) / a.size
+
+
+def cross_entropy_output_delta(z, a, Y, activation):
+    """delta = (a sum(Y) - Y) / n, row by row; (a - Y) / n for one-hot rows
+    (softmax and cross-entropy fused)."""
+    return (a * Y.sum(axis=1, keepdims=True) - Y) / a.shape[0]
+
+
+LOSS_FUNCTIONS = {"mse": mse_loss,
+                  "binary_cross_entropy": binary_cross_entropy_loss,
+                  "cross_entropy": cross_entropy_loss}
+
+OUTPUT_DELTAS = {"mse": mse_output_delta,
+                 "binary_cross_entropy": binary_cross_entropy_output_delta,
+                 "cross_entropy": cross_entropy_output_delta}
+
+
+# MARK: - Optimizer updates (PyTorch's conventions), out of place
+
+
+def sgd_update(p, g, velocity, lr, momentum, nesterov):
+    """One SGD step on one parameter array.
+
+    Parameters
+    ----------
+    p, g, velocity : ndarray of the parameter's shape
+        The parameter, its gradient (l2 term included) and its velocity.
+    lr, momentum : float
+    nesterov : bool
+
+    Returns
+    -------
+    p, velocity : ndarray
+        New arrays; the arguments are not modified.
+    """
+    if momentum == 0:
+        return p - lr * g, velocity
+    velocity = momentum * velocity + g
+    step = g + momentum * velocity if nesterov else velocity
+    return p - lr * step, velocity
+
+
+def adam_update(p, g, m, v, t, lr, beta1, beta2, eps):
+    """One Adam step on one parameter array; ``t`` is the step number,
+    counted from 1.
+
+    Returns
+    -------
+    p, m, v : ndarray
+        New arrays; the arguments are not modified.
+    """
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+class _OptimizerState:
+    """SGD's velocity or Adam's moments, one array per parameter array in
+    the order W0, b0, W1, b1, ...; ``step`` counts the steps taken."""
+
+    def __init__(self, kind, parameters, step=0, first=None, second=None):
+        self.kind = kind
+        self.step = step
+        self.first = first or [np.zeros_like(p) for p in parameters]
+        self.second = second or [np.zeros_like(p) for p in parameters]
+
+
+# MARK: - The network
+
+
+class Network:
+    """A fully-connected neural network in plain NumPy.
+
+    Same parameters, attributes and methods as ``swiftprop.Network``; with
+    the same ``seed`` it holds the same initial weights and trains the same
+    way.
+
+    Parameters
+    ----------
+    layers : list of int or list of Dense
+        Layer sizes ``[n_inputs, n_hidden..., n_outputs]``, or the layers.
+    activation : str, default="sigmoid"
+        Activation of the hidden layers: ``identity``, ``sigmoid``, ``tanh``,
+        ``relu`` or ``leaky_relu``.
+    output_activation : str, optional
+        Activation of the output layer; by default ``sigmoid`` for
+        ``binary_cross_entropy``, ``softmax`` for ``cross_entropy`` and
+        ``activation`` for ``mse``.
+    loss : {"mse", "binary_cross_entropy", "cross_entropy"}, default="mse"
+    dtype : {"float64", "float32"}, default="float64"
+    init : {"xavier", "he", "normal"}, default="xavier"
+        Glorot uniform, He normal or standard normal weights; zero biases.
+    seed : int, optional
+        Seed of the network's SplitMix64 generator, which draws the initial
+        weights and the order of the mini-batches. By default a fresh one.
+
+    Attributes
+    ----------
+    layers : list of Dense
+    loss_name : str
+    dtype : numpy.dtype
+    init : str
+    seed : int
+    """
+
+    def __init__(self, layers, activation="sigmoid", output_activation=None,
+                 loss="mse", dtype="float64", init="xavier", seed=None):
+        self.layers = build_architecture(layers, activation, output_activation,
+                                         loss)
+        self.loss_name = loss
+        self.dtype = check_dtype(dtype)
+        self.init = choose("init", init, INITIALIZERS)
+        self.seed = new_seed() if seed is None else check_int("seed", seed,
+                                                              low=0)
+        self._generator = SplitMix64(self.seed)
+        self._parameters = [(self._initial_weights(layer),
+                             np.zeros(layer.n_out, dtype=self.dtype))
+                            for layer in self.layers]
+        self._optimizer = None
+
+    def _initial_weights(self, layer):
+        """Draw W of shape (n_in, n_out) row by row from the generator, in
+        float64, then round it to the network's dtype."""
+        n_in, n_out = layer.n_in, layer.n_out
+        g = self._generator
+        W = np.empty((n_in, n_out))
+        for i in range(n_in):
+            for j in range(n_out):
+                if self.init == "xavier":
+                    limit = math.sqrt(6.0 / (n_in + n_out))
+                    W[i, j] = (2.0 * g.uniform() - 1.0) * limit
+                elif self.init == "he":
+                    W[i, j] = g.normal() * math.sqrt(2.0 / n_in)
+                else:
+                    W[i, j] = g.normal()
+        return W.astype(self.dtype)
+
+    # MARK: - Description
+
+    @property
+    def sizes(self):
+        """Layer sizes ``[n_inputs, ..., n_outputs]``."""
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def n_inputs(self):
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self):
+        return self.layers[-1].n_out
+
+    @property
+    def n_parameters(self):
+        """Number of weights and biases."""
+        return sum(layer.n_parameters for layer in self.layers)
+
+    def __repr__(self):
+        shape = "-".join(str(size) for size in self.sizes)
+        activations = ", ".join(layer.activation for layer in self.layers)
+        return (f"reference.Network({shape}, activations=[{activations}], "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, "
+                f"parameters={self.n_parameters})")
+
+    # MARK: - Parameters
+
+    @property
+    def weights(self):
+        """list of (W, b): copies; W has shape ``(n_in, n_out)``, b
+        ``(n_out,)``."""
+        return [(W.copy(), b.copy()) for W, b in self._parameters]
+
+    def set_weights(self, weights):
+        """Replace every weight and bias; nothing changes if any is invalid.
+
+        Parameters
+        ----------
+        weights : list of (W, b)
+            One pair per layer, W of shape ``(n_in, n_out)``, b of shape
+            ``(n_out,)`` (or ``(1, n_out)``).
+        """
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError("weights must be a list of (W, b) pairs, got "
+                            f"{type(weights).__name__}")
+        if len(weights) != len(self.layers):
+            raise ValueError(f"weights has {len(weights)} (W, b) pairs, but "
+                             f"the network has {len(self.layers)} layers")
+        checked = []
+        for index, (pair, layer) in enumerate(zip(weights, self.layers)):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise TypeError(f"weights[{index}] must be a pair (W, b)")
+            W = self._checked_array(f"layer {index} W", pair[0],
+                                    (layer.n_in, layer.n_out))
+            b = self._checked_array(f"layer {index} b", pair[1],
+                                    (layer.n_out,))
+            checked.append((W, b))
+        self._parameters = checked  # all checked: now replace them all
+
+    def _checked_array(self, name, array, shape):
+        array = np.asarray(array)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a real numeric array, got dtype "
+                            f"{array.dtype}")
+        if len(shape) == 1 and array.shape == (1,) + shape:
+            array = array.reshape(shape)  # the tutorials' (1, n_out) biases
+        if array.shape != shape:
+            raise ValueError(f"{name} has shape {array.shape}, expected "
+                             f"{shape}")
+        array = np.array(array, dtype=self.dtype)  # always a private copy
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return array
+
+    def get_optimizer_state(self):
+        """The optimizer's memory, or ``None`` before any training step.
+
+        Returns
+        -------
+        dict or None
+            ``{"kind": "sgd" or "adam", "step": int, "first": ndarray,
+            "second": ndarray}``; ``first``/``second`` of shape
+            ``(n_parameters,)`` in parameter order (W0, b0, W1, ...): SGD's
+            velocity in ``first`` (``second`` is zeros), Adam's moments in
+            ``first`` and ``second``.
+        """
+        state = self._optimizer
+        if state is None:
+            return None
+        return {"kind": state.kind, "step": state.step,
+                "first": np.concatenate([x.ravel() for x in state.first]),
+                "second": np.concatenate([x.ravel() for x in state.second])}
+
+    def set_optimizer_state(self, state):
+        """Restore what ``get_optimizer_state`` returned (``None`` resets)."""
+        if state is None:
+            self.reset_optimizer()
+            return
+        kind = choose("optimizer state kind", state.get("kind"),
+                      {"sgd": 0, "adam": 1})
+        step = check_int("step", state.get("step", 0), low=0)
+        flat = self._flat_parameters()
+        arrays = {}
+        for name in ("first", "second"):
+            vector = np.asarray(state.get(name, np.zeros(self.n_parameters)))
+            if vector.shape != (self.n_parameters,):
+                raise ValueError(f"optimizer state {name} has shape "
+                                 f"{vector.shape}, expected "
+                                 f"({self.n_parameters},)")
+            vector = np.array(vector, dtype=self.dtype)
+            if not np.isfinite(vector).all():
+                raise ValueError("optimizer state contains NaN or infinity")
+            arrays[name] = _unflatten(vector, flat)
+        self._optimizer = _OptimizerState(kind, flat, step, arrays["first"],
+                                          arrays["second"])
+
+    def reset_optimizer(self):
+        """Forget the optimizer's momentum or moments (and its step count)."""
+        self._optimizer = None
+
+    def _flat_parameters(self):
+        """The parameter arrays in the order W0, b0, W1, b1, ..."""
+        return [p for pair in self._parameters for p in pair]
+
+    # MARK: - Forward and backward
+
+    def _samples(self, X, y):
+        X = as_float_matrix("X", X, self.dtype, self.n_inputs)
+        Y = as_targets("y", y, self.dtype, X.shape[0], self.n_outputs,
+                       self.loss_name)
+        return X, Y
+
+    def _forward(self, X, parameters):
+        """zs[l] = a[l] @ W[l] + b[l] and a[l + 1] = f_l(zs[l]) for every
+        layer, with a[0] = X."""
+        zs, activations = [], [X]
+        for layer, (W, b) in zip(self.layers, parameters):
+            z = activations[-1] @ W + b
+            zs.append(z)
+            activations.append(ACTIVATIONS[layer.activation](z))
+        return zs, activations
+
+    def _loss_value(self, zs, activations, Y):
+        return LOSS_FUNCTIONS[self.loss_name](zs[-1], activations[-1], Y)
+
+    def _backward(self, X, Y, parameters):
+        """The forward pass, then the chain rule from the last layer down.
+
+        Returns
+        -------
+        loss : float
+        deltas : list of ndarray
+            ``deltas[l]`` = dL/dz of layer l, of shape (n_samples, n_out).
+        gradients : list of (dW, db)
+        """
+        zs, activations = self._forward(X, parameters)
+        loss = self._loss_value(zs, activations, Y)
+        last = len(self.layers) - 1
+        deltas = [None] * len(self.layers)
+        gradients = [None] * len(self.layers)
+        deltas[last] = OUTPUT_DELTAS[self.loss_name](
+            zs[last], activations[last + 1], Y, self.layers[last].activation)
+        for l in range(last, -1, -1):
+            W, _ = parameters[l]
+            delta = deltas[l]
+            a_in = activations[l]            # the input of layer l
+            dW = a_in.T @ delta              # dL/dW = dz/dW^T . dL/dz
+            db = delta.sum(axis=0)           # dz/db = 1 for every row
+            gradients[l] = (dW, db)
+            if l > 0:
+                # dL/da of the layer below, then through its activation.
+                dL_da = delta @ W.T
+                f_prime = DERIVATIVES[self.layers[l - 1].activation](
+                    zs[l - 1], activations[l])
+                deltas[l - 1] = dL_da * f_prime
+        return loss, deltas, gradients
+
+    def forward(self, X):
+        """The forward pass, layer by layer, as the tutorials keep it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+
+        Returns
+        -------
+        zs : list of ndarray
+            ``zs[l]`` of shape (n_samples, n_out of layer l): ``a @ W + b``.
+        activations : list of ndarray
+            ``activations[0]`` is ``X`` (converted); ``activations[l + 1]``
+            is ``f(zs[l])``, so ``activations[-1]`` equals ``predict(X)``.
+        """
+        X = as_float_matrix("X", X, self.dtype, self.n_inputs)
+        return self._forward(X, self._parameters)
+
+    def backward(self, X, y):
+        """One backward pass without an update, with everything it computes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of shape (n_samples, n_outputs), or (n_samples,)
+
+        Returns
+        -------
+        dict
+            ``"loss"``: float; ``"deltas"``: list of ndarray, ``deltas[l]``
+            = dL/dz of layer l, shaped as ``zs[l]``; ``"gradients"``: list
+            of (dW, db) as ``gradients``; ``"dX"``: ndarray of shape
+            (n_samples, n_inputs), ``deltas[0] @ W0.T``, the gradient handed
+            back to the input.
+        """
+        X, Y = self._samples(X, y)
+        loss, deltas, gradients = self._backward(X, Y, self._parameters)
+        W0, _ = self._parameters[0]
+        return {"loss": loss, "deltas": deltas, "gradients": gradients,
+                "dX": deltas[0] @ W0.T}
+
+    def predict(self, X):
+        """Output activations.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+        """
+        _, activations = self.forward(X)
+        return activations[-1]
+
+    def loss(self, X, y):
+        """The data loss on ``(X, y)`` (without any l2 term), as a float."""
+        X, Y = self._samples(X, y)
+        zs, activations = self._forward(X, self._parameters)
+        return self._loss_value(zs, activations, Y)
+
+    def gradients(self, X, y):
+        """Gradients of the data loss by one backward pass, without an
+        update.
+
+        Returns
+        -------
+        list of (dW, db)
+            Same structure and shapes as ``weights``.
+        """
+        X, Y = self._samples(X, y)
+        return self._backward(X, Y, self._parameters)[2]
+
+    def numerical_gradients(self, X, y, eps=1e-6):
+        """Central finite differences ``(L(p+eps) - L(p-eps)) / (2 eps)``.
+
+        Computed in float64 whatever the network's dtype (from float64
+        copies of the weights and of the converted ``X`` and ``y``), for
+        checking ``gradients``; costs two forward passes per parameter.
+
+        Returns
+        -------
+        list of (dW, db) in float64
+        """
+        eps = check_number("eps", eps, low=0, low_open=True)
+        X, Y = self._samples(X, y)
+        X, Y = X.astype(np.float64), Y.astype(np.float64)
+        parameters = [(W.astype(np.float64), b.astype(np.float64))
+                      for W, b in self._parameters]
+
+        def loss():
+            return self._loss_value(*self._forward(X, parameters), Y)
+
+        result = []
+        for pair in parameters:
+            estimates = []
+            for p in pair:                   # W (row by row), then b
+                estimate = np.empty_like(p)
+                for i in range(p.size):
+                    saved = p.flat[i]
+                    p.flat[i] = saved + eps
+                    above = loss()
+                    p.flat[i] = saved - eps
+                    below = loss()
+                    p.flat[i] = saved
+                    estimate.flat[i] = (above - below) / (2 * eps)
+                estimates.append(estimate)
+            result.append(tuple(estimates))
+        return result
+
+    # MARK: - Training
+
+    def _state_for(self, settings):
+        """The optimizer state, kept while the kind of optimizer stays the
+        same and started afresh (zeros, step 0) when it changes."""
+        if self._optimizer is None or self._optimizer.kind != settings.name:
+            self._optimizer = _OptimizerState(settings.name,
+                                              self._flat_parameters())
+        return self._optimizer
+
+    def _step(self, X, Y, settings, state):
+        """One optimizer step on a batch.
+
+        Returns the loss before the step and the gradients, or ``None`` when
+        the loss or any updated value is NaN or infinite; then nothing
+        changes: the new values are computed aside and committed only when
+        all of them are finite.
+        """
+        # Overflow raises no warning here: a step checks its results itself.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, _, gradients = self._backward(X, Y, self._parameters)
+            if not math.isfinite(loss):
+                return None
+            parameters, first, second = self._updated(gradients, settings,
+                                                      state)
+        if not all(np.isfinite(x).all() for x in parameters + first + second):
+            return None
+        self._parameters = list(zip(parameters[0::2], parameters[1::2]))
+        state.first, state.second = first, second
+        state.step += 1
+        return loss, gradients
+
+    def _updated(self, gradients, settings, state):
+        """The parameters and optimizer state after one update, as new
+        lists in the order W0, b0, W1, b1, ..."""
+        grads = [g for pair in gradients for g in pair]
+        t = state.step + 1                   # Adam's step, counted from 1
+        parameters, first, second = [], [], []
+        for index, (p, grad) in enumerate(zip(self._flat_parameters(),
+                                              grads)):
+            # l2 decay acts on the weight matrices (even places), not biases.
+            g = grad + settings.l2 * p if index % 2 == 0 else grad
+            m, v = state.first[index], state.second[index]
+            if settings.name == "sgd":
+                p, m = sgd_update(p, g, m, settings.lr, settings.momentum,
+                                  settings.nesterov)
+            else:
+                p, m, v = adam_update(p, g, m, v, t, settings.lr,
+                                      settings.beta1, settings.beta2,
+                                      settings.eps)
+            parameters.append(p)
+            first.append(m)
+            second.append(v)
+        return parameters, first, second
+
+    def train_step(self, X, y, lr=None, optimizer="sgd", **optimizer_options):
+        """One optimizer step on the batch ``(X, y)``.
+
+        Optimizer state (momentum, Adam's moments) persists across calls
+        while the kind of optimizer stays the same.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of shape (n_samples, n_outputs), or (n_samples,)
+        lr : float, optional
+            Learning rate (default: 0.01 for SGD, 0.001 for Adam).
+        optimizer : {"sgd", "adam"} or SGD or Adam, default="sgd"
+        **optimizer_options
+            ``momentum``, ``nesterov``, ``beta1``, ``beta2``, ``eps``, ``l2``.
+
+        Returns
+        -------
+        float
+            The loss before the step.
+
+        Raises
+        ------
+        FloatingPointError
+            When the loss or an updated value is NaN or infinite; the step
+            is then not applied.
+        """
+        settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        X, Y = self._samples(X, y)
+        outcome = self._step(X, Y, settings, self._state_for(settings))
+        if outcome is None:
+            raise FloatingPointError("the loss or its gradient is NaN or "
+                                     "infinite; the step was not applied")
+        return outcome[0]
+
+    def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
+            shuffle=True, verbose=0, callback=None, validation_data=None,
+            tol=None, patience=10, **optimizer_options):
+        """Train by mini-batch gradient descent.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of shape (n_samples, n_outputs), or (n_samples,)
+            Targets; class labels for ``cross_entropy``.
+        epochs : int, default=1
+        lr : float, optional
+            Learning rate (default: 0.01 for SGD, 0.001 for Adam).
+        optimizer : {"sgd", "adam"} or SGD or Adam, default="sgd"
+        batch_size : int, optional
+            Rows per mini-batch; ``None`` trains on the full batch.
+        shuffle : bool, default=True
+            Reshuffle mini-batches every epoch from the network's generator.
+        verbose : int, default=0
+            Print the loss every ``verbose`` epochs (0: silent).
+        callback : callable, optional
+            ``callback(epoch, loss)`` after every epoch (0-based); returning
+            ``False`` stops training.
+        validation_data : tuple (X_val, y_val), optional
+            Scored after every epoch into ``History.val_loss``.
+        tol : float, optional
+            Stop when the loss (``val_loss`` with validation data) has not
+            improved by more than ``tol`` for ``patience`` epochs.
+        patience : int, default=10
+        **optimizer_options
+            ``momentum``, ``nesterov``, ``beta1``, ``beta2``, ``eps``, ``l2``.
+
+        Returns
+        -------
+        History
+            The epoch loss is the mean of the batch losses before their
+            steps, weighted by batch size. If a step's loss or update is NaN
+            or infinite, it is not applied, training stops with a
+            ``RuntimeWarning`` and ``stop_reason == "diverged"``.
+        """
+        settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        X, Y = self._samples(X, y)
+        n = X.shape[0]
+        plan = plan_fit(n, epochs, batch_size, shuffle, verbose, callback,
+                        tol, patience)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(
+                    validation_data) != 2:
+                raise TypeError("validation_data must be a tuple "
+                                "(X_val, y_val)")
+            X_val = as_float_matrix("validation X", validation_data[0],
+                                    self.dtype, self.n_inputs)
+            Y_val = as_targets("validation y", validation_data[1], self.dtype,
+                               X_val.shape[0], self.n_outputs, self.loss_name)
+            validation = (X_val, Y_val)
+        reporter = EpochReporter(plan, validation is not None)
+        state = self._state_for(settings)
+        batch_size = plan.batch_size
+        steps_per_epoch = -(-n // batch_size)
+
+        losses, val_losses, norms = [], [], []
+        best, wait, stop = math.inf, 0, "completed"
+        for epoch in range(plan.epochs):
+            if plan.shuffle and batch_size < n:
+                order = np.array(self._generator.permutation(n))
+            else:
+                order = np.arange(n)         # no draw from the generator
+            total = 0.0
+            norm_sums = np.zeros(len(self.layers))
+            for start in range(0, n, batch_size):
+                rows = order[start:start + batch_size]
+                outcome = self._step(X[rows], Y[rows], settings, state)
+                if outcome is None:
+                    return self._diverged(losses, val_losses, norms, epoch)
+                batch_loss, gradients = outcome
+                total += batch_loss * len(rows)
+                norm_sums += [_norm(dW) for dW, _ in gradients]
+            epoch_loss = total / n
+            losses.append(epoch_loss)
+            norms.append(norm_sums / steps_per_epoch)
+            val_loss = math.nan
+            if validation is not None:
+                X_val, Y_val = validation
+                val_loss = self._loss_value(
+                    *self._forward(X_val, self._parameters), Y_val)
+                val_losses.append(val_loss)
+            every = reporter.every
+            if every > 0 and (epoch == 0 or (epoch + 1) % every == 0
+                              or epoch == plan.epochs - 1):
+                if not reporter(epoch, epoch_loss, val_loss):
+                    stop = "callback"
+                    break
+            if plan.tol >= 0:
+                monitored = epoch_loss if validation is None else val_loss
+                wait = wait + 1 if monitored > best - plan.tol else 0
+                best = min(best, monitored)
+                if wait >= plan.patience:
+                    stop = "converged"
+                    break
+        return History(losses, val_losses, stop, _norm_rows(norms, self))
+
+    def _diverged(self, losses, val_losses, norms, epoch):
+        history = History(losses, val_losses, "diverged",
+                          _norm_rows(norms, self))
+        history.diverged_at = epoch
+        warnings.warn(f"training diverged in epoch {epoch}: the loss or a "
+                      "gradient became NaN or infinite; the network keeps "
+                      "the weights of its last finite step (try a smaller "
+                      "lr)", RuntimeWarning, stacklevel=3)
+        return history
+
+
+def _norm(array):
+    """sqrt(sum(array^2)), summed in the array's dtype; inf on overflow."""
+    with np.errstate(over="ignore"):
+        return math.sqrt(np.sum(array * array))
+
+
+def _norm_rows(norms, network):
+    """Per-epoch gradient norms as an ``(epochs, n_layers)`` array."""
+    return np.array(norms, dtype=float).reshape(len(norms),
+                                                len(network.layers))
+
+
+def _unflatten(vector, like):
+    """Cut a flat vector into arrays shaped as the arrays of ``like``."""
+    arrays, offset = [], 0
+    for array in like:
+        arrays.append(vector[offset:offset + array.size].reshape(array.shape))
+        offset += array.size
+    return arrays
