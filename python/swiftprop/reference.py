@@ -410,6 +410,9 @@ class Network:
         if state is None:
             self.reset_optimizer()
             return
+        if not isinstance(state, dict):
+            raise TypeError("state must be a dict from get_optimizer_state "
+                            f"or None, got {type(state).__name__}")
         kind = choose("optimizer state kind", state.get("kind"),
                       {"sgd": 0, "adam": 1})
         step = check_int("step", state.get("step", 0), low=0)
@@ -579,7 +582,7 @@ class Network:
         parameters = [(W.astype(np.float64), b.astype(np.float64))
                       for W, b in self._parameters]
 
-        def loss():
+        def loss_at_current_parameters():
             return self._loss_value(*self._forward(X, parameters), Y)
 
         result = []
@@ -590,9 +593,9 @@ class Network:
                 for i in range(p.size):
                     saved = p.flat[i]
                     p.flat[i] = saved + eps
-                    above = loss()
+                    above = loss_at_current_parameters()
                     p.flat[i] = saved - eps
-                    below = loss()
+                    below = loss_at_current_parameters()
                     p.flat[i] = saved
                     estimate.flat[i] = (above - below) / (2 * eps)
                 estimates.append(estimate)
