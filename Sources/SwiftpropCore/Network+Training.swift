@@ -30,8 +30,8 @@ public struct FitOptions: Sendable {
 
 /// What `fit` tells its handler.
 public enum FitEvent {
-  /// A chance to notice an interrupt; sent between steps at most every
-  /// `pollInterval`.
+  /// A chance to notice an interrupt or a request to stop; sent between
+  /// steps at most every `pollInterval`.
   case poll
   /// An epoch ended (0-based); `validationLoss` is NaN without validation data.
   case epochEnd(epoch: Int, loss: Double, validationLoss: Double)
@@ -172,8 +172,14 @@ extension Network {
         total += value * Double(count)
         start += count
         if let norms { addGradientNorms(space, to: norms) }
-        if clock.due() && handler(.poll) == .abort {
-          return FitOutcome(epochs: epoch, reason: .interrupted)
+        if clock.due() {
+          switch handler(.poll) {
+          case .proceed: break
+          // Mid-epoch: the epoch is not recorded, the weights are those of
+          // the last completed step.
+          case .stop: return FitOutcome(epochs: epoch, reason: .callback)
+          case .abort: return FitOutcome(epochs: epoch, reason: .interrupted)
+          }
         }
       }
       if let norms {

@@ -681,6 +681,7 @@ done:
 typedef struct {
     PyThreadState *thread_state;
     PyObject *reporter;  /* borrowed; None or callable(epoch, loss, val_loss) */
+    PyObject *stop_flag; /* borrowed; None or an object whose truth asks to stop */
 } fit_context;
 
 static int32_t
@@ -690,8 +691,13 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
     fit_context *context = (fit_context *)raw_context;
     int32_t answer = 0;
     PyEval_RestoreThread(context->thread_state);
-    if (PyErr_CheckSignals() < 0) {
+    int stop_requested = context->stop_flag == Py_None
+        ? 0 : PyObject_IsTrue(context->stop_flag);
+    if (PyErr_CheckSignals() < 0 || stop_requested < 0) {
         answer = 2;  /* the exception (KeyboardInterrupt) stays pending */
+    }
+    else if (stop_requested) {
+        answer = 1;  /* another thread asked this fit to stop */
     }
     else if (kind == 1 && context->reporter != Py_None) {
         PyObject *verdict = PyObject_CallFunction(context->reporter, "Ldd",
@@ -715,10 +721,11 @@ engine_fit(PyObject *module, PyObject *args)
     long long handle;
     PyObject *x_object, *y_object, *vx_object, *vy_object, *optimizer_tuple;
     PyObject *settings, *reporter, *loss_object, *val_object, *norms_object;
-    if (!PyArg_ParseTuple(args, "LOOOOO!O!OOOO:fit", &handle, &x_object, &y_object,
+    PyObject *stop_flag = Py_None;
+    if (!PyArg_ParseTuple(args, "LOOOOO!O!OOOO|O:fit", &handle, &x_object, &y_object,
                           &vx_object, &vy_object, &PyTuple_Type, &optimizer_tuple,
                           &PyTuple_Type, &settings, &reporter, &loss_object,
-                          &val_object, &norms_object))
+                          &val_object, &norms_object, &stop_flag))
         return NULL;
     sp_optimizer optimizer;
     if (parse_optimizer(optimizer_tuple, &optimizer) < 0)
@@ -769,7 +776,7 @@ engine_fit(PyObject *module, PyObject *args)
         goto done;
     }
 
-    fit_context context = {NULL, reporter};
+    fit_context context = {NULL, reporter, stop_flag};
     sp_fit_result outcome = {0, SP_COMPLETED};
     char error[ERROR_CAPACITY] = "";
     context.thread_state = PyEval_SaveThread();
@@ -837,7 +844,8 @@ static PyMethodDef engine_methods[] = {
      "backward(handle, X, Y, deltas, gradients, dX) -> loss"},
     {"fit", engine_fit, METH_VARARGS,
      "fit(handle, X, Y, VX, VY, optimizer, settings, reporter, loss_history, "
-     "val_history, gradient_norms) -> (epochs, stop_reason)"},
+     "val_history, gradient_norms[, stop_flag]) -> (epochs, stop_reason); "
+     "fit stops cleanly at the next poll once bool(stop_flag) is true"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,7 +19,8 @@ class History:
         Number of epochs completed.
     stop_reason : str
         ``"completed"``, ``"converged"`` (``tol``/``patience``),
-        ``"callback"`` (the callback returned ``False``) or ``"diverged"``
+        ``"callback"`` (the callback returned ``False``), ``"requested"``
+        (``Network.request_stop`` from another thread) or ``"diverged"``
         (the loss or a gradient became NaN or infinite).
     diverged_at : int or None
         The epoch (0-based) whose step was refused as non-finite.

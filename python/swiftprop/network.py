@@ -75,6 +75,7 @@ class Network:
         self.seed = new_seed() if seed is None else check_int(
             "seed", seed, low=0, high=2**64 - 1)
         self._lock = threading.RLock()
+        self._stop_request = _StopRequest()
         # Plain attributes for the hot path of predict.
         self._n_inputs = self.layers[0].n_in
         self._n_outputs = self.layers[-1].n_out
@@ -185,6 +186,15 @@ class Network:
         with self._lock:
             _engine.set_optimizer(self._handle, ("sgd", "adam").index(kind),
                                   step, *vectors)
+
+    def request_stop(self):
+        """Ask a ``fit`` running in another thread to stop.
+
+        Safe to call from any thread (Ctrl-C reaches only the main thread);
+        the fit ends within a few tens of milliseconds, after a completed
+        step, with ``History.stop_reason == "requested"``.
+        """
+        self._stop_request.set()
 
     def reset_optimizer(self):
         """Forget the optimizer's momentum or moments (and Adam's step)."""
@@ -388,15 +398,19 @@ class Network:
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
         with self._lock:
+            self._stop_request.clear()
             done, reason = _engine.fit(
                 self._handle, X, Y, VX, VY, settings.as_tuple(),
                 (plan.epochs, plan.batch_size, plan.shuffle, reporter.every,
                  plan.tol, plan.patience, _POLL_INTERVAL_NS),
                 reporter if reporter.every else None, history, val_history,
-                norms)
+                norms, self._stop_request)
+        stop_reason = _STOP_REASONS[reason]
+        if stop_reason == "callback" and self._stop_request:
+            stop_reason = "requested"
         result = History(history[:done],
                          () if val_history is None else val_history[:done],
-                         _STOP_REASONS[reason], norms[:done])
+                         stop_reason, norms[:done])
         if result.stop_reason == "diverged":
             result.diverged_at = done
             warnings.warn(f"training diverged in epoch {done}: the loss or a "
@@ -404,6 +418,25 @@ class Network:
                           "the weights of its last finite step (try a smaller "
                           "lr)", RuntimeWarning, stacklevel=2)
         return result
+
+
+class _StopRequest:
+    """A flag another thread sets to stop a running fit; the engine reads
+    its truth value at every interrupt poll."""
+
+    __slots__ = ("requested",)
+
+    def __init__(self):
+        self.requested = False
+
+    def set(self):
+        self.requested = True
+
+    def clear(self):
+        self.requested = False
+
+    def __bool__(self):
+        return self.requested
 
 
 def flatten_weights(weights, layers, dtype):

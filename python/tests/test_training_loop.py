@@ -136,3 +136,26 @@ def test_predict_from_a_callback_works_but_fit_is_refused(xor):
     with pytest.raises(RuntimeError, match="fit is running"):
         net.fit(*xor, epochs=5, callback=callback)
     assert len(predictions) == 2
+
+
+def test_request_stop_ends_a_fit_running_in_another_thread():
+    net = long_network()
+    epochs = seconds_of_fit(net, 10.0)
+    result = {}
+
+    def train():
+        result["history"] = net.fit(X, targets(), epochs=epochs,
+                                    batch_size=32)
+        result["finished"] = time.perf_counter()
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    time.sleep(0.3)
+    asked = time.perf_counter()
+    net.request_stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert result["finished"] - asked < 0.5
+    assert result["history"].stop_reason == "requested"
+    assert 0 < result["history"].epochs < epochs
+    assert np.isfinite(net.predict(X)).all()
