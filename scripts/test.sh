@@ -17,6 +17,8 @@ echo "== swift test"
 swift test
 
 echo "== pytest"
-# From outside the tree, so the installed package is what is tested.
+# From outside the tree, so the installed package is what is tested;
+# SWIFTPROP_SOURCE lets the wheel test build a wheel from this tree.
 cd /tmp
-"$root/.venv/bin/python" -m pytest "$root/python/tests" -p no:cacheprovider "$@"
+SWIFTPROP_SOURCE="$root" "$root/.venv/bin/python" -m pytest "$root/python/tests" \
+    -p no:cacheprovider "$@"
