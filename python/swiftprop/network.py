@@ -73,7 +73,7 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = choose("init", init, INITIALIZERS)
         self.seed = new_seed() if seed is None else check_int(
-            "seed", seed, low=0, high=2**64 - 1)
+            "seed", seed, low=0)
         self._lock = threading.RLock()
         self._stop_request = _StopRequest()
         # Plain attributes for the hot path of predict.
@@ -83,7 +83,7 @@ class Network:
             [self.layers[0].n_in] + [layer.n_out for layer in self.layers],
             [ACTIVATIONS[layer.activation] for layer in self.layers],
             LOSSES[loss], _DTYPE_CODES[self.dtype.name], INITIALIZERS[init],
-            self.seed)
+            self.seed % 2**64)
         weakref.finalize(self, _engine.destroy, self._handle)
 
     # MARK: - Description
