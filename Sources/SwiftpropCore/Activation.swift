@@ -32,7 +32,8 @@ public enum Activation: Int32, CaseIterable, Sendable {
       a.update(from: z, count: count)
     case .sigmoid:
       // exp(-z) may overflow to +inf for z ≪ 0; 1 / (1 + inf) = 0 is right.
-      for i in 0..<count { a[i] = 1 / (1 + T.exp(-z[i])) }
+      T.exp(z, sign: -1, shift: 0, into: a, count: count)
+      for i in 0..<count { a[i] = 1 / (1 + a[i]) }
     case .tanh:
       for i in 0..<count { a[i] = T.tanh(z[i]) }
     case .relu:
@@ -46,11 +47,9 @@ public enum Activation: Int32, CaseIterable, Sendable {
         let aRow = a + r * cols
         var largest = zRow[0]
         for j in 1..<cols where zRow[j] > largest { largest = zRow[j] }
+        T.exp(zRow, sign: 1, shift: largest, into: aRow, count: cols)
         var total: T = 0
-        for j in 0..<cols {
-          aRow[j] = T.exp(zRow[j] - largest)
-          total += aRow[j]
-        }
+        for j in 0..<cols { total += aRow[j] }
         for j in 0..<cols { aRow[j] /= total }
       }
     }
