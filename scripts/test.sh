@@ -21,4 +21,4 @@ echo "== pytest"
 # SWIFTPROP_SOURCE lets the wheel test build a wheel from this tree.
 cd /tmp
 SWIFTPROP_SOURCE="$root" "$root/.venv/bin/python" -m pytest "$root/python/tests" \
-    -p no:cacheprovider "$@"
+    -p no:cacheprovider -rs "$@"

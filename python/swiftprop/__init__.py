@@ -12,6 +12,8 @@ The public API::
 mathematics, with the same API, for comparison.
 """
 
+from . import reference
+from .compare import Comparison, compare
 from .history import History
 from .layers import Dense
 from .network import Network
@@ -19,4 +21,5 @@ from .optimizers import SGD, Adam
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "Dense", "SGD", "Adam", "History", "__version__"]
+__all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
+           "Comparison", "reference", "__version__"]
