@@ -2,7 +2,13 @@
 
 from dataclasses import dataclass
 
-from ._validation import check_int, check_number
+import numpy as np
+
+from ._validation import check_bool, check_int, check_number
+
+# fit keeps a few float64 values per epoch (losses and gradient norms),
+# allocated up front: this bound keeps that under a gigabyte.
+MAX_EPOCHS = 10_000_000
 
 __all__ = ["FitPlan", "plan_fit", "EpochReporter"]
 
@@ -23,13 +29,12 @@ class FitPlan:
 def plan_fit(n_samples, epochs, batch_size, shuffle, verbose, callback, tol,
              patience):
     """Check the ``fit`` arguments and return a ``FitPlan``."""
-    epochs = check_int("epochs", epochs, low=1)
+    epochs = check_int("epochs", epochs, low=1, high=MAX_EPOCHS)
     if batch_size is None:
         batch_size = n_samples
     batch_size = min(check_int("batch_size", batch_size, low=1), n_samples)
-    if not isinstance(shuffle, bool):
-        raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
-    if isinstance(verbose, bool):
+    shuffle = check_bool("shuffle", shuffle)
+    if isinstance(verbose, (bool, np.bool_)):
         verbose = int(verbose)
     verbose = check_int("verbose", verbose, low=0)
     if callback is not None and not callable(callback):

@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "INITIALIZERS", "DTYPES",
-    "choose", "check_number", "check_int", "check_dtype",
+    "choose", "check_number", "check_int", "check_bool", "check_dtype",
     "as_float_matrix", "as_targets",
 ]
 
@@ -44,7 +44,11 @@ def check_number(name, value, *, low=None, high=None, low_open=False,
             value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got "
                         f"{type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got an integer beyond the "
+                         "float range") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value <= low if low_open else value < low):
@@ -56,7 +60,18 @@ def check_number(name, value, *, low=None, high=None, low_open=False,
     return value
 
 
-def check_int(name, value, *, low=None, high=None):
+# The largest count any setting may take: what the engine's 64-bit sizes hold.
+INT64_MAX = 2**63 - 1
+
+
+def check_bool(name, value):
+    """Return ``value`` as a bool (Python's or NumPy's)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_int(name, value, *, low=None, high=INT64_MAX):
     """Return ``value`` as an int within ``[low, high]``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, numbers.Integral):
@@ -131,7 +146,8 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     y = _as_numeric(name, y)
     if loss == "cross_entropy" and y.dtype.kind in "biu" and (
             y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1)):
-        labels = y.reshape(-1)
+        # Booleans are the labels 0 and 1 (never a mask).
+        labels = y.reshape(-1).astype(np.intp)
         if labels.shape[0] != n_samples:
             raise ValueError(f"{name} has {labels.shape[0]} samples, but X "
                              f"has {n_samples}")

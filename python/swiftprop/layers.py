@@ -4,7 +4,10 @@ from dataclasses import dataclass
 
 from ._validation import ACTIVATIONS, LOSSES, check_int, choose
 
-__all__ = ["Dense", "build_architecture"]
+__all__ = ["Dense", "build_architecture", "MAX_LAYER_SIZE"]
+
+# The engine's limit on one layer's width (it counts sizes in 32 bits).
+MAX_LAYER_SIZE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,8 @@ class Dense:
     activation: str = "identity"
 
     def __post_init__(self):
-        check_int("n_in", self.n_in, low=1)
-        check_int("n_out", self.n_out, low=1)
+        check_int("n_in", self.n_in, low=1, high=MAX_LAYER_SIZE)
+        check_int("n_out", self.n_out, low=1, high=MAX_LAYER_SIZE)
         choose("activation", self.activation, ACTIVATIONS)
 
     @property
@@ -80,7 +83,7 @@ def build_architecture(layers, activation, output_activation, loss):
         if len(layers) < 2:
             raise ValueError("layers needs at least two sizes (inputs and "
                              f"outputs), got {layers!r}")
-        sizes = [check_int(f"layers[{i}]", size, low=1)
+        sizes = [check_int(f"layers[{i}]", size, low=1, high=MAX_LAYER_SIZE)
                  for i, size in enumerate(layers)]
         choose("activation", activation, ACTIVATIONS)
         if output_activation is None:

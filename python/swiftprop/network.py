@@ -73,7 +73,7 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = choose("init", init, INITIALIZERS)
         self.seed = new_seed() if seed is None else check_int(
-            "seed", seed, low=0)
+            "seed", seed, low=0, high=None)
         self._lock = threading.RLock()
         self._stop_request = _StopRequest()
         # Plain attributes for the hot path of predict.

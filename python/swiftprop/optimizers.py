@@ -16,7 +16,7 @@ biases); the losses reported are the data loss without it.
 
 from dataclasses import dataclass, replace
 
-from ._validation import check_number, choose
+from ._validation import check_bool, check_number, choose
 
 __all__ = ["SGD", "Adam", "resolve_optimizer", "OPTIMIZERS"]
 
@@ -50,9 +50,8 @@ class SGD:
         object.__setattr__(self, "momentum", check_number(
             "momentum", self.momentum, low=0, high=1, high_open=True))
         object.__setattr__(self, "l2", check_number("l2", self.l2, low=0))
-        if not isinstance(self.nesterov, bool):
-            raise TypeError("nesterov must be a bool, got "
-                            f"{type(self.nesterov).__name__}")
+        object.__setattr__(self, "nesterov",
+                           check_bool("nesterov", self.nesterov))
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got "
                              "momentum=0.0")

@@ -286,7 +286,7 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = choose("init", init, INITIALIZERS)
         self.seed = new_seed() if seed is None else check_int("seed", seed,
-                                                              low=0)
+                                                              low=0, high=None)
         self._generator = SplitMix64(self.seed)
         self._parameters = [(self._initial_weights(layer),
                              np.zeros(layer.n_out, dtype=self.dtype))
