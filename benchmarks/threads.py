@@ -18,9 +18,10 @@ import swiftprop as sp
 
 def networks_and_data(epochs):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((2048, 256))
-    y = rng.integers(0, 10, 2048)
-    nets = [sp.Network([256, 256, 10], activation="relu", loss="cross_entropy",
+    X = rng.standard_normal((4096, 128))
+    y = rng.integers(0, 10, 4096)
+    # Small enough that each fit's matrix products stay on one thread.
+    nets = [sp.Network([128, 256, 10], activation="relu", loss="cross_entropy",
                        seed=seed) for seed in (1, 2)]
     return nets, X, y
 
@@ -33,7 +34,7 @@ def main():
     nets, X, y = networks_and_data(args.epochs)
 
     def train(net):
-        net.fit(X, y, epochs=args.epochs, batch_size=64, optimizer="adam",
+        net.fit(X, y, epochs=args.epochs, batch_size=32, optimizer="adam",
                 lr=1e-3)
 
     def sequential():
