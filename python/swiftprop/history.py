@@ -65,6 +65,25 @@ class History:
             result["val_loss"] = self.val_loss
         return result
 
+    def plot(self, ax=None, log=False, **kwargs):
+        """Plot ``loss`` (and ``val_loss``) per epoch; needs matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; by default a new figure's axes.
+        log : bool, default=False
+            Use a logarithmic loss axis.
+        **kwargs
+            Passed to ``Axes.plot``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from .display import plot_history
+        return plot_history(self, ax=ax, log=log, **kwargs)
+
     def __len__(self):
         return self.epochs
 

@@ -12,6 +12,7 @@ from ._training import EpochReporter, plan_fit
 from ._validation import (ACTIVATIONS, INITIALIZERS, LOSSES, as_float_matrix,
                           as_targets, check_dtype, check_int, check_number,
                           choose)
+from .display import progress_bar
 from .history import History
 from .layers import build_architecture
 from .optimizers import resolve_optimizer
@@ -338,7 +339,7 @@ class Network:
 
     def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
             shuffle=True, verbose=0, callback=None, validation_data=None,
-            tol=None, patience=10, **optimizer_options):
+            tol=None, patience=10, progress=None, **optimizer_options):
         """Train with the whole loop running in Swift.
 
         Parameters
@@ -365,6 +366,10 @@ class Network:
             Stop when the loss (``val_loss`` with validation data) has not
             improved by more than ``tol`` for ``patience`` epochs.
         patience : int, default=10
+        progress : bool, optional
+            Show a progress bar: ``tqdm.auto`` when tqdm is installed (a
+            widget in Jupyter with ipywidgets), else a one-line text bar on
+            stderr; updated about every ``epochs // 100`` epochs.
         **optimizer_options
             ``momentum``, ``nesterov``, ``beta1``, ``beta2``, ``eps``, ``l2``.
 
@@ -397,7 +402,10 @@ class Network:
         reporter = EpochReporter(plan, VX is not None)
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
-        with self._lock:
+        # With progress on, a bar wraps the reporter; it reads the epochs
+        # done from history and closes on any exit.
+        bar = progress_bar(reporter, history, progress)
+        with self._lock, bar as reporter:
             self._stop_request.clear()
             done, reason = _engine.fit(
                 self._handle, X, Y, VX, VY, settings.as_tuple(),
@@ -418,6 +426,62 @@ class Network:
                           "the weights of its last finite step (try a smaller "
                           "lr)", RuntimeWarning, stacklevel=2)
         return result
+
+    # MARK: - Saving, copying and display
+
+    def save(self, path):
+        """Write the network to ``path`` atomically, as an ``.npz`` file.
+
+        The file holds the architecture, dtype, loss, initialiser, seed,
+        weights, the generator's state and the optimizer's state, so that a
+        loaded network predicts and trains on exactly as this one would (the
+        format is described in ``swiftprop.persistence``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Written as given; ``.npz`` is the customary suffix.
+        """
+        from .persistence import save
+        save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by ``save``.
+
+        Raises
+        ------
+        ValueError
+            If the file is truncated, corrupted, not a saved network or of
+            an unsupported format version.
+        """
+        from .persistence import load
+        return load(path, cls)
+
+    def __getstate__(self):
+        # The engine handle, lock and finalizer cannot be pickled: the state
+        # is the arrays of the saved format, and __setstate__ rebuilds them.
+        from .persistence import network_arrays
+        return network_arrays(self)
+
+    def __setstate__(self, state):
+        from .persistence import parse_arrays, restore
+        saved = parse_arrays(state)
+        self.__init__(saved.layers, loss=saved.loss, dtype=saved.dtype,
+                      init=saved.init, seed=saved.seed)
+        restore(self, saved)
+
+    def __deepcopy__(self, memo):
+        # A new engine network with the same state; never a shared handle.
+        duplicate = type(self).__new__(type(self))
+        duplicate.__setstate__(self.__getstate__())
+        memo[id(self)] = duplicate
+        return duplicate
+
+    def _repr_html_(self):
+        """A table of the layers for Jupyter (``__repr__`` is the text)."""
+        from .display import network_html
+        return network_html(self)
 
 
 class _StopRequest:

@@ -1,0 +1,361 @@
+"""Saving and loading networks: the ``.npz`` format, version 1.
+
+A saved network is a NumPy ``.npz`` archive (an uncompressed ZIP of ``.npy``
+arrays, readable with ``np.load(path, allow_pickle=False)`` and without
+swiftprop) holding these arrays:
+
+===================  =========================================================
+name                 contents
+===================  =========================================================
+``format``           the string ``"swiftprop.Network"``
+``version``          the format version, an int64 scalar (``1``)
+``sizes``            int64 ``(n_layers + 1,)``: ``[n_inputs, ..., n_outputs]``
+``activations``      str ``(n_layers,)``: each layer's activation
+``loss``             str scalar: ``mse``, ``binary_cross_entropy`` or
+                     ``cross_entropy``
+``dtype``            str scalar: ``float32`` or ``float64``
+``init``             str scalar: ``xavier``, ``he`` or ``normal``
+``seed``             str scalar: the seed, in decimal (seeds may exceed 64
+                     bits)
+``generator``        uint64 scalar: the state of the network's SplitMix64
+                     generator, which orders the next mini-batches
+``W0``, ``b0``, ...  each layer's weights ``(n_in, n_out)`` and biases
+                     ``(n_out,)``, in the network's dtype
+``optimizer_kind``   str scalar: ``none``, ``sgd`` or ``adam``
+``optimizer_step``   int64 scalar: Adam's step count
+``optimizer_first``  ``(n_parameters,)``: SGD's velocity or Adam's first
+                     moments, flat in the order W0, b0, W1, ...
+``optimizer_second`` ``(n_parameters,)``: Adam's second moments
+``swiftprop``        str scalar: the version of swiftprop that wrote the file
+                     (information only)
+===================  =========================================================
+
+Everything that decides the network's future is in the file: loading it and
+training on gives bit for bit what the saved network would have given.
+``pickle`` and ``copy.deepcopy`` of a ``Network`` carry the same arrays.
+
+Files are written atomically: to a temporary file in the destination's
+directory, flushed to disk, then renamed over the destination, so a crash
+never leaves a half-written model under the final name. Reading checks every
+array (the ZIP's CRC-32 checksums catch damaged bytes) and raises
+``ValueError`` for a truncated, corrupted or foreign file, or an unsupported
+version.
+"""
+
+import os
+import secrets
+from contextlib import suppress
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "network_arrays", "SavedNetwork",
+           "parse_arrays", "restore", "save", "load"]
+
+FORMAT_NAME = "swiftprop.Network"
+FORMAT_VERSION = 1
+_OPTIMIZER_KINDS = ("none", "sgd", "adam")
+
+
+@dataclass(frozen=True)
+class SavedNetwork:
+    """The checked contents of a saved network.
+
+    Attributes
+    ----------
+    layers : list of Dense
+    loss, dtype, init : str
+    seed : int
+    weights : list of (W, b)
+    generator : int
+        SplitMix64 state, in ``[0, 2**64)``.
+    optimizer : dict or None
+        As ``Network.get_optimizer_state`` returns it.
+    """
+
+    layers: list
+    loss: str
+    dtype: str
+    init: str
+    seed: int
+    weights: list
+    generator: int
+    optimizer: object
+
+
+def network_arrays(network):
+    """Everything needed to rebuild ``network``, as a dict of arrays.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays of the format described in this module's docstring.
+    """
+    from . import __version__, _engine
+    # One consistent snapshot, even with a fit starting in another thread.
+    with network._lock:
+        weights = network.weights
+        generator = _engine.get_generator(network._handle)
+        optimizer = network.get_optimizer_state()
+    arrays = {
+        "format": np.array(FORMAT_NAME),
+        "version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "sizes": np.array(network.sizes, dtype=np.int64),
+        "activations": np.array([layer.activation for layer in network.layers]),
+        "loss": np.array(network.loss_name),
+        "dtype": np.array(network.dtype.name),
+        "init": np.array(network.init),
+        "seed": np.array(str(network.seed)),
+        "generator": np.array(generator, dtype=np.uint64),
+        "swiftprop": np.array(__version__),
+    }
+    for index, (W, b) in enumerate(weights):
+        arrays[f"W{index}"] = W
+        arrays[f"b{index}"] = b
+    if optimizer is None:
+        arrays["optimizer_kind"] = np.array("none")
+        arrays["optimizer_step"] = np.array(0, dtype=np.int64)
+        arrays["optimizer_first"] = np.zeros(network.n_parameters,
+                                             network.dtype)
+        arrays["optimizer_second"] = np.zeros(network.n_parameters,
+                                              network.dtype)
+    else:
+        arrays["optimizer_kind"] = np.array(optimizer["kind"])
+        arrays["optimizer_step"] = np.array(optimizer["step"], dtype=np.int64)
+        arrays["optimizer_first"] = optimizer["first"]
+        arrays["optimizer_second"] = optimizer["second"]
+    return arrays
+
+
+# MARK: - Reading
+
+
+class _Invalid(ValueError):
+    """A problem with the saved arrays; the caller adds where they came from."""
+
+
+def _get(arrays, name):
+    try:
+        return np.asarray(arrays[name])
+    except KeyError:
+        raise _Invalid(f"the array {name!r} is missing") from None
+
+
+def _string(arrays, name, choices=None):
+    value = _get(arrays, name)
+    if value.dtype.kind != "U" or value.shape != ():
+        raise _Invalid(f"{name!r} must be a string scalar, got dtype "
+                       f"{value.dtype} and shape {value.shape}")
+    value = str(value)
+    if choices is not None and value not in choices:
+        raise _Invalid(f"unknown {name} {value!r}; expected one of: "
+                       + ", ".join(choices))
+    return value
+
+
+def _integer(arrays, name):
+    value = _get(arrays, name)
+    if value.dtype.kind not in "iu" or value.shape != ():
+        raise _Invalid(f"{name!r} must be an integer scalar, got dtype "
+                       f"{value.dtype} and shape {value.shape}")
+    return int(value)
+
+
+def _floats(arrays, name, shape, dtype):
+    value = _get(arrays, name)
+    if value.dtype != dtype or value.shape != shape:
+        raise _Invalid(f"{name!r} must have dtype {dtype} and shape {shape}, "
+                       f"got dtype {value.dtype} and shape {value.shape}")
+    if not np.isfinite(value).all():
+        raise _Invalid(f"{name!r} contains NaN or infinity")
+    return value.copy()
+
+
+def parse_arrays(arrays):
+    """Check the arrays of a saved network and return their contents.
+
+    Parameters
+    ----------
+    arrays : mapping of str to array-like
+        What ``network_arrays`` returned, or the members of a saved file.
+
+    Returns
+    -------
+    SavedNetwork
+
+    Raises
+    ------
+    ValueError
+        Naming the first array that is missing or wrong, or an unsupported
+        format version.
+    """
+    from .layers import Dense
+    try:
+        if _string(arrays, "format") != FORMAT_NAME:
+            raise _Invalid("it is not a saved swiftprop network (format is "
+                           f"{str(_get(arrays, 'format'))!r})")
+        version = _integer(arrays, "version")
+        if version != FORMAT_VERSION:
+            raise _Invalid(f"unsupported format version {version}; this "
+                           f"swiftprop reads version {FORMAT_VERSION}")
+        sizes = _get(arrays, "sizes")
+        if sizes.dtype.kind not in "iu" or sizes.ndim != 1 or len(sizes) < 2 \
+                or (sizes < 1).any():
+            raise _Invalid("'sizes' must be at least two positive integers, "
+                           f"got {sizes!r}")
+        activations = _get(arrays, "activations")
+        if activations.dtype.kind != "U" or activations.shape != (
+                len(sizes) - 1,):
+            raise _Invalid(f"'activations' must hold {len(sizes) - 1} "
+                           f"strings, got {activations!r}")
+        layers = []
+        for i, activation in enumerate(activations.tolist()):
+            if activation not in ACTIVATIONS:
+                raise _Invalid(f"layer {i} has unknown activation "
+                               f"{activation!r}")
+            layers.append(Dense(int(sizes[i]), int(sizes[i + 1]), activation))
+        loss = _string(arrays, "loss", LOSSES)
+        dtype = _string(arrays, "dtype", DTYPES)
+        init = _string(arrays, "init", INITIALIZERS)
+        seed_text = _string(arrays, "seed")
+        if not seed_text.isdigit():
+            raise _Invalid(f"'seed' must be a non-negative integer, got "
+                           f"{seed_text!r}")
+        generator = _get(arrays, "generator")
+        if generator.dtype != np.uint64 or generator.shape != ():
+            raise _Invalid("'generator' must be a uint64 scalar, got dtype "
+                           f"{generator.dtype} and shape {generator.shape}")
+        weights = [(_floats(arrays, f"W{i}", (layer.n_in, layer.n_out),
+                            DTYPES[dtype]),
+                    _floats(arrays, f"b{i}", (layer.n_out,), DTYPES[dtype]))
+                   for i, layer in enumerate(layers)]
+        n_parameters = sum(layer.n_parameters for layer in layers)
+        kind = _string(arrays, "optimizer_kind", _OPTIMIZER_KINDS)
+        step = _integer(arrays, "optimizer_step")
+        if step < 0:
+            raise _Invalid(f"'optimizer_step' must be >= 0, got {step}")
+        first, second = (_floats(arrays, f"optimizer_{name}", (n_parameters,),
+                                 DTYPES[dtype])
+                         for name in ("first", "second"))
+    except _Invalid:
+        raise
+    except (TypeError, ValueError, OverflowError) as error:
+        raise _Invalid(str(error)) from None
+    optimizer = None if kind == "none" else {
+        "kind": kind, "step": step, "first": first, "second": second}
+    return SavedNetwork(layers, loss, dtype, init, int(seed_text), weights,
+                        int(generator), optimizer)
+
+
+def restore(network, saved):
+    """Give a freshly built ``network`` the saved weights and state.
+
+    Parameters
+    ----------
+    network : Network
+        Built from ``saved.layers``, ``loss``, ``dtype``, ``init``, ``seed``.
+    saved : SavedNetwork
+    """
+    from . import _engine
+    with network._lock:
+        network.set_weights(saved.weights)
+        _engine.set_generator(network._handle, saved.generator)
+        network.set_optimizer_state(saved.optimizer)
+
+
+# MARK: - Files
+
+
+def save(network, path):
+    """Write ``network`` to ``path`` atomically in the ``.npz`` format.
+
+    Parameters
+    ----------
+    network : Network
+    path : str or os.PathLike
+        Written exactly as given (no suffix is added; ``.npz`` is the
+        customary one). An existing file is replaced only once the new one
+        is complete on disk.
+    """
+    arrays = network_arrays(network)
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    while True:
+        temporary = os.path.join(directory,
+                                 f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            # 0o666 and the process's umask: the permissions open() gives.
+            descriptor = os.open(temporary,
+                                 os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+    # Make the rename itself durable.
+    with suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def load(path, cls=None):
+    """Read a network written by ``save``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    cls : type, optional
+        The class to build (``Network`` by default).
+
+    Returns
+    -------
+    Network
+        With the saved weights, generator and optimizer state.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is truncated, corrupted, not a saved network, or of an
+        unsupported format version.
+    """
+    if cls is None:
+        from .network import Network as cls
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise _Invalid("it holds a single array, not an .npz archive")
+        with archive:
+            arrays = {key: archive[key] for key in archive.files}
+        network = cls.__new__(cls)
+        network.__setstate__(arrays)
+        return network
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as error:
+        # A damaged ZIP surfaces as any of BadZipFile, zlib.error, EOFError,
+        # NotImplementedError (a version field), RuntimeError (an
+        # "encrypted" flag), struct.error, MemoryError (a size field), ...:
+        # all mean the same to the caller.
+        reason = str(error) or type(error).__name__
+        raise ValueError(f"cannot load a swiftprop network from {path!r}: "
+                         f"{reason}") from error
