@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from ._validation import ACTIVATIONS, LOSSES, check_int, choose
 
-__all__ = ["Dense", "build_architecture", "MAX_LAYER_SIZE"]
+__all__ = ["Dense", "LayerStack", "build_architecture", "MAX_LAYER_SIZE"]
 
 # The engine's limit on one layer's width (it counts sizes in 32 bits).
 MAX_LAYER_SIZE = 2**31 - 1
@@ -103,3 +103,36 @@ def build_architecture(layers, activation, output_activation, loss):
         raise ValueError(f"loss {loss!r} needs a {needed} output layer, got "
                          f"{dense[-1].activation!r}")
     return dense
+
+
+class LayerStack:
+    """What every network class derives from its ``layers`` (a list of
+    ``Dense``), ``loss_name`` and ``dtype``: sizes, counts and its repr.
+    Shared by the engine's ``Network`` and ``reference.Network``."""
+
+    _display_name = "Network"
+
+    @property
+    def sizes(self):
+        """Layer sizes ``[n_inputs, ..., n_outputs]``."""
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def n_inputs(self):
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self):
+        return self.layers[-1].n_out
+
+    @property
+    def n_parameters(self):
+        """Number of weights and biases."""
+        return sum(layer.n_parameters for layer in self.layers)
+
+    def __repr__(self):
+        shape = "-".join(str(size) for size in self.sizes)
+        activations = ", ".join(layer.activation for layer in self.layers)
+        return (f"{self._display_name}({shape}, activations=[{activations}], "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, "
+                f"parameters={self.n_parameters})")

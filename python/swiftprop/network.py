@@ -14,7 +14,7 @@ from ._validation import (ACTIVATIONS, INITIALIZERS, LOSSES, as_float_matrix,
                           choose)
 from .display import progress_bar
 from .history import History
-from .layers import build_architecture
+from .layers import LayerStack, build_architecture
 from .optimizers import resolve_optimizer
 
 __all__ = ["Network"]
@@ -26,7 +26,7 @@ _STOP_REASONS = ("completed", "converged", "callback", "interrupted",
 _POLL_INTERVAL_NS = 20_000_000
 
 
-class Network:
+class Network(LayerStack):
     """A fully-connected neural network whose mathematics runs in Swift.
 
     Parameters
@@ -86,33 +86,6 @@ class Network:
             LOSSES[loss], _DTYPE_CODES[self.dtype.name], INITIALIZERS[init],
             self.seed % 2**64)
         weakref.finalize(self, _engine.destroy, self._handle)
-
-    # MARK: - Description
-
-    @property
-    def sizes(self):
-        """Layer sizes ``[n_inputs, ..., n_outputs]``."""
-        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
-
-    @property
-    def n_inputs(self):
-        return self.layers[0].n_in
-
-    @property
-    def n_outputs(self):
-        return self.layers[-1].n_out
-
-    @property
-    def n_parameters(self):
-        """Number of weights and biases."""
-        return sum(layer.n_parameters for layer in self.layers)
-
-    def __repr__(self):
-        shape = "-".join(str(size) for size in self.sizes)
-        activations = ", ".join(layer.activation for layer in self.layers)
-        return (f"Network({shape}, activations=[{activations}], "
-                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, "
-                f"parameters={self.n_parameters})")
 
     # MARK: - Parameters
 

@@ -36,7 +36,7 @@ from ._validation import (INITIALIZERS, LEAKY_RELU_SLOPE, as_float_matrix,
                           as_targets, check_dtype, check_int, check_number,
                           choose)
 from .history import History
-from .layers import build_architecture
+from .layers import LayerStack, build_architecture
 from .optimizers import resolve_optimizer
 
 __all__ = ["Network", "ACTIVATIONS", "DERIVATIVES", "LOSS_FUNCTIONS",
@@ -243,7 +243,7 @@ class _OptimizerState:
 # MARK: - The network
 
 
-class Network:
+class Network(LayerStack):
     """A fully-connected neural network in plain NumPy.
 
     Same parameters, attributes and methods as ``swiftprop.Network``; with
@@ -310,32 +310,7 @@ class Network:
                     W[i, j] = g.normal()
         return W.astype(self.dtype)
 
-    # MARK: - Description
-
-    @property
-    def sizes(self):
-        """Layer sizes ``[n_inputs, ..., n_outputs]``."""
-        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
-
-    @property
-    def n_inputs(self):
-        return self.layers[0].n_in
-
-    @property
-    def n_outputs(self):
-        return self.layers[-1].n_out
-
-    @property
-    def n_parameters(self):
-        """Number of weights and biases."""
-        return sum(layer.n_parameters for layer in self.layers)
-
-    def __repr__(self):
-        shape = "-".join(str(size) for size in self.sizes)
-        activations = ", ".join(layer.activation for layer in self.layers)
-        return (f"reference.Network({shape}, activations=[{activations}], "
-                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, "
-                f"parameters={self.n_parameters})")
+    _display_name = "reference.Network"
 
     # MARK: - Parameters
 
