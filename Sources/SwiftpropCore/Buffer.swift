@@ -46,10 +46,13 @@ let physicalMemory: Int = {
 
 /// A fixed-size, zero-initialised array of scalars owned by a class, so the
 /// kernels work on stable pointers; allocation failure is an `EngineError`,
-/// not a trap.
+/// not a trap. A buffer is either an allocation of its own or a part of one
+/// made by `Buffer.consecutive(counts:)`, which it keeps alive.
 final class Buffer<T: Scalar> {
   let pointer: UnsafeMutablePointer<T>
   let count: Int
+  /// The allocation this buffer is a part of, or nil when it owns its own.
+  private let whole: Buffer<T>?
 
   init(count: Int) throws {
     let bytes = try product(max(count, 1), MemoryLayout<T>.stride)
@@ -59,6 +62,33 @@ final class Buffer<T: Scalar> {
     }
     pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
     self.count = count
+    whole = nil
+  }
+
+  private init(part pointer: UnsafeMutablePointer<T>, count: Int, of whole: Buffer<T>) {
+    self.pointer = pointer
+    self.count = count
+    self.whole = whole
+  }
+
+  /// Buffers of the given sizes laid end to end in one allocation, so that
+  /// an element-wise pass can run over all of them at once from the first
+  /// one's pointer (the optimizer updates every parameter in one loop).
+  static func consecutive(counts: [Int]) throws -> [Buffer<T>] {
+    var total = 0
+    for count in counts {
+      let (sum, overflow) = total.addingReportingOverflow(count)
+      guard !overflow, count >= 0 else {
+        throw EngineError(.outOfMemory, "buffers of \(counts) elements are too large")
+      }
+      total = sum
+    }
+    let whole = try Buffer<T>(count: total)
+    var offset = 0
+    return counts.map { count in
+      defer { offset += count }
+      return Buffer(part: whole.pointer + offset, count: count, of: whole)
+    }
   }
 
   convenience init(copying values: UnsafeBufferPointer<T>) throws {
@@ -66,7 +96,7 @@ final class Buffer<T: Scalar> {
     if let base = values.baseAddress { pointer.update(from: base, count: count) }
   }
 
-  deinit { free(pointer) }
+  deinit { if whole == nil { free(pointer) } }
 
   func zero() { pointer.update(repeating: 0, count: count) }
 

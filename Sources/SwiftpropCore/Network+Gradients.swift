@@ -1,14 +1,36 @@
+/// The implementations of the forward and backward pass.
+enum PassKind: CaseIterable { case lanes, small, general }
+
 extension Network {
+  /// The pass `backward` runs for `rows` rows.
+  func passKind(rows: Int) -> PassKind {
+    if isLanePass(rows: rows) { return .lanes }
+    if isSmallPass(rows: rows) { return .small }
+    return .general
+  }
+
   /// Forward and backward pass over `rows` samples: fills every layer's δ
   /// and every parameter's gradient in `space`, returns the data loss.
   ///
   /// δ_L = ∂L/∂z_L comes from the loss (fused with sigmoid or softmax where
   /// it can be); then, from the last layer down,
   /// dW_l = a_{l−1}ᵀ · δ_l, db_l = Σ_rows δ_l, δ_{l−1} = (δ_l · W_lᵀ) ⊙ f'_{l−1}.
+  ///
+  /// Tiny networks run a fused pass instead (`kind` picks one for tests):
+  /// rows as SIMD lanes up to 8 rows (`laneBackward`), plain loop nests
+  /// while every product is small (`smallBackward`). Without `keepLayers`
+  /// the lane pass may leave z, a and δ in `space` unwritten (a training
+  /// step needs only the gradients).
   @discardableResult
   func backward(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
+    keepLayers: Bool = true, kind: PassKind? = nil
   ) -> Double {
+    switch kind ?? passKind(rows: rows) {
+    case .lanes: return laneBackward(x, y, rows: rows, space: space, keepLayers: keepLayers)
+    case .small: return smallBackward(x, y, rows: rows, space: space)
+    case .general: break
+    }
     forward(x, rows: rows, space: space)
     let last = layers.count - 1
     let k = outputCount
@@ -50,7 +72,7 @@ extension Network {
   ) throws -> Double {
     try refuseWhileTraining("compute gradients")
     let space = try workspace(rows: rows, forTraining: true)
-    let value = backward(x, y, rows: rows, space: space)
+    let value = backward(x, y, rows: rows, space: space, keepLayers: false)
     var offset = 0
     for gradient in space.gradients {
       (output + offset).update(from: gradient.pointer, count: gradient.count)

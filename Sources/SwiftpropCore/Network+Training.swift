@@ -79,15 +79,22 @@ extension Network {
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig
   ) -> Double? {
-    let value = backward(x, y, rows: rows, space: space)
+    let value = backward(x, y, rows: rows, space: space, keepLayers: false)
     guard value.isFinite else { return nil }
     var finite = true
-    for (index, parameter) in parameters.enumerated() {
-      finite =
-        state.update(
-          parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
-          index: index, gradient: space.gradients[index].pointer, config: config,
-          decay: index % 2 == 0 ? config.l2 : 0) && finite
+    if config.l2 == 0 {
+      // No decay: one pass over every parameter, which are consecutive.
+      finite = state.update(
+        parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,
+        index: 0, gradient: space.gradients[0].pointer, config: config, decay: 0)
+    } else {
+      for (index, parameter) in parameters.enumerated() {
+        finite =
+          state.update(
+            parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
+            index: index, gradient: space.gradients[index].pointer, config: config,
+            decay: index % 2 == 0 ? config.l2 : 0) && finite
+      }
     }
     guard finite else { return nil }
     // Commit: the new values become the parameters, the old ones the spares.

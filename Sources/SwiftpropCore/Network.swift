@@ -14,6 +14,7 @@ public final class Network<T: Scalar> {
   /// True while `fit` runs; calls that would disturb it are refused.
   public internal(set) var isTraining = false
 
+  /// W₀, b₀, W₁, b₁, … end to end in one allocation (`Buffer.consecutive`).
   var parameters: [Buffer<T>]
   var optimizer: OptimizerState<T>?
   var trainingSpace: Workspace<T>?
@@ -28,18 +29,18 @@ public final class Network<T: Scalar> {
     self.layers = layers
     self.loss = loss
     generator = SeededGenerator(seed: seed)
-    var parameters: [Buffer<T>] = []
-    for layer in layers {
-      let weights = try Buffer<T>(count: product(layer.inputs, layer.outputs))
+    let parameters = try Buffer<T>.consecutive(counts: parameterCounts(of: layers))
+    for (l, layer) in layers.enumerated() {
+      let weights = parameters[2 * l]
       for i in 0..<weights.count {
         weights.pointer[i] = T(
           initializer.draw(inputs: layer.inputs, outputs: layer.outputs, from: &generator))
       }
-      parameters.append(weights)
-      parameters.append(try Buffer<T>(count: layer.outputs))
     }
     self.parameters = parameters
     parameterCount = parameters.reduce(0) { $0 + $1.count }
+    largestLayerProduct = layers.reduce(0) { max($0, $1.inputs * $1.outputs) }
+    widestLayer = layers.reduce(0) { max($0, $1.inputs, $1.outputs) }
   }
 
   public var inputCount: Int { layers[0].inputs }
@@ -47,6 +48,10 @@ public final class Network<T: Scalar> {
 
   /// Number of weights and biases.
   public let parameterCount: Int
+  /// The largest inputs × outputs of any layer (sizes one row's products).
+  @usableFromInline let largestLayerProduct: Int
+  /// The largest input or output count of any layer.
+  @usableFromInline let widestLayer: Int
 
   /// The flat parameter vector W₀, b₀, W₁, b₁, ….
   public var parameterValues: [T] { parameters.flatMap { $0.values } }
@@ -120,4 +125,14 @@ public final class Network<T: Scalar> {
     inferenceSpace = space
     return space
   }
+}
+
+/// The sizes of W₀, b₀, W₁, b₁, …, checked for overflow.
+func parameterCounts(of layers: [Dense]) throws -> [Int] {
+  var counts: [Int] = []
+  for layer in layers {
+    counts.append(try product(layer.inputs, layer.outputs))
+    counts.append(layer.outputs)
+  }
+  return counts
 }

@@ -62,7 +62,8 @@ public struct OptimizerConfig: Sendable, Equatable {
 }
 
 /// Per-parameter optimizer memory: velocity (SGD) or the two moments
-/// (Adam), one buffer per parameter array, in `Network.parameters` order.
+/// (Adam), one buffer per parameter array, in `Network.parameters` order
+/// and, like the parameters, end to end in one allocation.
 ///
 /// Updates are out of place: a step reads the current parameters and state
 /// and writes the next ones into spare buffers, which `commit` swaps in.
@@ -80,10 +81,10 @@ final class OptimizerState<T: Scalar> {
   init(kind: OptimizerConfig.Kind, counts: [Int]) throws {
     self.kind = kind
     let keepsFirst = kind == .adam
-    first = try counts.map { try Buffer<T>(count: $0) }
-    nextFirst = try counts.map { try Buffer<T>(count: $0) }
-    second = keepsFirst ? try counts.map { try Buffer<T>(count: $0) } : []
-    nextSecond = keepsFirst ? try counts.map { try Buffer<T>(count: $0) } : []
+    first = try Buffer<T>.consecutive(counts: counts)
+    nextFirst = try Buffer<T>.consecutive(counts: counts)
+    second = keepsFirst ? try Buffer<T>.consecutive(counts: counts) : []
+    nextSecond = keepsFirst ? try Buffer<T>.consecutive(counts: counts) : []
   }
 
   /// The state as flat vectors in parameter order (empty when unused), for
@@ -114,7 +115,8 @@ final class OptimizerState<T: Scalar> {
 
   /// Writes the updated parameter number `index` into `next`, reading the
   /// current values `p` and `gradient`; `decay` is the l2 factor for
-  /// weight matrices and 0 for biases. Returns whether every new value is
+  /// weight matrices and 0 for biases. Index 0 with the count of all
+  /// parameters updates all of them (the buffers are consecutive). Returns whether every new value is
   /// finite. The update loops are branch-free so that they vectorise; the
   /// finiteness check is a second, SIMD pass over what they wrote.
   func update(

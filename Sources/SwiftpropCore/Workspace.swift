@@ -8,7 +8,8 @@ final class Workspace<T: Scalar> {
   let a: [Buffer<T>]
   /// ∂L/∂z of every layer.
   let delta: [Buffer<T>]
-  /// ∂L/∂p for every parameter, in `Network.parameters` order.
+  /// ∂L/∂p for every parameter, in `Network.parameters` order, end to end
+  /// in one allocation as the parameters are.
   let gradients: [Buffer<T>]
   /// Where an optimizer step writes the next parameters (swapped with the
   /// network's when the step is committed).
@@ -18,6 +19,10 @@ final class Workspace<T: Scalar> {
   /// Gathered rows of a shuffled mini-batch.
   let batchX: Buffer<T>
   let batchY: Buffer<T>
+
+  /// Per-unit vectors of the lane pass (`Network+LanePass`), made on
+  /// first use.
+  var laneSpace: LaneSpace<T>?
 
   /// Whether the backward-pass buffers exist (inference needs only z, a).
   let forTraining: Bool
@@ -29,13 +34,9 @@ final class Workspace<T: Scalar> {
     a = try layers.map { try Buffer(count: product(capacity, $0.outputs)) }
     let rows = forTraining ? capacity : 0
     delta = try layers.map { try Buffer(count: product(rows, $0.outputs)) }
-    var gradients: [Buffer<T>] = []
-    for layer in layers where forTraining {
-      gradients.append(try Buffer(count: product(layer.inputs, layer.outputs)))
-      gradients.append(try Buffer(count: layer.outputs))
-    }
-    self.gradients = gradients
-    nextParameters = try gradients.map { try Buffer(count: $0.count) }
+    let counts = forTraining ? try parameterCounts(of: layers) : []
+    gradients = try Buffer.consecutive(counts: counts)
+    nextParameters = try Buffer.consecutive(counts: counts)
     let widest = layers.reduce(layers[0].inputs) { max($0, $1.outputs) }
     scratch = try Buffer(count: multiplyScratchCount(maxColumns: widest, of: T.self))
     batchX = try Buffer(count: product(rows, layers[0].inputs))

@@ -1,0 +1,276 @@
+/// The forward and backward pass for the tutorials' toy networks (XOR:
+/// 2-2-1 on 4 rows; one sample at a time for online gradient descent),
+/// with each row of the batch in one lane of a SIMD vector.
+///
+/// With at most `lanePassRows` rows, every unit's z, a and δ over the
+/// batch is one vector, so a layer is a few vector multiply-adds per
+/// weight, its activation one vector call, and nothing runs a loop of two
+/// or four iterations. Sums run in the order the general path uses
+/// (products first, the bias last, rows and units in index order) and no
+/// multiply-add is fused, so for these sizes the results are those of the
+/// general path, to the bit in the tests.
+extension Network {
+  /// True when a pass over `rows` rows can run with rows as lanes.
+  @inlinable
+  func isLanePass(rows: Int) -> Bool {
+    rows >= 1 && rows <= lanePassRows && widestLayer <= lanePassWidth
+  }
+
+  /// `backward` with rows as lanes; writes every parameter's gradient into
+  /// `space.gradients` and returns the data loss. With `keepLayers`, it
+  /// also writes z, a and δ of every layer into `space`, as `backward` does.
+  func laneBackward(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
+    keepLayers: Bool
+  ) -> Double {
+    typealias Lane = SIMD8<T>
+    let lanes = space.lanes(widest: widestLayer, layers: layers.count)
+    let inputs = inputCount
+    let outputs = outputCount
+    let last = layers.count - 1
+    // The inputs and targets, transposed: x[r, p] is lane r of vector p.
+    let input = lanes.input
+    let target = lanes.target
+    for r in 0..<rows {
+      for p in 0..<inputs { lanes.set(input, p, r, x[r * inputs + p]) }
+      for j in 0..<outputs { lanes.set(target, j, r, y[r * outputs + j]) }
+    }
+    let valid = SIMD8<T>(0, 1, 2, 3, 4, 5, 6, 7) .< T(rows)
+
+    // Forward: z_j = Σ_p a_p · W[p, j] + b_j, then a = f(z). Every operation
+    // is lane by lane, so the padding lanes past `rows` never reach the
+    // real ones, and the sums over rows read only the real ones.
+    var previous = UnsafePointer(input)
+    for l in 0...last {
+      let n = layers[l].outputs
+      let k = layers[l].inputs
+      let W = parameters[2 * l].pointer
+      let b = parameters[2 * l + 1].pointer
+      let z = lanes.z(l)
+      for j in 0..<n {
+        var sum = Lane()
+        for p in 0..<k { sum = sum + previous[p] * W[p * n + j] }
+        z[j] = sum + b[j]
+      }
+      lanes.apply(layers[l].activation, z, into: lanes.a(l), count: n, rows: rows)
+      previous = UnsafePointer(lanes.a(l))
+    }
+
+    // The loss, summed in row-major order as the general path sums it.
+    let zOut = lanes.z(last)
+    let aOut = lanes.a(last)
+    var total = 0.0
+    let count = rows * outputs
+    switch loss {
+    case .mse:
+      for r in 0..<rows {
+        for j in 0..<outputs {
+          let d = Double(lanes.get(aOut, j, r)) - Double(lanes.get(target, j, r))
+          total += d * d
+        }
+      }
+      total /= Double(count)
+    case .binaryCrossEntropy:
+      for r in 0..<rows {
+        for j in 0..<outputs {
+          let zi = Double(lanes.get(zOut, j, r))
+          total += max(zi, 0) - zi * Double(lanes.get(target, j, r)) + Double.log1p(Double.exp(-abs(zi)))
+        }
+      }
+      total /= Double(count)
+    case .crossEntropy:
+      for r in 0..<rows {
+        var largest = Double(lanes.get(zOut, 0, r))
+        for j in 1..<outputs { largest = max(largest, Double(lanes.get(zOut, j, r))) }
+        var sum = 0.0
+        for j in 0..<outputs { sum += Double.exp(Double(lanes.get(zOut, j, r)) - largest) }
+        let logSum = Double.log(sum)
+        for j in 0..<outputs {
+          total -= Double(lanes.get(target, j, r)) * ((Double(lanes.get(zOut, j, r)) - largest) - logSum)
+        }
+      }
+      total /= Double(rows)
+    }
+
+    // δ of the output layer, as Loss.outputDelta computes it.
+    let deltaOut = lanes.delta(last)
+    switch loss {
+    case .mse:
+      let scale = T(2) / T(count)
+      for j in 0..<outputs { deltaOut[j] = (aOut[j] - target[j]) * scale }
+      if layers[last].activation == .softmax {
+        var s = Lane()
+        for j in 0..<outputs { s = s + deltaOut[j] * aOut[j] }
+        for j in 0..<outputs { deltaOut[j] = aOut[j] * (deltaOut[j] - s) }
+      } else {
+        lanes.multiplyByDerivative(
+          layers[last].activation, deltaOut, z: zOut, a: aOut, count: outputs)
+      }
+    case .binaryCrossEntropy:
+      let scale = 1 / T(count)
+      for j in 0..<outputs { deltaOut[j] = (aOut[j] - target[j]) * scale }
+    case .crossEntropy:
+      let scale = 1 / T(rows)
+      var ySum = Lane()
+      for j in 0..<outputs { ySum = ySum + target[j] }
+      for j in 0..<outputs { deltaOut[j] = (aOut[j] * ySum - target[j]) * scale }
+    }
+
+    // Backward: dW[p, j] = Σ_r a_p[r] · δ_j[r], db_j = Σ_r δ_j[r],
+    // δ_{l−1, p} = (Σ_j δ_j · W[p, j]) ⊙ f'.
+    for l in stride(from: last, through: 0, by: -1) {
+      let n = layers[l].outputs
+      let k = layers[l].inputs
+      let delta = lanes.delta(l)
+      let below = l == 0 ? UnsafePointer(input) : UnsafePointer(lanes.a(l - 1))
+      let dW = space.gradients[2 * l].pointer
+      let db = space.gradients[2 * l + 1].pointer
+      for j in 0..<n { db[j] = sumOfLanes(delta[j], valid) }
+      for p in 0..<k {
+        for j in 0..<n { dW[p * n + j] = sumOfLanes(below[p] * delta[j], valid) }
+      }
+      if l > 0 {
+        let W = parameters[2 * l].pointer
+        let next = lanes.delta(l - 1)
+        for p in 0..<k {
+          var sum = Lane()
+          for j in 0..<n { sum = sum + delta[j] * W[p * n + j] }
+          next[p] = sum
+        }
+        lanes.multiplyByDerivative(
+          layers[l - 1].activation, next, z: lanes.z(l - 1), a: lanes.a(l - 1), count: k)
+      }
+    }
+
+    if keepLayers {
+      for l in 0...last {
+        let n = layers[l].outputs
+        for (from, to) in [(lanes.z(l), space.z[l]), (lanes.a(l), space.a[l]),
+                           (lanes.delta(l), space.delta[l])] {
+          for r in 0..<rows { for j in 0..<n { to.pointer[r * n + j] = lanes.get(from, j, r) } }
+        }
+      }
+    }
+    return total
+  }
+}
+
+/// Most rows a pass may have to run with rows as lanes (the lanes of the
+/// vector type `laneBackward` uses).
+@usableFromInline let lanePassRows = 8
+/// Widest layer (inputs or outputs) for the lane pass.
+@usableFromInline let lanePassWidth = 32
+
+/// Per-unit vectors of the lane pass, made once per network shape: the
+/// transposed inputs and targets, then z, a and δ of every layer.
+final class LaneSpace<T: Scalar> {
+  typealias Lane = SIMD8<T>
+  let widest: Int
+  let layerCount: Int
+  let storage: UnsafeMutablePointer<Lane>
+
+  init(widest: Int, layers: Int) {
+    self.widest = widest
+    layerCount = layers
+    let count = widest * (2 + 3 * layers)
+    storage = UnsafeMutablePointer<Lane>.allocate(capacity: count)
+    storage.initialize(repeating: Lane(), count: count)
+  }
+
+  deinit { storage.deallocate() }
+
+  var input: UnsafeMutablePointer<Lane> { storage }
+  var target: UnsafeMutablePointer<Lane> { storage + widest }
+  func z(_ l: Int) -> UnsafeMutablePointer<Lane> { storage + widest * (2 + 3 * l) }
+  func a(_ l: Int) -> UnsafeMutablePointer<Lane> { storage + widest * (3 + 3 * l) }
+  func delta(_ l: Int) -> UnsafeMutablePointer<Lane> { storage + widest * (4 + 3 * l) }
+
+  /// Lane `r` of vector `j`, read and written in memory (a vector's lane
+  /// picked by a variable index would go through the stack).
+  @inline(__always)
+  func get(_ vectors: UnsafeMutablePointer<Lane>, _ j: Int, _ r: Int) -> T {
+    UnsafeMutableRawPointer(vectors + j).assumingMemoryBound(to: T.self)[r]
+  }
+
+  @inline(__always)
+  func set(_ vectors: UnsafeMutablePointer<Lane>, _ j: Int, _ r: Int, _ value: T) {
+    UnsafeMutableRawPointer(vectors + j).assumingMemoryBound(to: T.self)[r] = value
+  }
+
+  /// a = f(z) for `count` units, lane by lane as `Activation.apply` does it;
+  /// softmax runs across the units of each lane.
+  @inline(__always)
+  func apply(
+    _ activation: Activation, _ z: UnsafeMutablePointer<Lane>, into a: UnsafeMutablePointer<Lane>,
+    count: Int, rows: Int
+  ) {
+    switch activation {
+    case .identity:
+      for j in 0..<count { a[j] = z[j] }
+    case .sigmoid:
+      for j in 0..<count {
+        let e = laneExp(T(-1) * z[j])
+        a[j] = 1 / (1 + e)
+      }
+    case .tanh:
+      for j in 0..<count { for r in 0..<rows { set(a, j, r, T.tanh(get(z, j, r))) } }
+    case .relu:
+      for j in 0..<count { a[j] = Lane().replacing(with: z[j], where: z[j] .> 0) }
+    case .leakyRelu:
+      let slope = T(Activation.leakySlope)
+      for j in 0..<count { a[j] = (slope * z[j]).replacing(with: z[j], where: z[j] .> 0) }
+    case .softmax:
+      var largest = z[0]
+      for j in 1..<count { largest = largest.replacing(with: z[j], where: z[j] .> largest) }
+      var total = Lane()
+      for j in 0..<count {
+        a[j] = laneExp(z[j] - largest)
+        total = total + a[j]
+      }
+      for j in 0..<count { a[j] = a[j] / total }
+    }
+  }
+
+  /// δ ⊙= f'(z), lane by lane as `Activation.multiplyByDerivative`.
+  @inline(__always)
+  func multiplyByDerivative(
+    _ activation: Activation, _ delta: UnsafeMutablePointer<Lane>,
+    z: UnsafeMutablePointer<Lane>, a: UnsafeMutablePointer<Lane>, count: Int
+  ) {
+    switch activation {
+    case .identity, .softmax:
+      break
+    case .sigmoid:
+      for j in 0..<count { delta[j] = delta[j] * (a[j] * (1 - a[j])) }
+    case .tanh:
+      for j in 0..<count { delta[j] = delta[j] * (1 - a[j] * a[j]) }
+    case .relu:
+      for j in 0..<count { delta[j] = Lane().replacing(with: delta[j], where: z[j] .> 0) }
+    case .leakyRelu:
+      let slope = T(Activation.leakySlope)
+      for j in 0..<count {
+        delta[j] = delta[j] * Lane(repeating: slope).replacing(with: 1, where: z[j] .> 0)
+      }
+    }
+  }
+}
+
+extension Workspace {
+  /// The lane-pass vectors for this network shape, made on first use.
+  func lanes(widest: Int, layers: Int) -> LaneSpace<T> {
+    if let laneSpace { return laneSpace }
+    let made = LaneSpace<T>(widest: widest, layers: layers)
+    laneSpace = made
+    return made
+  }
+}
+
+/// The lanes where `valid` is true added one after the other, from zero
+/// (the order of the general path's sums over rows); the others count as
+/// zero, which adds nothing.
+@inline(__always)
+func sumOfLanes<T: Scalar>(_ v: SIMD8<T>, _ valid: SIMDMask<SIMD8<T.SIMDMaskScalar>>) -> T {
+  let w = SIMD8<T>().replacing(with: v, where: valid)
+  let low = (((0 + w[0]) + w[1]) + w[2]) + w[3]
+  return (((low + w[4]) + w[5]) + w[6]) + w[7]
+}
