@@ -20,14 +20,17 @@ extension Network {
   /// rows as SIMD lanes up to 8 rows (`laneBackward`), plain loop nests
   /// while every product is small (`smallBackward`). Without `keepLayers`
   /// the lane pass may leave z, a and δ in `space` unwritten (a training
-  /// step needs only the gradients).
+  /// step needs only the gradients); with `sameBatch` it reuses the
+  /// transposed x and y of the previous lane pass.
   @discardableResult
   func backward(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
-    keepLayers: Bool = true, kind: PassKind? = nil
+    keepLayers: Bool = true, sameBatch: Bool = false, kind: PassKind? = nil
   ) -> Double {
     switch kind ?? passKind(rows: rows) {
-    case .lanes: return laneBackward(x, y, rows: rows, space: space, keepLayers: keepLayers)
+    case .lanes:
+      return laneBackward(
+        x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch)
     case .small: return smallBackward(x, y, rows: rows, space: space)
     case .general: break
     }

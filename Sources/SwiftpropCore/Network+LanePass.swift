@@ -19,9 +19,11 @@ extension Network {
   /// `backward` with rows as lanes; writes every parameter's gradient into
   /// `space.gradients` and returns the data loss. With `keepLayers`, it
   /// also writes z, a and δ of every layer into `space`, as `backward` does.
+  /// With `sameBatch`, x and y are those of the previous call on `space`,
+  /// already transposed into its lanes.
   func laneBackward(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
-    keepLayers: Bool
+    keepLayers: Bool, sameBatch: Bool = false
   ) -> Double {
     typealias Lane = SIMD8<T>
     let lanes = space.lanes(widest: widestLayer, layers: layers.count)
@@ -31,11 +33,10 @@ extension Network {
     // The inputs and targets, transposed: x[r, p] is lane r of vector p.
     let input = lanes.input
     let target = lanes.target
-    for r in 0..<rows {
+    for r in 0..<rows where !sameBatch {
       for p in 0..<inputs { lanes.set(input, p, r, x[r * inputs + p]) }
       for j in 0..<outputs { lanes.set(target, j, r, y[r * outputs + j]) }
     }
-    let valid = SIMD8<T>(0, 1, 2, 3, 4, 5, 6, 7) .< T(rows)
 
     // Forward: z_j = Σ_p a_p · W[p, j] + b_j, then a = f(z). Every operation
     // is lane by lane, so the padding lanes past `rows` never reach the
@@ -125,9 +126,9 @@ extension Network {
       let below = l == 0 ? UnsafePointer(input) : UnsafePointer(lanes.a(l - 1))
       let dW = space.gradients[2 * l].pointer
       let db = space.gradients[2 * l + 1].pointer
-      for j in 0..<n { db[j] = sumOfLanes(delta[j], valid) }
+      for j in 0..<n { db[j] = sumOfLanes(delta[j], rows) }
       for p in 0..<k {
-        for j in 0..<n { dW[p * n + j] = sumOfLanes(below[p] * delta[j], valid) }
+        for j in 0..<n { dW[p * n + j] = sumOfLanes(below[p] * delta[j], rows) }
       }
       if l > 0 {
         let W = parameters[2 * l].pointer
@@ -215,13 +216,13 @@ final class LaneSpace<T: Scalar> {
     case .tanh:
       for j in 0..<count { for r in 0..<rows { set(a, j, r, T.tanh(get(z, j, r))) } }
     case .relu:
-      for j in 0..<count { a[j] = Lane().replacing(with: z[j], where: z[j] .> 0) }
+      for j in 0..<count { a[j] = select(z[j], above: Lane(), z[j], else: Lane()) }
     case .leakyRelu:
       let slope = T(Activation.leakySlope)
-      for j in 0..<count { a[j] = (slope * z[j]).replacing(with: z[j], where: z[j] .> 0) }
+      for j in 0..<count { a[j] = select(z[j], above: Lane(), z[j], else: slope * z[j]) }
     case .softmax:
       var largest = z[0]
-      for j in 1..<count { largest = largest.replacing(with: z[j], where: z[j] .> largest) }
+      for j in 1..<count { largest = select(z[j], above: largest, z[j], else: largest) }
       var total = Lane()
       for j in 0..<count {
         a[j] = laneExp(z[j] - largest)
@@ -245,11 +246,11 @@ final class LaneSpace<T: Scalar> {
     case .tanh:
       for j in 0..<count { delta[j] = delta[j] * (1 - a[j] * a[j]) }
     case .relu:
-      for j in 0..<count { delta[j] = Lane().replacing(with: delta[j], where: z[j] .> 0) }
+      for j in 0..<count { delta[j] = select(z[j], above: Lane(), delta[j], else: Lane()) }
     case .leakyRelu:
       let slope = T(Activation.leakySlope)
       for j in 0..<count {
-        delta[j] = delta[j] * Lane(repeating: slope).replacing(with: 1, where: z[j] .> 0)
+        delta[j] = delta[j] * select(z[j], above: Lane(), Lane(repeating: 1), else: Lane(repeating: slope))
       }
     }
   }
@@ -265,12 +266,38 @@ extension Workspace {
   }
 }
 
-/// The lanes where `valid` is true added one after the other, from zero
-/// (the order of the general path's sums over rows); the others count as
-/// zero, which adds nothing.
+/// The lanes of `v` before `rows` added one after the other, from zero
+/// (the order of the general path's sums over rows). The others are set to
+/// zero first, which adds nothing: whatever they hold never reaches the sum.
 @inline(__always)
-func sumOfLanes<T: Scalar>(_ v: SIMD8<T>, _ valid: SIMDMask<SIMD8<T.SIMDMaskScalar>>) -> T {
-  let w = SIMD8<T>().replacing(with: v, where: valid)
+func sumOfLanes<T: Scalar>(_ v: SIMD8<T>, _ rows: Int) -> T {
+  let w = select(laneNumbers(), above: SIMD8<T>(repeating: T(rows) - 0.5), SIMD8<T>(), else: v)
   let low = (((0 + w[0]) + w[1]) + w[2]) + w[3]
+  if rows <= 4 { return low }
   return (((low + w[4]) + w[5]) + w[6]) + w[7]
+}
+
+/// 0, 1, …, 7: each lane's number.
+@inline(__always)
+func laneNumbers<T: Scalar>() -> SIMD8<T> { SIMD8<T>(0, 1, 2, 3, 4, 5, 6, 7) }
+
+/// Lane by lane, `yes` where x > limit and `no` elsewhere (NaN included),
+/// as the scalar `x > limit ? yes : no`. Comparisons and masks compile to
+/// vector instructions only for the concrete vector types, hence the casts.
+@inline(__always)
+func select<T: Scalar>(
+  _ x: SIMD8<T>, above limit: SIMD8<T>, _ yes: SIMD8<T>, else no: SIMD8<T>
+) -> SIMD8<T> {
+  if T.self == Double.self {
+    typealias V = SIMD8<Double>
+    let x = unsafeBitCast(x, to: V.self), limit = unsafeBitCast(limit, to: V.self)
+    let result = unsafeBitCast(no, to: V.self).replacing(
+      with: unsafeBitCast(yes, to: V.self), where: x .> limit)
+    return unsafeBitCast(result, to: SIMD8<T>.self)
+  }
+  typealias V = SIMD8<Float>
+  let x = unsafeBitCast(x, to: V.self), limit = unsafeBitCast(limit, to: V.self)
+  let result = unsafeBitCast(no, to: V.self).replacing(
+    with: unsafeBitCast(yes, to: V.self), where: x .> limit)
+  return unsafeBitCast(result, to: SIMD8<T>.self)
 }

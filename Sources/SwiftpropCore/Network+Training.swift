@@ -74,12 +74,15 @@ extension Network {
 
   /// One optimizer step on a batch; returns the loss before it. When the
   /// loss, a gradient or an updated value is not finite, nothing changes
-  /// and nil is returned.
+  /// and nil is returned. `sameBatch` says that x and y are the previous
+  /// step's, unchanged (full-batch training), so a fused pass may reuse
+  /// what it made of them.
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
-    state: OptimizerState<T>, config: OptimizerConfig
+    state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false
   ) -> Double? {
-    let value = backward(x, y, rows: rows, space: space, keepLayers: false)
+    let value = backward(
+      x, y, rows: rows, space: space, keepLayers: false, sameBatch: sameBatch)
     guard value.isFinite else { return nil }
     var finite = true
     if config.l2 == 0 {
@@ -153,6 +156,7 @@ extension Network {
     defer { isTraining = false }
 
     var clock = PollClock(interval: options.pollInterval)
+    var sameBatch = false
     var best = Double.infinity
     var wait = 0
     for epoch in 0..<options.epochs {
@@ -174,12 +178,19 @@ extension Network {
           batchX = UnsafePointer(space.batchX.pointer)
           batchY = UnsafePointer(space.batchY.pointer)
         }
-        guard let value = step(batchX, batchY, rows: count, space: space, state: state, config: config)
+        guard
+          let value = step(
+            batchX, batchY, rows: count, space: space, state: state, config: config,
+            sameBatch: sameBatch)
         else { return FitOutcome(epochs: epoch, reason: .diverged) }
         total += value * Double(count)
         start += count
+        // One batch of all rows, unshuffled, is the same batch next epoch
+        // (unless the handler, which runs Python code, is called between).
+        sameBatch = count == rows
         if let norms { addGradientNorms(space, to: norms) }
         if clock.due() {
+          sameBatch = false
           switch handler(.poll) {
           case .proceed: break
           // Mid-epoch: the epoch is not recorded, the weights are those of
@@ -203,6 +214,7 @@ extension Network {
       let every = options.reportEvery
       if every > 0 && (epoch == 0 || (epoch + 1) % every == 0 || epoch == options.epochs - 1) {
         clock.restart()
+        sameBatch = false
         switch handler(.epochEnd(epoch: epoch, loss: epochLoss, validationLoss: validationLoss)) {
         case .proceed: break
         case .stop: return FitOutcome(epochs: epoch + 1, reason: .callback)

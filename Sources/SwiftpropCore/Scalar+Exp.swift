@@ -34,7 +34,7 @@ extension Scalar {
 }
 
 /// eˣ in every lane, for either scalar type.
-@inlinable @inline(__always)
+@inlinable @_transparent
 func laneExp<T: Scalar>(_ x: SIMD8<T>) -> SIMD8<T> {
   if T.self == Double.self {
     return unsafeBitCast(exp8(unsafeBitCast(x, to: SIMD8<Double>.self)), to: SIMD8<T>.self)
@@ -42,7 +42,7 @@ func laneExp<T: Scalar>(_ x: SIMD8<T>) -> SIMD8<T> {
   return unsafeBitCast(exp8(unsafeBitCast(x, to: SIMD8<Float>.self)), to: SIMD8<T>.self)
 }
 
-@inlinable @inline(__always)
+@inlinable @_transparent
 func exp8(_ x: SIMD8<Double>) -> SIMD8<Double> {
   typealias V = SIMD8<Double>
   let high = 709.782712893384, low = -708.3964185322641  // ln(max), ln(min normal)
@@ -75,7 +75,7 @@ func exp8(_ x: SIMD8<Double>) -> SIMD8<Double> {
   return result
 }
 
-@inlinable @inline(__always)
+@inlinable @_transparent
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
   typealias V = SIMD8<Float>
   let high: Float = 88.72283, low: Float = -87.33654  // ln(max), ln(min normal)
