@@ -9,9 +9,11 @@ import Dispatch
 /// `transposeB`), C is m×n. `scratch` holds at least
 /// `multiplyScratchCount(maxColumns:)` values for n ≤ maxColumns.
 ///
-/// Small products run plain loops; larger ones pack blocks of B into
-/// `scratch` and run a 6 × 2-vector register-blocked SIMD micro-kernel,
-/// over both cores when the product is large enough to pay for it. The
+/// Small products run plain loops; larger ones run a 6 × 2-vector
+/// register-blocked SIMD micro-kernel that reads A in place (either
+/// layout) and B in place when it is small and untransposed (a layer's
+/// weights), else from panels packed into `scratch`; over both cores when
+/// the product is large enough to pay for it. The
 /// summation order is fixed for given sizes, so results are reproducible
 /// bit for bit.
 @inlinable
@@ -34,43 +36,47 @@ func multiply<T: Scalar>(
   }
   let width = T.Vector.scalarCount * 2
   let panels = (n + width - 1) / width
-  // A's element (i, p) is at a[i·rowStride + p·depthStride].
+  // A's element (i, p) is at a[i·rowStride + p·depthStride]; the kernel
+  // reads it in place, in either layout.
   let rowStride = transposeA ? 1 : k
   let depthStride = transposeA ? m : 1
+  // A small untransposed B (a layer's weights) is read in place too; a
+  // large or transposed one is packed into panels, and so is a last panel
+  // narrower than `width`, whose rows the kernel must not read past.
+  let directB = !transposeB && k * n * MemoryLayout<T>.stride <= directWeightsBytes
   let threads = m * n * k >= parallelProductLimit && panels >= 2 ? 2 : 1
-  // Scratch: packed B panels (depthBlock × width each), then one packed
-  // block of A (rowBlock × depthBlock) per thread.
-  let packedRowsBase = scratch + depthBlock * (panels + 1) * width
 
   func run(part: Int) {
     let firstPanel = panels * part / threads
     let lastPanel = panels * (part + 1) / threads
-    let packedRows = packedRowsBase + part * rowBlock * depthBlock
+    // Scratch: one packed panel (depthBlock × width) per thread.
+    let packed = scratch + part * depthBlock * width
     var kStart = 0
     while kStart < k {
       let depth = min(depthBlock, k - kStart)
       for panel in firstPanel..<lastPanel {
-        packPanel(b, transposeB: transposeB, n: n, k: k, column: panel * width,
-                  depthStart: kStart, depth: depth, into: scratch + panel * depthBlock * width)
-      }
-      var rowStart = 0
-      while rowStart < m {
-        let rows = min(rowBlock, m - rowStart)
-        packRows(a + rowStart * rowStride + kStart * depthStride, rowStride: rowStride,
-                 depthStride: depthStride, rows: rows, depth: depth, into: packedRows)
-        for panel in firstPanel..<lastPanel {
-          let packed = scratch + panel * depthBlock * width
-          let columns = min(width, n - panel * width)
-          var tile = 0
-          while tile < rows {
-            microKernel(
-              packedRows + tile * depth, rows: min(tileRows, rows - tile), packed: packed,
-              depth: depth, c: c + (rowStart + tile) * n + panel * width, ldc: n,
-              columns: columns, accumulate: accumulate || kStart > 0)
-            tile += tileRows
-          }
+        let column = panel * width
+        let columns = min(width, n - column)
+        let panelB: UnsafePointer<T>
+        let ldb: Int
+        if directB && columns == width {
+          panelB = b + kStart * n + column
+          ldb = n
+        } else {
+          packPanel(b, transposeB: transposeB, n: n, k: k, column: column,
+                    depthStart: kStart, depth: depth, into: packed)
+          panelB = UnsafePointer(packed)
+          ldb = width
         }
-        rowStart += rows
+        var row = 0
+        while row < m {
+          microKernel(
+            a + row * rowStride + kStart * depthStride, rowStride: rowStride,
+            depthStride: depthStride, rows: min(tileRows, m - row), b: panelB, ldb: ldb,
+            depth: depth, c: c + row * n + column, ldc: n, columns: columns,
+            accumulate: accumulate || kStart > 0)
+          row += tileRows
+        }
       }
       kStart += depth
     }
@@ -89,37 +95,16 @@ func multiply<T: Scalar>(
 @usableFromInline let parallelProductLimit = 1 << 22
 /// Rows of C computed at once by the micro-kernel.
 @usableFromInline let tileRows = 6
-/// Rows of A packed at once (a multiple of `tileRows`), sized for L2.
-@usableFromInline let rowBlock = 96
-/// Depth of one packed block of B (rows of op(B)).
+/// Depth of one block of B (rows of op(B)) that the kernel runs over.
 @usableFromInline let depthBlock = 256
+/// Largest untransposed B read in place rather than packed: its panels'
+/// rows stay in L1 and L2 however far apart they are.
+@usableFromInline let directWeightsBytes = 64 * 1024
 
 /// Scratch values `multiply` needs for products with up to `maxColumns`
 /// columns.
 func multiplyScratchCount<T: Scalar>(maxColumns: Int, of _: T.Type) -> Int {
-  let width = T.Vector.scalarCount * 2
-  return depthBlock * ((maxColumns + width - 1) / width + 1) * width + 2 * rowBlock * depthBlock
-}
-
-/// Copies `rows` rows of A (depth values each, from the strided layout)
-/// into tiles of `tileRows` rows: tile t holds depth × tileRows values,
-/// row-interleaved, zero-padded past `rows`.
-@inlinable @inline(__always)
-func packRows<T: Scalar>(
-  _ a: UnsafePointer<T>, rowStride: Int, depthStride: Int, rows: Int, depth: Int,
-  into packed: UnsafeMutablePointer<T>
-) {
-  var tile = 0
-  while tile < rows {
-    let target = packed + tile * depth
-    let valid = min(tileRows, rows - tile)
-    for p in 0..<depth {
-      let column = a + tile * rowStride + p * depthStride
-      for r in 0..<valid { target[p * tileRows + r] = column[r * rowStride] }
-      for r in valid..<tileRows { target[p * tileRows + r] = 0 }
-    }
-    tile += tileRows
-  }
+  return 2 * depthBlock * T.Vector.scalarCount * 2
 }
 
 /// Copies rows depthStart..<depthStart+depth of op(B), columns
@@ -133,54 +118,61 @@ func packPanel<T: Scalar>(
   let columns = min(width, n - column)
   for p in 0..<depth {
     let row = packed + p * width
+    let source = b + (depthStart + p) * n + column
     if transposeB {
       for j in 0..<columns { row[j] = b[(column + j) * k + depthStart + p] }
+    } else if columns == width {
+      store(load(source), row)
+      store(load(source + width / 2), row + width / 2)
     } else {
-      row.update(from: b + (depthStart + p) * n + column, count: columns)
+      row.update(from: source, count: columns)
     }
     if columns < width { (row + columns).update(repeating: 0, count: width - columns) }
   }
 }
 
-/// C[0..<rows, 0..<columns] (+)= packed A tile · packed B panel, with
-/// 6 × 2 vector accumulators held in registers; rows past `rows` (zero
-/// padding) are not stored.
+/// C[0..<rows, 0..<columns] (+)= A tile · B panel, with 6 × 2 vector
+/// accumulators held in registers. A's element (r, p) is at
+/// a[r·rowStride + p·depthStride]; B's row p is 2 vectors at b + p·ldb.
+/// Rows past `rows` compute row 0 again and are not stored, so nothing is
+/// read outside A.
 @inlinable @inline(__always)
 func microKernel<T: Scalar>(
-  _ a: UnsafePointer<T>, rows: Int, packed: UnsafePointer<T>, depth: Int,
+  _ a: UnsafePointer<T>, rowStride: Int, depthStride: Int, rows: Int,
+  b: UnsafePointer<T>, ldb: Int, depth: Int,
   c: UnsafeMutablePointer<T>, ldc: Int, columns: Int, accumulate: Bool
 ) {
   let lanes = T.Vector.scalarCount
-  let a0 = a, a1 = a + 1, a2 = a + 2, a3 = a + 3, a4 = a + 4, a5 = a + 5
+  @inline(__always) func offset(_ r: Int) -> Int { r < rows ? r * rowStride : 0 }
+  let o1 = offset(1), o2 = offset(2), o3 = offset(3), o4 = offset(4), o5 = offset(5)
   var c00 = T.Vector(), c01 = T.Vector(), c10 = T.Vector(), c11 = T.Vector()
   var c20 = T.Vector(), c21 = T.Vector(), c30 = T.Vector(), c31 = T.Vector()
   var c40 = T.Vector(), c41 = T.Vector(), c50 = T.Vector(), c51 = T.Vector()
-  var b = UnsafeRawPointer(packed)
-  let half = lanes * MemoryLayout<T>.stride
-  var offset = 0
+  var column = a
+  var row = b
   for _ in 0..<depth {
-    let b0 = b.loadUnaligned(as: T.Vector.self)
-    let b1 = (b + half).loadUnaligned(as: T.Vector.self)
-    var x = T.Vector(repeating: a0[offset])
+    let b0 = load(row)
+    let b1 = load(row + lanes)
+    var x = T.Vector(repeating: column[0])
     c00 = c00.addingProduct(x, b0)
     c01 = c01.addingProduct(x, b1)
-    x = T.Vector(repeating: a1[offset])
+    x = T.Vector(repeating: column[o1])
     c10 = c10.addingProduct(x, b0)
     c11 = c11.addingProduct(x, b1)
-    x = T.Vector(repeating: a2[offset])
+    x = T.Vector(repeating: column[o2])
     c20 = c20.addingProduct(x, b0)
     c21 = c21.addingProduct(x, b1)
-    x = T.Vector(repeating: a3[offset])
+    x = T.Vector(repeating: column[o3])
     c30 = c30.addingProduct(x, b0)
     c31 = c31.addingProduct(x, b1)
-    x = T.Vector(repeating: a4[offset])
+    x = T.Vector(repeating: column[o4])
     c40 = c40.addingProduct(x, b0)
     c41 = c41.addingProduct(x, b1)
-    x = T.Vector(repeating: a5[offset])
+    x = T.Vector(repeating: column[o5])
     c50 = c50.addingProduct(x, b0)
     c51 = c51.addingProduct(x, b1)
-    b += 2 * half
-    offset += tileRows
+    column += depthStride
+    row += ldb
   }
   @inline(__always)
   func store(_ row: Int, _ low: T.Vector, _ high: T.Vector) {

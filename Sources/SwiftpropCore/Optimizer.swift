@@ -5,7 +5,9 @@
 /// - SGD: without momentum p −= lr·g; with momentum v = μ·v + g and
 ///   p −= lr·(g + μ·v) (Nesterov) or p −= lr·v.
 /// - Adam: t += 1 once per step; m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²;
-///   p −= lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε).
+///   p −= lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε), computed as PyTorch
+///   computes it: p −= (lr / (1−β₁ᵗ)) · m / (√v · (1 / √(1−β₂ᵗ)) + ε), one
+///   square root and one division per value.
 public struct OptimizerConfig: Sendable, Equatable {
   public enum Kind: Int32, Sendable { case sgd = 0, adam = 1 }
 
@@ -151,8 +153,8 @@ final class OptimizerState<T: Scalar> {
       let b2 = T(config.beta2)
       let eps = T(config.epsilon)
       let t = Double(step + 1)
-      let correction1 = T(1 - pow(config.beta1, t))
-      let correction2 = T(1 - pow(config.beta2, t))
+      let stepSize = T(config.learningRate / (1 - pow(config.beta1, t)))
+      let rootScale = T(1 / (1 - pow(config.beta2, t)).squareRoot())
       let m = first[index].pointer
       let v = second[index].pointer
       let mNext = nextFirst[index].pointer
@@ -161,9 +163,7 @@ final class OptimizerState<T: Scalar> {
         let g = gradient[i] + l2 * p[i]
         mNext[i] = b1 * m[i] + (1 - b1) * g
         vNext[i] = b2 * v[i] + (1 - b2) * g * g
-        let mHat = mNext[i] / correction1
-        let vHat = vNext[i] / correction2
-        next[i] = p[i] - lr * mHat / (vHat.squareRoot() + eps)
+        next[i] = p[i] - stepSize * (mNext[i] / (vNext[i].squareRoot() * rootScale + eps))
       }
       return allFinite(next, count: count) && allFinite(vNext, count: count)
     }

@@ -70,6 +70,15 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
+  func testWeightsReadInPlaceAndPacked() {
+    // k·n below and above the size read in place, with and without a last
+    // panel narrower than the tile, and depths past one block.
+    for (m, n, k) in [(32, 128, 64), (32, 10, 128), (128, 10, 32), (45, 130, 300), (7, 1030, 40)] {
+      check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+      check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+    }
+  }
+
   func testTwoThreadPath() {
     check(Float.self, m: 200, n: 150, k: 160, tolerance: 1e-6)
     check(Double.self, m: 160, n: 200, k: 170, tolerance: 1e-15)

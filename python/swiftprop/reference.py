@@ -224,9 +224,12 @@ def adam_update(p, g, m, v, t, lr, beta1, beta2, eps):
     """
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
-    m_hat = m / (1 - beta1 ** t)
-    v_hat = v / (1 - beta2 ** t)
-    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+    # lr * m_hat / (sqrt(v_hat) + eps), arranged as PyTorch arranges it.
+    step_size = lr / (1 - beta1 ** t)
+    root_scale = 1 / math.sqrt(1 - beta2 ** t)
+    dtype = p.dtype.type
+    return (p - dtype(step_size) * (m / (np.sqrt(v) * dtype(root_scale)
+                                         + dtype(eps)))), m, v
 
 
 class _OptimizerState:
