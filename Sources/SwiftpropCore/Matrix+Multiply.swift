@@ -44,39 +44,66 @@ func multiply<T: Scalar>(
   // large or transposed one is packed into panels, and so is a last panel
   // narrower than `width`, whose rows the kernel must not read past.
   let directB = !transposeB && k * n * MemoryLayout<T>.stride <= directWeightsBytes
+  // A large A is packed, a block of rows at a time, into tiles the kernel
+  // reads in order: in place, its rows (or, transposed, its depth steps)
+  // would be too far apart for the caches.
+  let packA = m * k * MemoryLayout<T>.stride > directInputBytes
   let threads = m * n * k >= parallelProductLimit && panels >= 2 ? 2 : 1
+
+  // Scratch: the packed panels of B for one depth block (depthBlock ×
+  // width each, all panels), then one packed block of A per thread.
+  let packedRowsBase = scratch + depthBlock * panels * width
 
   func run(part: Int) {
     let firstPanel = panels * part / threads
     let lastPanel = panels * (part + 1) / threads
-    // Scratch: one packed panel (depthBlock × width) per thread.
-    let packed = scratch + part * depthBlock * width
+    let packedA = packedRowsBase + part * rowBlock * depthBlock
     var kStart = 0
     while kStart < k {
       let depth = min(depthBlock, k - kStart)
-      for panel in firstPanel..<lastPanel {
-        let column = panel * width
-        let columns = min(width, n - column)
-        let panelB: UnsafePointer<T>
-        let ldb: Int
-        if directB && columns == width {
-          panelB = b + kStart * n + column
-          ldb = n
-        } else {
-          packPanel(b, transposeB: transposeB, n: n, k: k, column: column,
-                    depthStart: kStart, depth: depth, into: packed)
-          panelB = UnsafePointer(packed)
-          ldb = width
+      // Each panel of this depth block is packed once (unless read in
+      // place) and then serves every block of rows.
+      if transposeB {
+        for panel in firstPanel..<lastPanel {
+          packPanel(b, transposeB: true, n: n, k: k, column: panel * width,
+                    depthStart: kStart, depth: depth, into: scratch + panel * depthBlock * width)
         }
-        var row = 0
-        while row < m {
-          microKernel(
-            a + row * rowStride + kStart * depthStride, rowStride: rowStride,
-            depthStride: depthStride, rows: min(tileRows, m - row), b: panelB, ldb: ldb,
-            depth: depth, c: c + row * n + column, ldc: n, columns: columns,
-            accumulate: accumulate || kStart > 0)
-          row += tileRows
+      } else if !directB {
+        packPanels(b, n: n, firstPanel: firstPanel, lastPanel: lastPanel, depthStart: kStart,
+                   depth: depth, into: scratch)
+      } else if lastPanel == panels && n % width != 0 {
+        // Read in place but for the last, narrower panel.
+        packPanel(b, transposeB: false, n: n, k: k, column: (panels - 1) * width,
+                  depthStart: kStart, depth: depth, into: scratch + (panels - 1) * depthBlock * width)
+      }
+      var rowStart = 0
+      while rowStart < m {
+        let rows = packA ? min(rowBlock, m - rowStart) : m
+        let block = a + rowStart * rowStride + kStart * depthStride
+        if packA {
+          packRows(block, rowStride: rowStride, depthStride: depthStride, rows: rows,
+                   depth: depth, into: packedA)
         }
+        for panel in firstPanel..<lastPanel {
+          let column = panel * width
+          let columns = min(width, n - column)
+          let inPlace = directB && columns == width
+          let panelB = inPlace
+            ? b + kStart * n + column : UnsafePointer(scratch + panel * depthBlock * width)
+          let ldb = inPlace ? n : width
+          var tile = 0
+          while tile < rows {
+            let tileA = packA
+              ? UnsafePointer(packedA + tile * depth) : block + tile * rowStride
+            microKernel(
+              tileA, rowStride: packA ? 1 : rowStride, depthStride: packA ? tileRows : depthStride,
+              rows: min(tileRows, rows - tile), b: panelB, ldb: ldb, depth: depth,
+              c: c + (rowStart + tile) * n + column, ldc: n, columns: columns,
+              accumulate: accumulate || kStart > 0)
+            tile += tileRows
+          }
+        }
+        rowStart += rows
       }
       kStart += depth
     }
@@ -100,11 +127,87 @@ func multiply<T: Scalar>(
 /// Largest untransposed B read in place rather than packed: its panels'
 /// rows stay in L1 and L2 however far apart they are.
 @usableFromInline let directWeightsBytes = 64 * 1024
+/// Largest A read in place rather than packed.
+@usableFromInline let directInputBytes = 128 * 1024
+/// Rows of A packed at once (a multiple of `tileRows`), sized for L2.
+@usableFromInline let rowBlock = 96
 
 /// Scratch values `multiply` needs for products with up to `maxColumns`
-/// columns.
+/// columns: packed panels of B for one depth block, and a packed block of
+/// A for each of two threads.
 func multiplyScratchCount<T: Scalar>(maxColumns: Int, of _: T.Type) -> Int {
-  return 2 * depthBlock * T.Vector.scalarCount * 2
+  let width = T.Vector.scalarCount * 2
+  return depthBlock * ((maxColumns + width - 1) / width) * width + 2 * rowBlock * depthBlock
+}
+
+/// Copies `rows` rows of A (depth values each, from the strided layout)
+/// into tiles of `tileRows` rows: tile t holds depth × tileRows values,
+/// row-interleaved, zero-padded past `rows`.
+@inlinable @inline(__always)
+func packRows<T: Scalar>(
+  _ a: UnsafePointer<T>, rowStride: Int, depthStride: Int, rows: Int, depth: Int,
+  into packed: UnsafeMutablePointer<T>
+) {
+  var tile = 0
+  while tile < rows {
+    let target = packed + tile * depth
+    let valid = min(tileRows, rows - tile)
+    if valid == tileRows {
+      // Six rows side by side at each depth, written out one after the
+      // other (a loop over the rows here would become scatter stores).
+      let r0 = a + tile * rowStride
+      let r1 = r0 + rowStride, r2 = r1 + rowStride, r3 = r2 + rowStride
+      let r4 = r3 + rowStride, r5 = r4 + rowStride
+      var offset = 0
+      for p in 0..<depth {
+        let t = target + p * tileRows
+        t[0] = r0[offset]
+        t[1] = r1[offset]
+        t[2] = r2[offset]
+        t[3] = r3[offset]
+        t[4] = r4[offset]
+        t[5] = r5[offset]
+        offset += depthStride
+      }
+    } else {
+      // A last, partial tile of rows.
+      for p in 0..<depth {
+        let column = a + tile * rowStride + p * depthStride
+        for r in 0..<valid { target[p * tileRows + r] = column[r * rowStride] }
+      }
+    }
+    for r in valid..<tileRows {
+      for p in 0..<depth { target[p * tileRows + r] = 0 }
+    }
+    tile += tileRows
+  }
+}
+
+/// Packs panels firstPanel..<lastPanel of an untransposed B for one depth
+/// block, as `packPanel` does each, reading B row by row (along memory)
+/// rather than panel by panel.
+@inlinable @inline(__always)
+func packPanels<T: Scalar>(
+  _ b: UnsafePointer<T>, n: Int, firstPanel: Int, lastPanel: Int, depthStart: Int, depth: Int,
+  into scratch: UnsafeMutablePointer<T>
+) {
+  let width = T.Vector.scalarCount * 2
+  let half = width / 2
+  let fullPanels = min(lastPanel, n / width)
+  for p in 0..<depth {
+    let source = b + (depthStart + p) * n
+    var panel = firstPanel
+    while panel < fullPanels {
+      let row = scratch + panel * depthBlock * width + p * width
+      store(load(source + panel * width), row)
+      store(load(source + panel * width + half), row + half)
+      panel += 1
+    }
+  }
+  if fullPanels < lastPanel {
+    packPanel(b, transposeB: false, n: n, k: 0, column: fullPanels * width,
+              depthStart: depthStart, depth: depth, into: scratch + fullPanels * depthBlock * width)
+  }
 }
 
 /// Copies rows depthStart..<depthStart+depth of op(B), columns
@@ -116,12 +219,21 @@ func packPanel<T: Scalar>(
 ) {
   let width = T.Vector.scalarCount * 2
   let columns = min(width, n - column)
+  if transposeB {
+    // op(B)'s column j is B's row j: read along it, write down the panel.
+    for j in 0..<columns {
+      let source = b + (column + j) * k + depthStart
+      for p in 0..<depth { packed[p * width + j] = source[p] }
+    }
+    for p in 0..<depth where columns < width {
+      (packed + p * width + columns).update(repeating: 0, count: width - columns)
+    }
+    return
+  }
   for p in 0..<depth {
     let row = packed + p * width
     let source = b + (depthStart + p) * n + column
-    if transposeB {
-      for j in 0..<columns { row[j] = b[(column + j) * k + depthStart + p] }
-    } else if columns == width {
+    if columns == width {
       store(load(source), row)
       store(load(source + width / 2), row + width / 2)
     } else {

@@ -73,7 +73,7 @@ final class MultiplyTests: XCTestCase {
   func testWeightsReadInPlaceAndPacked() {
     // k·n below and above the size read in place, with and without a last
     // panel narrower than the tile, and depths past one block.
-    for (m, n, k) in [(32, 128, 64), (32, 10, 128), (128, 10, 32), (45, 130, 300), (7, 1030, 40)] {
+    for (m, n, k) in [(32, 128, 64), (32, 10, 128), (128, 10, 32), (45, 130, 300), (7, 1030, 40), (300, 40, 200)] {
       check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
       check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
     }
