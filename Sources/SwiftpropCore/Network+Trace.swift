@@ -53,17 +53,17 @@ extension Network {
   func addGradientNorms(_ space: Workspace<T>, to sums: UnsafeMutablePointer<Double>) {
     for l in layers.indices {
       let gradient = space.gradients[2 * l].pointer
+      let count = space.gradients[2 * l].count
       var squares = T.Vector()
-      var tail: T = 0
-      elementwise(space.gradients[2 * l].count, of: T.self) { i, vector in
-        if vector {
-          let values = load(gradient + i)
-          squares += values * values
-        } else {
-          tail += gradient[i] * gradient[i]
-        }
+      var i = 0
+      while i + T.Vector.scalarCount <= count {
+        let values = load(gradient + i)
+        squares += values * values
+        i += T.Vector.scalarCount
       }
-      sums[l] += Double(squares.sum() + tail).squareRoot()
+      let tail = load(gradient + i, count - i)
+      squares += tail * tail
+      sums[l] += Double(squares.sum()).squareRoot()
     }
   }
 }

@@ -1,21 +1,5 @@
-// Helpers for loops written on `Scalar.Vector` SIMD values, for the few
-// reductions the compiler cannot vectorise by itself.
-
-/// Runs `body(i, true)` for each full SIMD vector starting at i, then
-/// `body(i, false)` for each remaining element.
-@inline(__always)
-func elementwise<T: Scalar>(_ count: Int, of _: T.Type, _ body: (Int, Bool) -> Void) {
-  let lanes = T.Vector.scalarCount
-  var i = 0
-  while i + lanes <= count {
-    body(i, true)
-    i += lanes
-  }
-  while i < count {
-    body(i, false)
-    i += 1
-  }
-}
+// Loads and stores of `Scalar.Vector` SIMD values, for the loops written
+// on vectors: the few reductions the compiler cannot vectorise by itself.
 
 @inlinable @inline(__always)
 func load<T: Scalar>(_ pointer: UnsafePointer<T>) -> T.Vector {
@@ -31,3 +15,19 @@ func load<T: Scalar>(_ pointer: UnsafeMutablePointer<T>) -> T.Vector {
 func store<T: Scalar>(_ vector: T.Vector, _ pointer: UnsafeMutablePointer<T>) {
   UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: T.Vector.self)
 }
+
+/// The first `n` values at `pointer`, zero in the lanes past them (the
+/// last, partial vector of a reduction).
+@inlinable @inline(__always)
+func load<T: Scalar>(_ pointer: UnsafePointer<T>, _ n: Int) -> T.Vector {
+  if n == T.Vector.scalarCount { return load(pointer) }
+  var vector = T.Vector()
+  for j in 0..<n { vector[j] = pointer[j] }
+  return vector
+}
+
+@inlinable @inline(__always)
+func load<T: Scalar>(_ pointer: UnsafeMutablePointer<T>, _ n: Int) -> T.Vector {
+  load(UnsafePointer(pointer), n)
+}
+
