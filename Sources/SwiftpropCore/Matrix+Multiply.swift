@@ -52,7 +52,7 @@ func multiply<T: Scalar>(
 
   // Scratch: the packed panels of B for one depth block (depthBlock ×
   // width each, all panels), then one packed block of A per thread.
-  let packedRowsBase = scratch + depthBlock * panels * width
+  let packedRowsBase = scratch + panels * panelStride(of: T.self)
 
   func run(part: Int) {
     let firstPanel = panels * part / threads
@@ -66,7 +66,7 @@ func multiply<T: Scalar>(
       if transposeB {
         for panel in firstPanel..<lastPanel {
           packPanel(b, transposeB: true, n: n, k: k, column: panel * width,
-                    depthStart: kStart, depth: depth, into: scratch + panel * depthBlock * width)
+                    depthStart: kStart, depth: depth, into: scratch + panel * panelStride(of: T.self))
         }
       } else if !directB {
         packPanels(b, n: n, firstPanel: firstPanel, lastPanel: lastPanel, depthStart: kStart,
@@ -74,7 +74,7 @@ func multiply<T: Scalar>(
       } else if lastPanel == panels && n % width != 0 {
         // Read in place but for the last, narrower panel.
         packPanel(b, transposeB: false, n: n, k: k, column: (panels - 1) * width,
-                  depthStart: kStart, depth: depth, into: scratch + (panels - 1) * depthBlock * width)
+                  depthStart: kStart, depth: depth, into: scratch + (panels - 1) * panelStride(of: T.self))
       }
       var rowStart = 0
       while rowStart < m {
@@ -89,7 +89,7 @@ func multiply<T: Scalar>(
           let columns = min(width, n - column)
           let inPlace = directB && columns == width
           let panelB = inPlace
-            ? b + kStart * n + column : UnsafePointer(scratch + panel * depthBlock * width)
+            ? b + kStart * n + column : UnsafePointer(scratch + panel * panelStride(of: T.self))
           let ldb = inPlace ? n : width
           var tile = 0
           while tile < rows {
@@ -137,7 +137,15 @@ func multiply<T: Scalar>(
 /// A for each of two threads.
 func multiplyScratchCount<T: Scalar>(maxColumns: Int, of _: T.Type) -> Int {
   let width = T.Vector.scalarCount * 2
-  return depthBlock * ((maxColumns + width - 1) / width) * width + 2 * rowBlock * depthBlock
+  return (maxColumns + width - 1) / width * panelStride(of: T.self) + 2 * rowBlock * depthBlock
+}
+
+/// Values from one packed panel of B to the next: its depthBlock rows and
+/// one row more, so that the panels do not start a multiple of 4 KiB apart
+/// (the same row of every panel would fall in one set of the L1 cache).
+@inlinable @inline(__always)
+func panelStride<T: Scalar>(of _: T.Type) -> Int {
+  (depthBlock + 1) * T.Vector.scalarCount * 2
 }
 
 /// Copies `rows` rows of A (depth values each, from the strided layout)
@@ -198,7 +206,7 @@ func packPanels<T: Scalar>(
     let source = b + (depthStart + p) * n
     var panel = firstPanel
     while panel < fullPanels {
-      let row = scratch + panel * depthBlock * width + p * width
+      let row = scratch + panel * panelStride(of: T.self) + p * width
       store(load(source + panel * width), row)
       store(load(source + panel * width + half), row + half)
       panel += 1
@@ -206,7 +214,7 @@ func packPanels<T: Scalar>(
   }
   if fullPanels < lastPanel {
     packPanel(b, transposeB: false, n: n, k: 0, column: fullPanels * width,
-              depthStart: depthStart, depth: depth, into: scratch + fullPanels * depthBlock * width)
+              depthStart: depthStart, depth: depth, into: scratch + fullPanels * panelStride(of: T.self))
   }
 }
 
@@ -220,13 +228,14 @@ func packPanel<T: Scalar>(
   let width = T.Vector.scalarCount * 2
   let columns = min(width, n - column)
   if transposeB {
-    // op(B)'s column j is B's row j: read along it, write down the panel.
-    for j in 0..<columns {
-      let source = b + (column + j) * k + depthStart
-      for p in 0..<depth { packed[p * width + j] = source[p] }
-    }
-    for p in 0..<depth where columns < width {
-      (packed + p * width + columns).update(repeating: 0, count: width - columns)
+    // op(B)'s row p is column p of B: `width` values k apart, gathered into
+    // the panel's row (a loop down the panel instead would become scatter
+    // stores).
+    let source = b + column * k + depthStart
+    for p in 0..<depth {
+      let row = packed + p * width
+      for j in 0..<columns { row[j] = source[j * k + p] }
+      for j in columns..<width { row[j] = 0 }
     }
     return
   }
