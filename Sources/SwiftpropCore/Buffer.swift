@@ -104,16 +104,25 @@ final class Buffer<T: Scalar> {
 }
 
 /// True when every value is finite (no NaN, no ±inf). x − x is 0 for
-/// finite x and NaN otherwise, so one SIMD sum answers without a branch
-/// per value.
+/// finite x and NaN otherwise, so SIMD sums answer without a branch per
+/// value; four of them, so that the additions do not wait on each other.
 @inlinable
 package func allFinite<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Bool {
   let lanes = T.Vector.scalarCount
-  var probe = T.Vector()
+  var probe0 = T.Vector(), probe1 = T.Vector(), probe2 = T.Vector(), probe3 = T.Vector()
   var i = 0
+  while i + 4 * lanes <= count {
+    let a = load(values + i), b = load(values + i + lanes)
+    let c = load(values + i + 2 * lanes), d = load(values + i + 3 * lanes)
+    probe0 += a - a
+    probe1 += b - b
+    probe2 += c - c
+    probe3 += d - d
+    i += 4 * lanes
+  }
   while i + lanes <= count {
-    let chunk = UnsafeRawPointer(values + i).loadUnaligned(as: T.Vector.self)
-    probe += chunk - chunk
+    let a = load(values + i)
+    probe0 += a - a
     i += lanes
   }
   var tail: T = 0
@@ -121,7 +130,7 @@ package func allFinite<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Boo
     tail += values[i] - values[i]
     i += 1
   }
-  return (probe.sum() + tail).isFinite
+  return ((probe0 + probe1) + (probe2 + probe3)).sum().isFinite && tail.isFinite
 }
 
 @inlinable

@@ -246,9 +246,10 @@ func packPanel<T: Scalar>(
       store(load(source), row)
       store(load(source + width / 2), row + width / 2)
     } else {
-      row.update(from: source, count: columns)
+      // A last, narrow panel: a few values a row, too few for memcpy.
+      for j in 0..<columns { row[j] = source[j] }
+      for j in columns..<width { row[j] = 0 }
     }
-    if columns < width { (row + columns).update(repeating: 0, count: width - columns) }
   }
 }
 
