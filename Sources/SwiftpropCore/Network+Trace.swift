@@ -54,25 +54,7 @@ extension Network {
     for l in layers.indices {
       let gradient = space.gradients[2 * l].pointer
       let count = space.gradients[2 * l].count
-      // Four sums, so that the additions do not wait on each other.
-      let lanes = T.Vector.scalarCount
-      var s0 = T.Vector(), s1 = T.Vector(), s2 = T.Vector(), s3 = T.Vector()
-      var i = 0
-      while i + 4 * lanes <= count {
-        let a = load(gradient + i), b = load(gradient + i + lanes)
-        let c = load(gradient + i + 2 * lanes), d = load(gradient + i + 3 * lanes)
-        s0 += a * a
-        s1 += b * b
-        s2 += c * c
-        s3 += d * d
-        i += 4 * lanes
-      }
-      while i < count {
-        let values = load(gradient + i, min(lanes, count - i))
-        s0 += values * values
-        i += lanes
-      }
-      sums[l] += Double(((s0 + s1) + (s2 + s3)).sum()).squareRoot()
+      sums[l] += sumOfSquares(UnsafePointer(gradient), count: count).squareRoot()
     }
   }
 }

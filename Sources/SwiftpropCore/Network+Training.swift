@@ -76,27 +76,38 @@ extension Network {
   /// loss, a gradient or an updated value is not finite, nothing changes
   /// and nil is returned. `sameBatch` says that x and y are the previous
   /// step's, unchanged (full-batch training), so a fused pass may reuse
-  /// what it made of them.
+  /// what it made of them. With `norms`, each layer's ‖dW‖ is added to
+  /// norms[layer] (taken in the update's pass where it can be).
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
-    state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false
+    state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false,
+    norms: UnsafeMutablePointer<Double>? = nil
   ) -> Double? {
     let value = backward(
       x, y, rows: rows, space: space, keepLayers: false, sameBatch: sameBatch)
     guard value.isFinite else { return nil }
     var finite = true
-    if config.l2 == 0 {
-      // No decay: one pass over every parameter, which are consecutive.
+    // One pass over every parameter (they are consecutive) when there is
+    // no decay and no norm to take per layer, or when the network is so
+    // small that a call per array would cost more than a second pass.
+    if config.l2 == 0 && (norms == nil || parameterCount < flatUpdateLimit) {
       finite = state.update(
         parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,
         index: 0, gradient: space.gradients[0].pointer, config: config, decay: 0)
+      if finite, let norms { addGradientNorms(space, to: norms) }
     } else {
       for (index, parameter) in parameters.enumerated() {
+        var square = 0.0
+        let isWeight = index % 2 == 0
         finite =
-          state.update(
-            parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
-            index: index, gradient: space.gradients[index].pointer, config: config,
-            decay: index % 2 == 0 ? config.l2 : 0) && finite
+          withUnsafeMutablePointer(to: &square) { squarePointer in
+            state.update(
+              parameter.pointer, into: space.nextParameters[index].pointer,
+              count: parameter.count, index: index, gradient: space.gradients[index].pointer,
+              config: config, decay: isWeight ? config.l2 : 0,
+              squares: isWeight && norms != nil ? squarePointer : nil)
+          } && finite
+        if isWeight, let norms { norms[index / 2] += square.squareRoot() }
       }
     }
     guard finite else { return nil }
@@ -181,14 +192,13 @@ extension Network {
         guard
           let value = step(
             batchX, batchY, rows: count, space: space, state: state, config: config,
-            sameBatch: sameBatch)
+            sameBatch: sameBatch, norms: norms)
         else { return FitOutcome(epochs: epoch, reason: .diverged) }
         total += value * Double(count)
         start += count
         // One batch of all rows, unshuffled, is the same batch next epoch
         // (unless the handler, which runs Python code, is called between).
         sameBatch = count == rows
-        if let norms { addGradientNorms(space, to: norms) }
         if clock.due() {
           sameBatch = false
           switch handler(.poll) {
@@ -272,3 +282,7 @@ struct PollClock {
     return false
   }
 }
+
+/// Below this many parameters a step updates them all in one pass and
+/// takes the gradient norms in a second one.
+let flatUpdateLimit = 4096

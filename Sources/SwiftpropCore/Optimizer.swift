@@ -121,33 +121,36 @@ final class OptimizerState<T: Scalar> {
   /// parameters updates all of them (the buffers are consecutive). Returns whether every new value is
   /// finite. The update loops are branch-free so that they vectorise; the
   /// finiteness check is a second, SIMD pass over what they wrote.
+  ///
+  /// With `squares`, it also stores there Σ gradient² (for the gradient
+  /// norms), in the same pass for SGD.
   func update(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, count: Int, index: Int,
-    gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double
+    gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double,
+    squares: UnsafeMutablePointer<Double>? = nil
   ) -> Bool {
     let lr = T(config.learningRate)
     let l2 = T(decay)
     switch kind {
-    case .sgd where config.momentum == 0:
-      for i in 0..<count { next[i] = p[i] - lr * (gradient[i] + l2 * p[i]) }
-      return allFinite(next, count: count)
     case .sgd:
+      // Written on vectors: the finiteness probe (x − x is 0 for finite x,
+      // NaN otherwise) and Σ g² are sums the compiler would not vectorise.
       let mu = T(config.momentum)
       let v = first[index].pointer
       let vNext = nextFirst[index].pointer
-      if config.nesterov {
-        for i in 0..<count {
-          let g = gradient[i] + l2 * p[i]
-          vNext[i] = mu * v[i] + g
-          next[i] = p[i] - lr * (g + mu * vNext[i])
-        }
-      } else {
-        for i in 0..<count {
-          vNext[i] = mu * v[i] + (gradient[i] + l2 * p[i])
-          next[i] = p[i] - lr * vNext[i]
-        }
+      let rule = SGDRule(lr: lr, l2: l2, mu: mu, nesterov: config.nesterov)
+      let lanes = T.Vector.scalarCount
+      var sums = (probe: T.Vector(), squares: T.Vector())
+      var i = 0
+      while i + lanes <= count {
+        rule.step(p + i, gradient + i, v + i, next + i, vNext + i, n: lanes, into: &sums)
+        i += lanes
       }
-      return allFinite(next, count: count) && allFinite(vNext, count: count)
+      if i < count {
+        rule.step(p + i, gradient + i, v + i, next + i, vNext + i, n: count - i, into: &sums)
+      }
+      squares?.pointee = Double(sums.squares.sum())
+      return sums.probe.sum().isFinite
     case .adam:
       let b1 = T(config.beta1)
       let b2 = T(config.beta2)
@@ -165,8 +168,40 @@ final class OptimizerState<T: Scalar> {
         vNext[i] = b2 * v[i] + (1 - b2) * g * g
         next[i] = p[i] - stepSize * (mNext[i] / (vNext[i].squareRoot() * rootScale + eps))
       }
+      if let squares { squares.pointee = sumOfSquares(gradient, count: count) }
       return allFinite(next, count: count) && allFinite(vNext, count: count)
     }
+  }
+}
+
+/// Plain SGD (`mu` 0, no velocity kept), with momentum, or Nesterov's, on
+/// one vector of n ≤ lanes values; adds to `sums` the finiteness probe of
+/// what it writes and the squares of the gradient.
+struct SGDRule<T: Scalar> {
+  var lr, l2, mu: T
+  var nesterov: Bool
+
+  @inline(__always)
+  func step(
+    _ p: UnsafePointer<T>, _ gradient: UnsafePointer<T>, _ v: UnsafePointer<T>,
+    _ next: UnsafeMutablePointer<T>, _ vNext: UnsafeMutablePointer<T>, n: Int,
+    into sums: inout (probe: T.Vector, squares: T.Vector)
+  ) {
+    let w = load(p, n)
+    let raw = load(gradient, n)
+    let g = raw + l2 * w
+    sums.squares += raw * raw
+    if mu == 0 {
+      let value = w - lr * g
+      store(value, next, n)
+      sums.probe += value - value
+      return
+    }
+    let velocity = mu * load(v, n) + g
+    let value = w - lr * (nesterov ? g + mu * velocity : velocity)
+    store(velocity, vNext, n)
+    store(value, next, n)
+    sums.probe += (value - value) + (velocity - velocity)
   }
 }
 
