@@ -21,11 +21,34 @@ public enum Activation: Int32, CaseIterable, Sendable {
   }
 
   /// a = f(z) for `rows` × `cols` values; softmax works row by row,
-  /// shifted by the row maximum so that exp never overflows.
+  /// shifted by the row maximum so that exp never overflows. With `bias`
+  /// (cols values), z += bias row by row first, in the same pass.
   @inlinable
   func apply<T: Scalar>(
-    _ z: UnsafePointer<T>, into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
+    _ z: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil,
+    into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
   ) {
+    if let bias, self == .relu || self == .leakyRelu || self == .identity {
+      // One pass: add the bias, store z, store f(z).
+      let slope = T(self == .leakyRelu ? Activation.leakySlope : 1)
+      let floor: T = self == .identity ? -.infinity : 0
+      for r in 0..<rows {
+        let zRow = z + r * cols
+        let aRow = a + r * cols
+        for j in 0..<cols {
+          let value = zRow[j] + bias[j]
+          zRow[j] = value
+          aRow[j] = value > floor ? value : (self == .relu ? 0 : slope * value)
+        }
+      }
+      return
+    }
+    if let bias {
+      for r in 0..<rows {
+        let zRow = z + r * cols
+        for j in 0..<cols { zRow[j] += bias[j] }
+      }
+    }
     let count = rows * cols
     switch self {
     case .identity:

@@ -14,11 +14,8 @@ extension Network {
       multiply(
         input, transposeA: false, W, transposeB: false, into: z,
         m: rows, n: layer.outputs, k: layer.inputs, accumulate: false, scratch: space.scratch.pointer)
-      for r in 0..<rows {
-        let zRow = z + r * layer.outputs
-        for j in 0..<layer.outputs { zRow[j] += b[j] }
-      }
-      layer.activation.apply(z, into: space.a[l].pointer, rows: rows, cols: layer.outputs)
+      layer.activation.apply(
+        z, bias: b, into: space.a[l].pointer, rows: rows, cols: layer.outputs)
       input = UnsafePointer(space.a[l].pointer)
     }
   }
