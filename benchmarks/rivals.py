@@ -13,6 +13,8 @@ Every rival starts from swiftprop's initial weights (``Network.weights``,
 from the same point. Import this module only after ``common.pin_threads``.
 """
 
+import warnings
+
 import numpy as np
 
 ADAM_BETAS = (0.9, 0.999)
@@ -134,6 +136,16 @@ class NumpyMLP:
 
 
 # MARK: - PyTorch
+
+def fit_quietly(model, X, y):
+    """``model.fit(X, y)`` for a scikit-learn estimator, without the
+    ``ConvergenceWarning`` that a fixed, short training budget raises."""
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    return model
+
 
 def torch_mlp(torch, weights, dtype, hidden="relu", output=None):
     """``nn.Sequential`` of ``Linear`` layers holding ``weights``.

@@ -30,13 +30,12 @@ import common
 THREADS = 1
 common.pin_threads(THREADS)
 
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import torch_mlp  # noqa: E402
+from rivals import fit_quietly, torch_mlp  # noqa: E402
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
@@ -156,7 +155,6 @@ def entries(epochs):
               Entry("NumPy, lean", lean_job)]
 
     if sklearn is not None:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPRegressor
 
         def sklearn_job(repetition):
@@ -167,9 +165,7 @@ def entries(epochs):
                 shuffle=False, random_state=0)
 
             def job():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X, Y.ravel())
+                fit_quietly(model, X, Y.ravel())
                 return mse(Y.ravel(), model.predict(X))
             return job
         result.append(Entry("scikit-learn MLPRegressor", sklearn_job,

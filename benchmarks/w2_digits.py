@@ -21,13 +21,12 @@ THREADS = 1
 common.pin_threads(THREADS)
 
 import statistics  # noqa: E402
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import NumpyMLP, digits, torch_fit, torch_mlp  # noqa: E402
+from rivals import NumpyMLP, digits, fit_quietly, torch_fit, torch_mlp  # noqa: E402
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
@@ -77,7 +76,6 @@ def entries(dtype, epochs, data):
               Entry(f"NumPy (vectorised, {name})", numpy_job)]
 
     if sklearn is not None:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
         def sklearn_job(repetition):
@@ -88,9 +86,7 @@ def entries(dtype, epochs, data):
                 random_state=seed_of(repetition))
 
             def job():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X_train, y_train)
+                fit_quietly(model, X_train, y_train)
                 return model.predict_proba
             return job
         result.append(Entry("scikit-learn MLPClassifier", sklearn_job,

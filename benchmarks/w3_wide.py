@@ -26,13 +26,12 @@ import common
 THREADS = 2
 common.pin_threads(THREADS)
 
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import NumpyMLP, torch_fit, torch_mlp  # noqa: E402
+from rivals import NumpyMLP, fit_quietly, torch_fit, torch_mlp  # noqa: E402
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
@@ -74,7 +73,6 @@ def entries(X, labels):
               Entry("NumPy (vectorised)", numpy_job)]
 
     if sklearn is not None:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
         def sklearn_job(repetition):
@@ -84,9 +82,7 @@ def entries(X, labels):
                 momentum=0, alpha=0, shuffle=True, random_state=0)
 
             def job():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X, labels)
+                fit_quietly(model, X, labels)
             return job
         result.append(Entry("scikit-learn MLPClassifier", sklearn_job,
                             note="own initial weights"))

@@ -21,13 +21,12 @@ import common
 THREADS = 1
 common.pin_threads(THREADS)
 
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import NumpyMLP, digits, torch_mlp  # noqa: E402
+from rivals import NumpyMLP, digits, fit_quietly, torch_mlp  # noqa: E402
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
@@ -56,13 +55,10 @@ def predictors(net, data):
     missing = {}
     functions["NumPy forward pass"] = NumpyMLP(weights, net.dtype).predict
     if sklearn is not None:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
         model = MLPClassifier(hidden_layer_sizes=(LAYERS[1],), max_iter=1,
                               random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X_train, y_train)
+        fit_quietly(model, X_train, y_train)
         model.coefs_ = [W.copy() for W, _ in weights]
         model.intercepts_ = [b.copy() for _, b in weights]
         functions["scikit-learn predict_proba"] = model.predict_proba

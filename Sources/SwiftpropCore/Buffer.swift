@@ -105,32 +105,10 @@ final class Buffer<T: Scalar> {
 
 /// True when every value is finite (no NaN, no ±inf). x − x is 0 for
 /// finite x and NaN otherwise, so SIMD sums answer without a branch per
-/// value; four of them, so that the additions do not wait on each other.
+/// value.
 @inlinable
 package func allFinite<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Bool {
-  let lanes = T.Vector.scalarCount
-  var probe0 = T.Vector(), probe1 = T.Vector(), probe2 = T.Vector(), probe3 = T.Vector()
-  var i = 0
-  while i + 4 * lanes <= count {
-    let a = load(values + i), b = load(values + i + lanes)
-    let c = load(values + i + 2 * lanes), d = load(values + i + 3 * lanes)
-    probe0 += a - a
-    probe1 += b - b
-    probe2 += c - c
-    probe3 += d - d
-    i += 4 * lanes
-  }
-  while i + lanes <= count {
-    let a = load(values + i)
-    probe0 += a - a
-    i += lanes
-  }
-  var tail: T = 0
-  while i < count {
-    tail += values[i] - values[i]
-    i += 1
-  }
-  return ((probe0 + probe1) + (probe2 + probe3)).sum().isFinite && tail.isFinite
+  sumOfVectors(values, count: count) { $0 - $0 }.sum().isFinite
 }
 
 @inlinable

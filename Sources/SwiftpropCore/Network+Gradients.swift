@@ -36,12 +36,7 @@ extension Network {
     }
     forward(x, rows: rows, space: space)
     let last = layers.count - 1
-    let k = outputCount
-    let lossValue = loss.value(
-      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: k)
-    loss.outputDelta(
-      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: k,
-      output: layers[last].activation, into: space.delta[last].pointer)
+    let lossValue = lossAndOutputDelta(y, rows: rows, space: space)
     for l in stride(from: last, through: 0, by: -1) {
       let layer = layers[l]
       let delta = space.delta[l].pointer
@@ -66,6 +61,18 @@ extension Network {
       }
     }
     return lossValue
+  }
+
+  /// The data loss of the forward pass in `space`, and δ of the output
+  /// layer written into it.
+  func lossAndOutputDelta(_ y: UnsafePointer<T>, rows: Int, space: Workspace<T>) -> Double {
+    let last = layers.count - 1
+    let value = loss.value(
+      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputCount)
+    loss.outputDelta(
+      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputCount,
+      output: layers[last].activation, into: space.delta[last].pointer)
+    return value
   }
 
   /// Gradients of the data loss over `rows` samples, as one flat vector in

@@ -40,12 +40,7 @@ extension Network {
       layers[l].activation.apply(z, into: space.a[l].pointer, rows: rows, cols: n)
       input = UnsafePointer(space.a[l].pointer)
     }
-    let outputs = outputCount
-    let lossValue = loss.value(
-      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputs)
-    loss.outputDelta(
-      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputs,
-      output: layers[last].activation, into: space.delta[last].pointer)
+    let lossValue = lossAndOutputDelta(y, rows: rows, space: space)
     for l in stride(from: last, through: 0, by: -1) {
       let n = layers[l].outputs
       let k = layers[l].inputs

@@ -88,9 +88,10 @@ extension Network {
     guard value.isFinite else { return nil }
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
-    // no decay and no norm to take per layer, or when the network is so
-    // small that a call per array would cost more than a second pass.
-    if config.l2 == 0 && (norms == nil || parameterCount < flatUpdateLimit) {
+    // no decay, unless SGD can take the norms per layer in its pass and
+    // the network is large enough for a call per array not to matter.
+    let normsInPass = norms != nil && config.kind == .sgd && parameterCount >= flatUpdateLimit
+    if config.l2 == 0 && !normsInPass {
       finite = state.update(
         parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,
         index: 0, gradient: space.gradients[0].pointer, config: config, decay: 0)

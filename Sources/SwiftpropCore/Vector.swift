@@ -40,25 +40,32 @@ func store<T: Scalar>(_ vector: T.Vector, _ pointer: UnsafeMutablePointer<T>, _ 
   for j in 0..<n { pointer[j] = vector[j] }
 }
 
-/// Σ values², in Double, with four independent vector sums.
-@inlinable
-func sumOfSquares<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Double {
+/// Σ term(v) over the SIMD vectors v of `values` (the last one padded
+/// with zeros, so term(0) must be 0), in four independent sums so that
+/// the additions do not wait on each other.
+@inlinable @inline(__always)
+func sumOfVectors<T: Scalar>(
+  _ values: UnsafePointer<T>, count: Int, _ term: (T.Vector) -> T.Vector
+) -> T.Vector {
   let lanes = T.Vector.scalarCount
   var s0 = T.Vector(), s1 = T.Vector(), s2 = T.Vector(), s3 = T.Vector()
   var i = 0
   while i + 4 * lanes <= count {
-    let a = load(values + i), b = load(values + i + lanes)
-    let c = load(values + i + 2 * lanes), d = load(values + i + 3 * lanes)
-    s0 += a * a
-    s1 += b * b
-    s2 += c * c
-    s3 += d * d
+    s0 += term(load(values + i))
+    s1 += term(load(values + i + lanes))
+    s2 += term(load(values + i + 2 * lanes))
+    s3 += term(load(values + i + 3 * lanes))
     i += 4 * lanes
   }
   while i < count {
-    let tail = load(values + i, min(lanes, count - i))
-    s0 += tail * tail
+    s0 += term(load(values + i, min(lanes, count - i)))
     i += lanes
   }
-  return Double(((s0 + s1) + (s2 + s3)).sum())
+  return (s0 + s1) + (s2 + s3)
+}
+
+/// Σ values², in Double.
+@inlinable
+func sumOfSquares<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Double {
+  Double(sumOfVectors(values, count: count) { $0 * $0 }.sum())
 }
