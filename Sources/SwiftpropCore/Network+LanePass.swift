@@ -33,9 +33,11 @@ extension Network {
     // The inputs and targets, transposed: x[r, p] is lane r of vector p.
     let input = lanes.input
     let target = lanes.target
-    for r in 0..<rows where !sameBatch {
-      for p in 0..<inputs { lanes.set(input, p, r, x[r * inputs + p]) }
-      for j in 0..<outputs { lanes.set(target, j, r, y[r * outputs + j]) }
+    if !sameBatch {
+      for r in 0..<rows {
+        for p in 0..<inputs { lanes.set(input, p, r, x[r * inputs + p]) }
+        for j in 0..<outputs { lanes.set(target, j, r, y[r * outputs + j]) }
+      }
     }
 
     // Forward: z_j = Σ_p a_p · W[p, j] + b_j, then a = f(z). Every operation

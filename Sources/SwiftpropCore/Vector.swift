@@ -64,8 +64,13 @@ func sumOfVectors<T: Scalar>(
   return (s0 + s1) + (s2 + s3)
 }
 
-/// Σ values², in Double.
+/// Σ values², in Double (a plain loop for the few values of a tiny layer).
 @inlinable
 func sumOfSquares<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Double {
-  Double(sumOfVectors(values, count: count) { $0 * $0 }.sum())
+  if count < 4 * T.Vector.scalarCount {
+    var sum = 0.0
+    for i in 0..<count { sum += Double(values[i]) * Double(values[i]) }
+    return sum
+  }
+  return Double(sumOfVectors(values, count: count) { $0 * $0 }.sum())
 }
