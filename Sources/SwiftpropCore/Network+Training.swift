@@ -94,21 +94,18 @@ extension Network {
     if config.l2 == 0 && !normsInPass {
       finite = state.update(
         parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,
-        index: 0, gradient: space.gradients[0].pointer, config: config, decay: 0)
+        index: 0, gradient: space.gradients[0].pointer, config: config, decay: 0
+      ).finite
       if finite, let norms { addGradientNorms(space, to: norms) }
     } else {
       for (index, parameter) in parameters.enumerated() {
-        var square = 0.0
         let isWeight = index % 2 == 0
-        finite =
-          withUnsafeMutablePointer(to: &square) { squarePointer in
-            state.update(
-              parameter.pointer, into: space.nextParameters[index].pointer,
-              count: parameter.count, index: index, gradient: space.gradients[index].pointer,
-              config: config, decay: isWeight ? config.l2 : 0,
-              squares: isWeight && norms != nil ? squarePointer : nil)
-          } && finite
-        if isWeight, let norms { norms[index / 2] += square.squareRoot() }
+        let result = state.update(
+          parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
+          index: index, gradient: space.gradients[index].pointer, config: config,
+          decay: isWeight ? config.l2 : 0, wantSquares: isWeight && norms != nil)
+        finite = result.finite && finite
+        if isWeight, let norms { norms[index / 2] += result.squares.squareRoot() }
       }
     }
     guard finite else { return nil }

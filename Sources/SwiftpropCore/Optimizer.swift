@@ -118,17 +118,18 @@ final class OptimizerState<T: Scalar> {
   /// Writes the updated parameter number `index` into `next`, reading the
   /// current values `p` and `gradient`; `decay` is the l2 factor for
   /// weight matrices and 0 for biases. Index 0 with the count of all
-  /// parameters updates all of them (the buffers are consecutive). Returns whether every new value is
-  /// finite. The update loops are branch-free so that they vectorise; the
-  /// finiteness check is a second, SIMD pass over what they wrote.
+  /// parameters updates all of them (the buffers are consecutive).
   ///
-  /// With `squares`, it also stores there Σ gradient² (for the gradient
-  /// norms), in the same pass for SGD.
+  /// Returns whether every new value is finite and, with `wantSquares`,
+  /// Σ gradient² (for the gradient norms; 0 otherwise). SGD runs on vectors
+  /// and takes both in its own pass; Adam's loops are left to the compiler
+  /// to vectorise, with the finiteness check and the squares as further
+  /// SIMD passes.
   func update(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, count: Int, index: Int,
     gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double,
-    squares: UnsafeMutablePointer<Double>? = nil
-  ) -> Bool {
+    wantSquares: Bool = false
+  ) -> (finite: Bool, squares: Double) {
     let lr = T(config.learningRate)
     let l2 = T(decay)
     switch kind {
@@ -149,8 +150,7 @@ final class OptimizerState<T: Scalar> {
       if i < count {
         rule.step(p + i, gradient + i, v + i, next + i, vNext + i, n: count - i, into: &sums)
       }
-      squares?.pointee = Double(sums.squares.sum())
-      return sums.probe.sum().isFinite
+      return (sums.probe.sum().isFinite, wantSquares ? Double(sums.squares.sum()) : 0)
     case .adam:
       let b1 = T(config.beta1)
       let b2 = T(config.beta2)
@@ -168,8 +168,8 @@ final class OptimizerState<T: Scalar> {
         vNext[i] = b2 * v[i] + (1 - b2) * g * g
         next[i] = p[i] - stepSize * (mNext[i] / (vNext[i].squareRoot() * rootScale + eps))
       }
-      if let squares { squares.pointee = sumOfSquares(gradient, count: count) }
-      return allFinite(next, count: count) && allFinite(vNext, count: count)
+      let finite = allFinite(next, count: count) && allFinite(vNext, count: count)
+      return (finite, wantSquares ? sumOfSquares(gradient, count: count) : 0)
     }
   }
 }
