@@ -7,8 +7,8 @@
 ///   log(1 + e^−|z|)] / (n·k), computed from the pre-activation z so that it
 ///   stays finite when the sigmoid saturates; ∂L/∂z = (a − y) / (n·k).
 /// - `crossEntropy` (softmax output): L = −Σ y · log softmax(z) / n, with a
-///   log-sum-exp shifted by the row maximum; ∂L/∂z = (a·Σⱼyⱼ − y) / n, which
-///   is (a − y) / n for one-hot rows.
+///   log-sum-exp shifted by the row maximum (read off the softmax output);
+///   ∂L/∂z = (a·Σⱼyⱼ − y) / n, which is (a − y) / n for one-hot rows.
 ///
 /// Every gradient is the mean over the batch: no further division by n.
 public enum Loss: Int32, CaseIterable, Sendable {
@@ -52,14 +52,16 @@ public enum Loss: Int32, CaseIterable, Sendable {
       }
       return total / Double(count)
     case .crossEntropy:
+      // log Σⱼ exp(zⱼ − max) is −log a[top]: the softmax output at the row's
+      // largest z (the forward pass shifted by it, and e⁰ = 1 exactly) is
+      // 1 / Σⱼ exp(zⱼ − max), and never below 1/cols. One log a row, no exp.
       for r in 0..<rows {
         let zRow = z + r * cols
         let yRow = y + r * cols
-        var largest = Double(zRow[0])
-        for j in 1..<cols { largest = max(largest, Double(zRow[j])) }
-        var sum = 0.0
-        for j in 0..<cols { sum += Double.exp(Double(zRow[j]) - largest) }
-        let logSum = Double.log(sum)
+        var top = 0
+        for j in 1..<cols where zRow[j] > zRow[top] { top = j }
+        let largest = Double(zRow[top])
+        let logSum = -Double.log(Double(a[r * cols + top]))
         for j in 0..<cols {
           total -= Double(yRow[j]) * ((Double(zRow[j]) - largest) - logSum)
         }

@@ -86,12 +86,12 @@ extension Network {
       }
       total /= Double(count)
     case .crossEntropy:
+      // As Loss.value: the log-sum-exp is −log a at the largest z.
       for r in 0..<rows {
-        var largest = Double(lanes.get(zOut, 0, r))
-        for j in 1..<outputs { largest = max(largest, Double(lanes.get(zOut, j, r))) }
-        var sum = 0.0
-        for j in 0..<outputs { sum += Double.exp(Double(lanes.get(zOut, j, r)) - largest) }
-        let logSum = Double.log(sum)
+        var top = 0
+        for j in 1..<outputs where lanes.get(zOut, j, r) > lanes.get(zOut, top, r) { top = j }
+        let largest = Double(lanes.get(zOut, top, r))
+        let logSum = -Double.log(Double(lanes.get(aOut, top, r)))
         for j in 0..<outputs {
           total -= Double(lanes.get(target, j, r)) * ((Double(lanes.get(zOut, j, r)) - largest) - logSum)
         }
