@@ -79,6 +79,19 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
+  func testEveryTileHeight() {
+    // Row counts whose last tiles are 1 to 5 rows high, read in place and
+    // (m·k large enough) packed in blocks of rows.
+    for m in 6...22 {
+      check(Double.self, m: m, n: 40, k: 24, tolerance: 1e-15)
+      check(Float.self, m: m, n: 40, k: 24, tolerance: 1e-6)
+    }
+    for m in [103, 104, 105, 199] {
+      check(Double.self, m: m, n: 35, k: 300, tolerance: 1e-15)
+      check(Float.self, m: m, n: 35, k: 300, tolerance: 1e-6)
+    }
+  }
+
   func testTwoThreadPath() {
     check(Float.self, m: 200, n: 150, k: 160, tolerance: 1e-6)
     check(Double.self, m: 160, n: 200, k: 170, tolerance: 1e-15)
