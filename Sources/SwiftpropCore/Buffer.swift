@@ -48,6 +48,10 @@ let physicalMemory: Int = {
 /// kernels work on stable pointers; allocation failure is an `EngineError`,
 /// not a trap. A buffer is either an allocation of its own or a part of one
 /// made by `Buffer.consecutive(counts:)`, which it keeps alive.
+///
+/// Every allocation ends in `bufferSlack` values more, which the matrix
+/// kernel may read (and ignore) when it reads a matrix's last, narrow
+/// panel of columns in place.
 final class Buffer<T: Scalar> {
   let pointer: UnsafeMutablePointer<T>
   let count: Int
@@ -55,12 +59,14 @@ final class Buffer<T: Scalar> {
   private let whole: Buffer<T>?
 
   init(count: Int) throws {
-    let bytes = try product(max(count, 1), MemoryLayout<T>.stride)
-    guard bytes <= physicalMemory, let raw = calloc(max(count, 1), MemoryLayout<T>.stride)
+    // A sum that wraps is negative, and `product` reports it.
+    let allocated = max(count, 0) &+ bufferSlack(of: T.self)
+    let bytes = try product(allocated, MemoryLayout<T>.stride)
+    guard bytes <= physicalMemory, let raw = calloc(allocated, MemoryLayout<T>.stride)
     else {
       throw EngineError(.outOfMemory, "cannot allocate \(bytes) bytes for \(count) values")
     }
-    pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
+    pointer = raw.bindMemory(to: T.self, capacity: allocated)
     self.count = count
     whole = nil
   }
@@ -102,6 +108,11 @@ final class Buffer<T: Scalar> {
 
   var values: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
+
+/// Values past the end of every buffer: the most the matrix kernel reads
+/// past a matrix read in place (a panel is 2 vectors wide).
+@inlinable
+func bufferSlack<T: Scalar>(of _: T.Type) -> Int { 2 * T.Vector.scalarCount }
 
 /// True when every value is finite (no NaN, no ±inf). x − x is 0 for
 /// finite x and NaN otherwise, so SIMD sums answer without a branch per

@@ -7,7 +7,9 @@ import Dispatch
 /// for row-major, densely packed matrices: `op(A)` is m×k (A is stored m×k,
 /// or k×m when `transposeA`), `op(B)` is k×n (B is stored k×n, or n×k when
 /// `transposeB`), C is m×n. `scratch` holds at least
-/// `multiplyScratchCount(maxColumns:)` values for n ≤ maxColumns.
+/// `multiplyScratchCount(maxColumns:)` values for n ≤ maxColumns. With
+/// `bSlack`, `bufferSlack` values past the end of B may be read (B is in a
+/// `Buffer`), so a last panel narrower than the tile is read in place too.
 ///
 /// Small products run plain loops; larger ones run a 6 × 2-vector
 /// register-blocked SIMD micro-kernel that reads A in place (either
@@ -21,7 +23,7 @@ func multiply<T: Scalar>(
   _ a: UnsafePointer<T>, transposeA: Bool,
   _ b: UnsafePointer<T>, transposeB: Bool,
   into c: UnsafeMutablePointer<T>, m: Int, n: Int, k: Int, accumulate: Bool,
-  scratch: UnsafeMutablePointer<T>
+  scratch: UnsafeMutablePointer<T>, bSlack: Bool = false
 ) {
   // Packing B pays off only when its panels are reused over several
   // tiles of rows; a few rows (predicting one sample) stream B directly.
@@ -42,8 +44,10 @@ func multiply<T: Scalar>(
   let depthStride = transposeA ? m : 1
   // A small untransposed B (a layer's weights) is read in place too; a
   // large or transposed one is packed into panels, and so is a last panel
-  // narrower than `width`, whose rows the kernel must not read past.
+  // narrower than `width` unless the kernel may read past B's end (the
+  // values it reads past the panel's columns are never stored).
   let directB = !transposeB && k * n * MemoryLayout<T>.stride <= directWeightsBytes
+  let narrowInPlace = directB && bSlack
   // A large A is packed, a block of rows at a time, into tiles the kernel
   // reads in order: in place, its rows (or, transposed, its depth steps)
   // would be too far apart for the caches.
@@ -71,7 +75,7 @@ func multiply<T: Scalar>(
       } else if !directB {
         packPanels(b, n: n, firstPanel: firstPanel, lastPanel: lastPanel, depthStart: kStart,
                    depth: depth, into: scratch)
-      } else if lastPanel == panels && n % width != 0 {
+      } else if lastPanel == panels && n % width != 0 && !narrowInPlace {
         // Read in place but for the last, narrower panel.
         packPanel(b, transposeB: false, n: n, k: k, column: (panels - 1) * width,
                   depthStart: kStart, depth: depth, into: scratch + (panels - 1) * panelStride(of: T.self))
@@ -87,7 +91,7 @@ func multiply<T: Scalar>(
         for panel in firstPanel..<lastPanel {
           let column = panel * width
           let columns = min(width, n - column)
-          let inPlace = directB && columns == width
+          let inPlace = directB && (columns == width || narrowInPlace)
           let panelB = inPlace
             ? b + kStart * n + column : UnsafePointer(scratch + panel * panelStride(of: T.self))
           let ldb = inPlace ? n : width
@@ -311,9 +315,21 @@ func microKernel<T: Scalar>(
         highRaw.storeBytes(of: high, as: T.Vector.self)
       }
     } else {
-      for j in 0..<columns {
-        let value = j < lanes ? low[j] : high[j - lanes]
-        target[j] = accumulate ? target[j] + value : value
+      // A last, narrow panel: a whole vector where it fits, then lanes.
+      var j = 0
+      if columns >= lanes {
+        let raw = UnsafeMutableRawPointer(target)
+        raw.storeBytes(
+          of: accumulate ? raw.loadUnaligned(as: T.Vector.self) + low : low, as: T.Vector.self)
+        while j + lanes < columns {
+          target[lanes + j] = accumulate ? target[lanes + j] + high[j] : high[j]
+          j += 1
+        }
+      } else {
+        while j < columns {
+          target[j] = accumulate ? target[j] + low[j] : low[j]
+          j += 1
+        }
       }
     }
   }

@@ -13,7 +13,8 @@ extension Network {
       let b = parameters[2 * l + 1].pointer
       multiply(
         input, transposeA: false, W, transposeB: false, into: z,
-        m: rows, n: layer.outputs, k: layer.inputs, accumulate: false, scratch: space.scratch.pointer)
+        m: rows, n: layer.outputs, k: layer.inputs, accumulate: false,
+        scratch: space.scratch.pointer, bSlack: true)
       layer.activation.apply(
         z, bias: b, into: space.a[l].pointer, rows: rows, cols: layer.outputs)
       input = UnsafePointer(space.a[l].pointer)

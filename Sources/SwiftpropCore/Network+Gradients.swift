@@ -43,7 +43,8 @@ extension Network {
       let input = l == 0 ? x : UnsafePointer(space.a[l - 1].pointer)
       multiply(
         input, transposeA: true, delta, transposeB: false, into: space.gradients[2 * l].pointer,
-        m: layer.inputs, n: layer.outputs, k: rows, accumulate: false, scratch: space.scratch.pointer)
+        m: layer.inputs, n: layer.outputs, k: rows, accumulate: false,
+        scratch: space.scratch.pointer, bSlack: true)
       let db = space.gradients[2 * l + 1].pointer
       db.update(repeating: 0, count: layer.outputs)
       for r in 0..<rows {
