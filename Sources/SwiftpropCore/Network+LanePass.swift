@@ -26,7 +26,10 @@ extension Network {
     keepLayers: Bool, sameBatch: Bool = false
   ) -> Double {
     typealias Lane = SIMD8<T>
-    let lanes = space.lanes(widest: widestLayer, layers: layers.count)
+    // Made with every training workspace of a network narrow enough.
+    guard let lanes = space.laneSpace else {
+      return backward(x, y, rows: rows, space: space, kind: .general)
+    }
     let inputs = inputCount
     let outputs = outputCount
     let last = layers.count - 1
@@ -168,9 +171,12 @@ extension Network {
 /// Widest layer (inputs or outputs) for the lane pass.
 @usableFromInline let lanePassWidth = 32
 
-/// Per-unit vectors of the lane pass, made once per network shape: the
-/// transposed inputs and targets, then z, a and δ of every layer.
-final class LaneSpace<T: Scalar> {
+/// Per-unit vectors of the lane pass, made with a workspace (which frees
+/// them): the transposed inputs and targets, then z, a and δ of every
+/// layer. A struct around a pointer, so that a pass takes it from the
+/// workspace without reference counting (a retain and a release per step
+/// were a tenth of an XOR step).
+struct LaneSpace<T: Scalar> {
   typealias Lane = SIMD8<T>
   let widest: Int
   let storage: UnsafeMutablePointer<Lane>
@@ -182,7 +188,7 @@ final class LaneSpace<T: Scalar> {
     storage.initialize(repeating: Lane(), count: count)
   }
 
-  deinit { storage.deallocate() }
+  func deallocate() { storage.deallocate() }
 
   var input: UnsafeMutablePointer<Lane> { storage }
   var target: UnsafeMutablePointer<Lane> { storage + widest }
@@ -257,16 +263,6 @@ final class LaneSpace<T: Scalar> {
         delta[j] = delta[j] * select(z[j], above: Lane(), Lane(repeating: 1), else: Lane(repeating: slope))
       }
     }
-  }
-}
-
-extension Workspace {
-  /// The lane-pass vectors for this network shape, made on first use.
-  func lanes(widest: Int, layers: Int) -> LaneSpace<T> {
-    if let laneSpace { return laneSpace }
-    let made = LaneSpace<T>(widest: widest, layers: layers)
-    laneSpace = made
-    return made
   }
 }
 

@@ -20,9 +20,9 @@ final class Workspace<T: Scalar> {
   let batchX: Buffer<T>
   let batchY: Buffer<T>
 
-  /// Per-unit vectors of the lane pass (`Network+LanePass`), made on
-  /// first use.
-  var laneSpace: LaneSpace<T>?
+  /// Per-unit vectors of the lane pass (`Network+LanePass`), for networks
+  /// narrow enough for it.
+  let laneSpace: LaneSpace<T>?
 
   /// Whether the backward-pass buffers exist (inference needs only z, a).
   let forTraining: Bool
@@ -41,5 +41,9 @@ final class Workspace<T: Scalar> {
     scratch = try Buffer(count: multiplyScratchCount(maxColumns: widest, of: T.self))
     batchX = try Buffer(count: product(rows, layers[0].inputs))
     batchY = try Buffer(count: product(rows, layers[layers.count - 1].outputs))
+    laneSpace = forTraining && widest <= lanePassWidth
+      ? LaneSpace(widest: widest, layers: layers.count) : nil
   }
+
+  deinit { laneSpace?.deallocate() }
 }
