@@ -76,6 +76,25 @@ final class TrainingTests: XCTestCase {
     XCTAssertTrue(network.parameterValues.allSatisfy(\.isFinite))
   }
 
+  func testAdamStepWithAnOverflowingMomentIsNotApplied() throws {
+    // Gradients finite but so large that g² overflows into Adam's second
+    // moment (the new weights themselves stay finite): the step must be
+    // refused, in the 16-lane Float pass and in the Double one alike.
+    func check<T: Scalar>(_: T.Type, input: T) throws {
+      let network = try Network<T>(
+        layers: [Dense(1, 24, .identity)], loss: .mse, initializer: .xavier, seed: 1)
+      let before = network.parameterValues
+      let (_, outcome) = try network.fit(
+        [input], [T](repeating: 0, count: 24), rows: 1, config: .adam(1e-3),
+        options: FitOptions(epochs: 3, batchSize: 1))
+      XCTAssertEqual(outcome.reason, .diverged, "\(T.self)")
+      XCTAssertEqual(outcome.epochs, 0, "\(T.self)")
+      XCTAssertEqual(network.parameterValues, before, "\(T.self)")
+    }
+    try check(Float.self, input: 1e12)
+    try check(Double.self, input: 1e105)
+  }
+
   func testConvergenceStopsWithPatience() throws {
     let network = try xorNetwork(4, .tanh, seed: 3)
     let (_, outcome) = try network.fit(
