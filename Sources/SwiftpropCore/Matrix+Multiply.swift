@@ -262,7 +262,9 @@ func packPanel<T: Scalar>(
 /// a[r·rowStride + p·depthStride]; B's row p is 2 vectors at b + p·ldb.
 /// Rows past `rows` compute row 0 again and are not stored, so nothing is
 /// read outside A.
-@inlinable @inline(__always)
+// Transparent: `@inline(__always)` left it a call per tile, with its 12
+// arguments, and the wide products ran a few percent slower.
+@inlinable @_transparent
 func microKernel<T: Scalar>(
   _ a: UnsafePointer<T>, rowStride: Int, depthStride: Int, rows: Int,
   b: UnsafePointer<T>, ldb: Int, depth: Int,
