@@ -153,7 +153,7 @@ def main(argv=None):
             f"W2 digits {name}: {len(data[0])} train / {len(data[1])} test, "
             f"64-128-10 ReLU + softmax, Adam lr {LR:g}, batch {BATCH}, "
             f"{epochs} epochs, {THREADS} thread, {args.repeats} seeds",
-            table, "s per fit",
+            table, "s per fit", digits=4,
             columns=[("accuracy", 10,
                       lambda entry: f"{median_accuracy(entry):.4f}")])
     return 0
