@@ -9,7 +9,10 @@ directory with no Swift toolchain on the loader path.
 
 Environment:
 ``SWIFTPROP_PORTABLE=1``  build for the x86-64-v3 baseline (AVX2) instead
-                          of this machine's CPU (``-march=native``).
+                          of this machine's CPU (``-march=native``; on a
+                          CPU with AVX-512's 32 vector registers the
+                          matrix kernel then computes 8 rows at a time
+                          instead of 6).
 ``SWIFT``                 the swift driver to call (default: ``swift`` on
                           PATH, else /opt/swift/usr/bin/swift, by name).
 """
@@ -39,10 +42,26 @@ def swift_driver():
     sys.exit("swiftprop needs Swift >= 6 (the `swift` command was not found)")
 
 
+def has_wide_registers():
+    """True when this machine's CPU has AVX-512 (32 vector registers)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return {"avx512f", "avx512vl"} <= flags
+    return False
+
+
 def cpu_flags():
     if os.environ.get("SWIFTPROP_PORTABLE", "") not in ("", "0"):
         return ["-Xcc", "-march=x86-64-v3"]
-    return ["-Xcc", "-march=native"]
+    flags = ["-Xcc", "-march=native"]
+    if has_wide_registers():
+        flags += ["-Xswiftc", "-DSWIFTPROP_WIDE_TILE"]
+    return flags
 
 
 class BuildSwiftThenExtension(build_ext):

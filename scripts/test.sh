@@ -16,6 +16,13 @@ fi
 echo "== swift test"
 swift test
 
+# The matrix kernel has a second tile height, for CPUs with AVX-512
+# (setup.py picks it): its tests again, built with it, in a build folder
+# of their own.
+echo "== swift test (8-row kernel tile)"
+swift test --scratch-path .build-wide-tile -Xswiftc -DSWIFTPROP_WIDE_TILE \
+    --filter 'MultiplyTests|GradientTests|PassTests|TrainingTests'
+
 echo "== pytest"
 # From outside the tree, so the installed package is what is tested;
 # SWIFTPROP_SOURCE lets the wheel test build a wheel from this tree.

@@ -11,8 +11,8 @@ import Dispatch
 /// `bSlack`, `bufferSlack` values past the end of B may be read (B is in a
 /// `Buffer`), so a last panel narrower than the tile is read in place too.
 ///
-/// Small products run plain loops; larger ones run a 6 × 2-vector
-/// register-blocked SIMD micro-kernel that reads A in place (either
+/// Small products run plain loops; larger ones run a `tileRows` × 2-vector
+/// (6 or 8 × 2) register-blocked SIMD micro-kernel that reads A in place (either
 /// layout) and B in place when it is small and untransposed (a layer's
 /// weights), else from panels packed into `scratch`; over both cores when
 /// the product is large enough to pay for it. The
@@ -124,8 +124,16 @@ func multiply<T: Scalar>(
 @usableFromInline let smallProductLimit = 4096
 /// From this many multiply-adds on, a product is split over two threads.
 @usableFromInline let parallelProductLimit = 1 << 22
-/// Rows of C computed at once by the micro-kernel.
-@usableFromInline let tileRows = 6
+/// Rows of C computed at once by the micro-kernel: 8 when the build
+/// targets a CPU with 32 vector registers (AVX-512: `setup.py` defines
+/// SWIFTPROP_WIDE_TILE), whose 16 accumulators then fit beside the
+/// operands; 6 with AVX2's 16 registers. Batches and layer widths are
+/// often multiples of 8 (32 rows fill 4 tiles of 8, not 6 of 6).
+#if SWIFTPROP_WIDE_TILE
+  @usableFromInline let tileRows = 8
+#else
+  @usableFromInline let tileRows = 6
+#endif
 /// Depth of one block of B (rows of op(B)) that the kernel runs over.
 @usableFromInline let depthBlock = 256
 /// Largest untransposed B read in place rather than packed: its panels'
@@ -165,11 +173,12 @@ func packRows<T: Scalar>(
     let target = packed + tile * depth
     let valid = min(tileRows, rows - tile)
     if valid == tileRows {
-      // Six rows side by side at each depth, written out one after the
-      // other (a loop over the rows here would become scatter stores).
+      // The tile's rows side by side at each depth, written out one after
+      // the other (a loop over the rows here would become scatter stores).
       let r0 = a + tile * rowStride
       let r1 = r0 + rowStride, r2 = r1 + rowStride, r3 = r2 + rowStride
       let r4 = r3 + rowStride, r5 = r4 + rowStride
+      let r6 = r5 + rowStride, r7 = r6 + rowStride
       var offset = 0
       for p in 0..<depth {
         let t = target + p * tileRows
@@ -179,6 +188,10 @@ func packRows<T: Scalar>(
         t[3] = r3[offset]
         t[4] = r4[offset]
         t[5] = r5[offset]
+        if tileRows > 6 {
+          t[6] = r6[offset]
+          t[7] = r7[offset]
+        }
         offset += depthStride
       }
     } else {
@@ -257,8 +270,9 @@ func packPanel<T: Scalar>(
   }
 }
 
-/// C[0..<rows, 0..<columns] (+)= A tile · B panel, with 6 × 2 vector
-/// accumulators held in registers. A's element (r, p) is at
+/// C[0..<rows, 0..<columns] (+)= A tile · B panel, with `tileRows` × 2
+/// vector accumulators held in registers (the code for rows 6 and 7
+/// folds away when `tileRows` is 6). A's element (r, p) is at
 /// a[r·rowStride + p·depthStride]; B's row p is 2 vectors at b + p·ldb.
 /// Rows past `rows` compute row 0 again and are not stored, so nothing is
 /// read outside A.
@@ -273,9 +287,11 @@ func microKernel<T: Scalar>(
   let lanes = T.Vector.scalarCount
   @inline(__always) func offset(_ r: Int) -> Int { r < rows ? r * rowStride : 0 }
   let o1 = offset(1), o2 = offset(2), o3 = offset(3), o4 = offset(4), o5 = offset(5)
+  let o6 = offset(6), o7 = offset(7)
   var c00 = T.Vector(), c01 = T.Vector(), c10 = T.Vector(), c11 = T.Vector()
   var c20 = T.Vector(), c21 = T.Vector(), c30 = T.Vector(), c31 = T.Vector()
   var c40 = T.Vector(), c41 = T.Vector(), c50 = T.Vector(), c51 = T.Vector()
+  var c60 = T.Vector(), c61 = T.Vector(), c70 = T.Vector(), c71 = T.Vector()
   var column = a
   var row = b
   for _ in 0..<depth {
@@ -299,6 +315,14 @@ func microKernel<T: Scalar>(
     x = T.Vector(repeating: column[o5])
     c50 = c50.addingProduct(x, b0)
     c51 = c51.addingProduct(x, b1)
+    if tileRows > 6 {
+      x = T.Vector(repeating: column[o6])
+      c60 = c60.addingProduct(x, b0)
+      c61 = c61.addingProduct(x, b1)
+      x = T.Vector(repeating: column[o7])
+      c70 = c70.addingProduct(x, b0)
+      c71 = c71.addingProduct(x, b1)
+    }
     column += depthStride
     row += ldb
   }
@@ -341,6 +365,10 @@ func microKernel<T: Scalar>(
   store(3, c30, c31)
   store(4, c40, c41)
   store(5, c50, c51)
+  if tileRows > 6 {
+    store(6, c60, c61)
+    store(7, c70, c71)
+  }
 }
 
 /// C (+)= A · B for a few rows of A: each row's result is built in four
