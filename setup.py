@@ -55,8 +55,12 @@ def has_wide_registers():
     return False
 
 
+def portable():
+    return os.environ.get("SWIFTPROP_PORTABLE", "") not in ("", "0")
+
+
 def cpu_flags():
-    if os.environ.get("SWIFTPROP_PORTABLE", "") not in ("", "0"):
+    if portable():
         return ["-Xcc", "-march=x86-64-v3"]
     flags = ["-Xcc", "-march=native"]
     if has_wide_registers():
@@ -71,6 +75,10 @@ class BuildSwiftThenExtension(build_ext):
         command = [swift_driver(), "build", "-c", "release",
                    "--package-path", str(ROOT),
                    "-Xswiftc", "-static-stdlib", *cpu_flags()]
+        if portable():
+            # A build folder of its own, so that a portable build (a wheel)
+            # and a native one (an install) do not rebuild each other.
+            command += ["--scratch-path", str(ROOT / ".build-portable")]
         print("building the Swift engine:", " ".join(command), flush=True)
         subprocess.run(command, check=True)
         products = subprocess.run(command + ["--show-bin-path"], check=True,
