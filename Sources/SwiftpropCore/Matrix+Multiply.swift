@@ -294,6 +294,8 @@ func microKernel<T: Scalar>(
   var c60 = T.Vector(), c61 = T.Vector(), c70 = T.Vector(), c71 = T.Vector()
   var column = a
   var row = b
+  // Written out row by row on purpose: accumulators in an array, or a
+  // loop over the rows, would live in memory instead of registers.
   for _ in 0..<depth {
     let b0 = load(row)
     let b1 = load(row + lanes)
