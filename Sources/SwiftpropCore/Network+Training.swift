@@ -88,9 +88,11 @@ extension Network {
     guard value.isFinite else { return nil }
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
-    // no decay, unless SGD can take the norms per layer in its pass and
-    // the network is large enough for a call per array not to matter.
-    let normsInPass = norms != nil && config.kind == .sgd && parameterCount >= flatUpdateLimit
+    // no decay, unless the update can take the norms per layer in its pass
+    // (SGD, and Adam in Float) and the network is large enough for a call
+    // per array not to matter.
+    let squaresInPass = config.kind == .sgd || T.self == Float.self
+    let normsInPass = norms != nil && squaresInPass && parameterCount >= flatUpdateLimit
     if config.l2 == 0 && !normsInPass {
       finite = state.update(
         parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,
