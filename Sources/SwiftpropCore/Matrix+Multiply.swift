@@ -12,8 +12,8 @@ import Dispatch
 /// `Buffer`), so a last panel narrower than the tile is read in place too.
 ///
 /// Small products run plain loops; larger ones run a `tileRows` × 2-vector
-/// (6 or 8 × 2) register-blocked SIMD micro-kernel that reads A in place (either
-/// layout) and B in place when it is small and untransposed (a layer's
+/// (6 or 8 × 2) register-blocked SIMD micro-kernel that reads A in place
+/// (either layout) and B in place when it is small and untransposed (a layer's
 /// weights), else from panels packed into `scratch`; over both cores when
 /// the product is large enough to pay for it. The
 /// summation order is fixed for given sizes, so results are reproducible

@@ -166,7 +166,7 @@ final class OptimizerState<T: Scalar> {
       var finite = true
       var squares = 0.0
       if T.self == Float.self {
-        done = count - count % 16
+        done = count - count % SIMD16<T>.scalarCount
         let sums = rule.runOnSixteenLanes(p, gradient, m, v, next, mNext, vNext, count: done)
         finite = sums.probe.isFinite
         squares = Double(sums.squares)
@@ -236,7 +236,7 @@ struct AdamRule<T: Scalar> {
       put(second, vNext + i)
       put(value, next + i)
       probe += (value - value) + (second - second)
-      i += 16
+      i += Wide.scalarCount
     }
     return (probe.sum(), squares.sum())
   }
