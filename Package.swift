@@ -25,12 +25,12 @@ let package = Package(
   // MARK: - Implementation
   targets: [
     .target(name: "CSwiftprop"),
-    .target(name: "SwiftpropCore", swiftSettings: kernelFlags),
+    .target(name: "SwiftpropCore", dependencies: ["CSwiftprop"], swiftSettings: kernelFlags),
     .target(
       name: "SwiftpropABI", dependencies: ["SwiftpropCore", "CSwiftprop"],
       swiftSettings: kernelFlags),
     // MARK: - Tests
-    .testTarget(name: "SwiftpropCoreTests", dependencies: ["SwiftpropCore"]),
+    .testTarget(name: "SwiftpropCoreTests", dependencies: ["SwiftpropCore", "CSwiftprop"]),
     .testTarget(name: "SwiftpropABITests", dependencies: ["SwiftpropABI", "CSwiftprop"]),
   ]
 )

@@ -21,7 +21,7 @@ public func sp_network_create(
     }
     var layers: [Dense] = []
     for l in 0..<Int(layerCount) {
-      guard let activation = Activation(rawValue: activations[l]) else {
+      guard let activation = Activation(code: activations[l]) else {
         throw ABIError.argument("unknown activation code \(activations[l]) for layer \(l)")
       }
       guard sizes[l] >= 1, sizes[l + 1] >= 1, sizes[l] <= Int32.max, sizes[l + 1] <= Int32.max else {
@@ -29,8 +29,8 @@ public func sp_network_create(
       }
       layers.append(Dense(Int(sizes[l]), Int(sizes[l + 1]), activation))
     }
-    guard let lossKind = Loss(rawValue: loss) else { throw ABIError.argument("unknown loss code \(loss)") }
-    guard let initKind = Initializer(rawValue: initializer) else {
+    guard let lossKind = Loss(code: loss) else { throw ABIError.argument("unknown loss code \(loss)") }
+    guard let initKind = Initializer(code: initializer) else {
       throw ABIError.argument("unknown initializer code \(initializer)")
     }
     let network: AnyNetwork
@@ -163,7 +163,7 @@ public func sp_network_set_optimizer(
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
     let network = try HandleTable.shared.network(handle)
-    guard let optimizerKind = OptimizerConfig.Kind(rawValue: kind) else {
+    guard let optimizerKind = OptimizerKind(code: kind) else {
       throw ABIError.argument("unknown optimizer code \(kind)")
     }
     guard count == Int64(network.parameterCount), let first else {
@@ -312,12 +312,15 @@ public func sp_network_backward(
 /// The optimizer settings from their C form, checked.
 private func optimizerConfig(_ optimizer: UnsafePointer<sp_optimizer>?) throws -> OptimizerConfig {
   guard let o = optimizer?.pointee else { throw ABIError.argument("optimizer must not be NULL") }
-  guard let kind = OptimizerConfig.Kind(rawValue: o.kind) else {
+  guard let kind = OptimizerKind(code: o.kind) else {
     throw ABIError.argument("unknown optimizer code \(o.kind)")
   }
-  let config = OptimizerConfig(
-    kind: kind, learningRate: o.learning_rate, momentum: o.momentum, nesterov: o.nesterov != 0,
-    beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, l2: o.l2)
+  let expected = kind.settingNames.count
+  guard o.count == expected, let values = o.values else {
+    throw ABIError.argument(
+      "\(kind.name) takes \(expected) settings (\(kind.settingNames.joined(separator: ", "))), got \(o.count)")
+  }
+  let config = OptimizerConfig(kind: kind, values: Array(UnsafeBufferPointer(start: values, count: expected)))
   if let problem = config.problem { throw ABIError.argument(problem) }
   return config
 }
@@ -389,9 +392,78 @@ public func sp_network_fit(
       }
       return answer == 0 ? .proceed : answer == 1 ? .stop : .abort
     }
-    result.pointee = sp_fit_result(epochs: Int64(outcome.epochs), stop_reason: outcome.reason.rawValue)
+    result.pointee = sp_fit_result(epochs: Int64(outcome.epochs), stop_reason: outcome.reason.code)
     if outcome.reason == .interrupted {
       throw ABIError(status: Int32(SP_CALLBACK_ERROR), message: "fit was stopped by its callback")
     }
   }
+}
+
+// MARK: - Vocabulary
+
+@_cdecl("sp_name")
+public func sp_name(
+  _ vocabulary: Int32, _ code: Int32, _ name: UnsafeMutablePointer<CChar>?, _ capacity: Int64
+) -> Int32 {
+  guard let list = Vocabulary(code: vocabulary) else {
+    write("unknown vocabulary \(vocabulary)", to: name, capacity: capacity)
+    return Status.invalidArgument.code
+  }
+  guard let found = list.name(of: code) else {
+    write("unknown \(list.name) code \(code)", to: name, capacity: capacity)
+    return Status.invalidArgument.code
+  }
+  write(found, to: name, capacity: capacity)
+  return Status.ok.code
+}
+
+@_cdecl("sp_loss_info")
+public func sp_loss_info(
+  _ loss: Int32, _ outputActivation: UnsafeMutablePointer<Int32>?,
+  _ takesLabels: UnsafeMutablePointer<Int32>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    guard let kind = Loss(code: loss) else { throw ABIError.argument("unknown loss code \(loss)") }
+    guard let outputActivation, let takesLabels else {
+      throw ABIError.argument("output_activation and takes_labels must not be NULL")
+    }
+    outputActivation.pointee = kind.requiredOutput?.code ?? -1
+    takesLabels.pointee = kind.takesLabels ? 1 : 0
+  }
+}
+
+@_cdecl("sp_optimizer_info")
+public func sp_optimizer_info(
+  _ kind: Int32, _ settings: UnsafeMutablePointer<Int32>?,
+  _ stateVectors: UnsafeMutablePointer<Int32>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    guard let optimizer = OptimizerKind(code: kind) else {
+      throw ABIError.argument("unknown optimizer code \(kind)")
+    }
+    guard let settings, let stateVectors else {
+      throw ABIError.argument("settings and state_vectors must not be NULL")
+    }
+    settings.pointee = Int32(optimizer.settingNames.count)
+    stateVectors.pointee = Int32(optimizer.stateVectors)
+  }
+}
+
+@_cdecl("sp_optimizer_setting")
+public func sp_optimizer_setting(
+  _ kind: Int32, _ index: Int32, _ name: UnsafeMutablePointer<CChar>?, _ capacity: Int64
+) -> Int32 {
+  guard let optimizer = OptimizerKind(code: kind) else {
+    write("unknown optimizer code \(kind)", to: name, capacity: capacity)
+    return Status.invalidArgument.code
+  }
+  let names = optimizer.settingNames
+  guard index >= 0, Int(index) < names.count else {
+    write("\(optimizer.name) has no setting \(index)", to: name, capacity: capacity)
+    return Status.invalidArgument.code
+  }
+  write(names[Int(index)], to: name, capacity: capacity)
+  return Status.ok.code
 }

@@ -12,7 +12,7 @@ func reportingErrors(
     return Int32(SP_OK)
   } catch let failure as EngineError {
     write(failure.message, to: error, capacity: capacity)
-    return failure.code.rawValue
+    return failure.code.code
   } catch let failure as ABIError {
     write(failure.message, to: error, capacity: capacity)
     return failure.status

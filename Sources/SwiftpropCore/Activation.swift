@@ -1,24 +1,26 @@
+import CSwiftprop
+
 /// The activation functions, by the names the Python API uses.
 ///
 /// Each derivative is written from what the forward pass stored: the
 /// output `a` where it is a simple function of it (sigmoid, tanh), the
 /// pre-activation `z` otherwise (relu, leaky_relu).
-public enum Activation: Int32, CaseIterable, Sendable {
-  case identity = 0, sigmoid, tanh, relu, leakyRelu, softmax
+public enum Activation: String, Coded {
+  case identity, sigmoid, tanh, relu, leakyRelu = "leaky_relu", softmax
+
+  public var code: Int32 {
+    switch self {
+    case .identity: sp(SP_IDENTITY)
+    case .sigmoid: sp(SP_SIGMOID)
+    case .tanh: sp(SP_TANH)
+    case .relu: sp(SP_RELU)
+    case .leakyRelu: sp(SP_LEAKY_RELU)
+    case .softmax: sp(SP_SOFTMAX)
+    }
+  }
 
   /// Slope of leaky ReLU for z ≤ 0.
   public static let leakySlope = 0.01
-
-  public var name: String {
-    switch self {
-    case .identity: "identity"
-    case .sigmoid: "sigmoid"
-    case .tanh: "tanh"
-    case .relu: "relu"
-    case .leakyRelu: "leaky_relu"
-    case .softmax: "softmax"
-    }
-  }
 
   /// a = f(z) for `rows` × `cols` values; softmax works row by row,
   /// shifted by the row maximum so that exp never overflows. With `bias`

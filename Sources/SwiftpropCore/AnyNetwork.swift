@@ -10,8 +10,8 @@ public enum AnyNetwork {
   /// The dtype code of the ABI (0 = float32, 1 = float64).
   public var dtype: Int32 {
     switch self {
-    case .float32: Float.dtypeCode
-    case .float64: Double.dtypeCode
+    case .float32: Float.dtype.code
+    case .float64: Double.dtype.code
     }
   }
 
@@ -69,7 +69,7 @@ public enum AnyNetwork {
     }
   }
 
-  public func setOptimizer(kind: OptimizerConfig.Kind, step: Int, first: UnsafeRawPointer,
+  public func setOptimizer(kind: OptimizerKind, step: Int, first: UnsafeRawPointer,
                     second: UnsafeRawPointer?) throws {
     switch self {
     case .float32(let n): try n.setOptimizerErased(kind: kind, step: step, first: first, second: second)
@@ -195,19 +195,18 @@ public enum AnyNetwork {
 extension Network {
   func getOptimizerErased(first: UnsafeMutableRawPointer, second: UnsafeMutableRawPointer?) -> (Int32, Int) {
     guard let snapshot = optimizerSnapshot else { return (-1, 0) }
-    let firstOut = first.bindMemory(to: T.self, capacity: parameterCount)
-    for (i, value) in snapshot.first.enumerated() { firstOut[i] = value }
-    if let second {
-      let secondOut = second.bindMemory(to: T.self, capacity: parameterCount)
-      for (i, value) in snapshot.second.enumerated() { secondOut[i] = value }
+    for (vector, out) in zip(snapshot.vectors, [first, second]) {
+      guard let out else { continue }
+      let values = out.bindMemory(to: T.self, capacity: parameterCount)
+      for (i, value) in vector.enumerated() { values[i] = value }
     }
-    return (snapshot.kind.rawValue, snapshot.step)
+    return (snapshot.kind.code, snapshot.step)
   }
 
-  func setOptimizerErased(kind: OptimizerConfig.Kind, step: Int, first: UnsafeRawPointer,
+  func setOptimizerErased(kind: OptimizerKind, step: Int, first: UnsafeRawPointer,
                           second: UnsafeRawPointer?) throws {
-    try restoreOptimizer(kind: kind, step: step, first: first.assumingMemoryBound(to: T.self),
-                         second: second?.assumingMemoryBound(to: T.self))
+    let vectors = [first, second].compactMap { $0?.assumingMemoryBound(to: T.self) }
+    try restoreOptimizer(kind: kind, step: step, vectors: vectors)
   }
 
   func copyParameters(to out: UnsafeMutableRawPointer) {

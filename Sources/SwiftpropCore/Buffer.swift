@@ -2,27 +2,6 @@
   import Glibc
 #endif
 
-/// An error the core reports instead of trapping; the ABI turns it into a
-/// status code and a message.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
-  public enum Code: Int32, Sendable {
-    case invalidArgument = 1  // a size, a name, a setting out of range
-    case invalidValue = 2  // NaN or infinity in the data
-    case outOfMemory = 3
-    case busy = 4  // the network is training (e.g. fit called from its callback)
-    case diverged = 5  // the loss or a gradient became NaN or infinite
-  }
-
-  public var code: Code
-  public var message: String
-  public var description: String { message }
-
-  public init(_ code: Code, _ message: String) {
-    self.code = code
-    self.message = message
-  }
-}
-
 /// Checked products of sizes: an overflow is reported, never wrapped.
 @inlinable
 package func product(_ sizes: Int...) throws -> Int {

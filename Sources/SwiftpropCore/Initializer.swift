@@ -1,20 +1,22 @@
+import CSwiftprop
+
 /// How a layer's weights are drawn; biases always start at zero.
 ///
 /// Weights are drawn in Double from the network's `SeededGenerator`, row by
 /// row of W (n_in × n_out), then rounded to the network's element type.
-public enum Initializer: Int32, CaseIterable, Sendable {
+public enum Initializer: String, Coded {
   /// Glorot uniform: U(−√(6/(n_in+n_out)), +√(6/(n_in+n_out))).
-  case xavier = 0
+  case xavier
   /// He normal: N(0, 2/n_in).
   case he
   /// Standard normal N(0, 1), as `np.random.randn` in the tutorials.
   case normal
 
-  public var name: String {
+  public var code: Int32 {
     switch self {
-    case .xavier: "xavier"
-    case .he: "he"
-    case .normal: "normal"
+    case .xavier: sp(SP_XAVIER)
+    case .he: sp(SP_HE)
+    case .normal: sp(SP_NORMAL)
     }
   }
 

@@ -1,3 +1,5 @@
+import CSwiftprop
+
 /// The loss functions, by the names the Python API uses.
 ///
 /// With n samples and k outputs:
@@ -11,16 +13,20 @@
 ///   ∂L/∂z = (a·Σⱼyⱼ − y) / n, which is (a − y) / n for one-hot rows.
 ///
 /// Every gradient is the mean over the batch: no further division by n.
-public enum Loss: Int32, CaseIterable, Sendable {
-  case mse = 0, binaryCrossEntropy, crossEntropy
+public enum Loss: String, Coded {
+  case mse, binaryCrossEntropy = "binary_cross_entropy", crossEntropy = "cross_entropy"
 
-  public var name: String {
+  public var code: Int32 {
     switch self {
-    case .mse: "mse"
-    case .binaryCrossEntropy: "binary_cross_entropy"
-    case .crossEntropy: "cross_entropy"
+    case .mse: sp(SP_MSE)
+    case .binaryCrossEntropy: sp(SP_BINARY_CROSS_ENTROPY)
+    case .crossEntropy: sp(SP_CROSS_ENTROPY)
     }
   }
+
+  /// Whether targets may be given as class labels (one-hot encoded by the
+  /// bindings before they reach the engine).
+  public var takesLabels: Bool { self == .crossEntropy }
 
   /// The output activation this loss is fused with, if any.
   public var requiredOutput: Activation? {
@@ -109,7 +115,3 @@ public enum Loss: Int32, CaseIterable, Sendable {
     }
   }
 }
-
-#if canImport(Glibc)
-  import Glibc
-#endif

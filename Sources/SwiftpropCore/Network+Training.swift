@@ -1,3 +1,5 @@
+import CSwiftprop
+
 /// Settings of one `fit` call.
 public struct FitOptions: Sendable {
   public var epochs: Int
@@ -40,8 +42,19 @@ public enum FitEvent {
 /// The handler's answer.
 public enum FitControl { case proceed, stop, abort }
 
-public enum StopReason: Int32, Sendable {
-  case completed = 0, converged, callback, interrupted, diverged
+/// Why `fit` ended.
+public enum StopReason: String, Coded {
+  case completed, converged, callback, interrupted, diverged
+
+  public var code: Int32 {
+    switch self {
+    case .completed: sp(SP_COMPLETED)
+    case .converged: sp(SP_CONVERGED)
+    case .callback: sp(SP_STOPPED_BY_CALLBACK)
+    case .interrupted: sp(SP_INTERRUPTED)
+    case .diverged: sp(SP_STOPPED_DIVERGED)
+    }
+  }
 }
 
 public struct FitOutcome: Sendable {
@@ -91,7 +104,7 @@ extension Network {
     // no decay, unless the update can take the norms per layer in its pass
     // (SGD, and Adam in Float) and the network is large enough for a call
     // per array not to matter.
-    let squaresInPass = config.kind == .sgd || T.self == Float.self
+    let squaresInPass = config.kind.rule.sumsSquaresInPass(T.self)
     let normsInPass = norms != nil && squaresInPass && parameterCount >= flatUpdateLimit
     if config.l2 == 0 && !normsInPass {
       finite = state.update(

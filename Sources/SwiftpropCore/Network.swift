@@ -76,30 +76,34 @@ public final class Network<T: Scalar> {
     try values.withUnsafeBufferPointer { try setParameters($0) }
   }
 
-  /// The optimizer's memory, for saving: its kind, Adam's step count and
-  /// the first and second buffers flattened in parameter order (SGD keeps
-  /// only the first, its velocity). Nil before any training step.
-  public var optimizerSnapshot: (kind: OptimizerConfig.Kind, step: Int, first: [T], second: [T])? {
+  /// The optimizer's memory, for saving: its kind, its step count and its
+  /// state vectors (`kind.stateVectors` of them: SGD's velocity, Adam's two
+  /// moments) flattened in parameter order. Nil before any training step.
+  public var optimizerSnapshot: (kind: OptimizerKind, step: Int, vectors: [[T]])? {
     guard let optimizer else { return nil }
     let snapshot = optimizer.snapshot
-    return (optimizer.kind, snapshot.step, snapshot.first, snapshot.second)
+    return (optimizer.kind, snapshot.step, snapshot.vectors)
   }
 
-  /// Restores optimizer memory saved by `optimizerSnapshot`; `first` and
-  /// (for Adam) `second` hold `parameterCount` values each.
+  /// Restores optimizer memory saved by `optimizerSnapshot`: `vectors`
+  /// holds at least `kind.stateVectors` pointers to `parameterCount`
+  /// values each (further ones are ignored).
   public func restoreOptimizer(
-    kind: OptimizerConfig.Kind, step: Int, first: UnsafePointer<T>, second: UnsafePointer<T>?
+    kind: OptimizerKind, step: Int, vectors: [UnsafePointer<T>]
   ) throws {
     try refuseWhileTraining("restore the optimizer")
     guard step >= 0 else { throw EngineError(.invalidArgument, "step must be >= 0, got \(step)") }
-    guard allFinite(first, count: parameterCount),
-      second.map({ allFinite($0, count: parameterCount) }) ?? true
-    else { throw EngineError(.invalidValue, "optimizer state contains NaN or infinity") }
-    if kind == .adam && second == nil {
-      throw EngineError(.invalidArgument, "Adam's state needs both moment vectors")
+    let vectors = Array(vectors.prefix(kind.stateVectors))
+    guard vectors.count == kind.stateVectors else {
+      throw EngineError(
+        .invalidArgument,
+        "\(kind.name)'s state needs \(kind.stateVectors) vectors, got \(vectors.count)")
+    }
+    guard vectors.allSatisfy({ allFinite($0, count: parameterCount) }) else {
+      throw EngineError(.invalidValue, "optimizer state contains NaN or infinity")
     }
     let state = try OptimizerState<T>(kind: kind, counts: parameters.map(\.count))
-    state.restore(step: step, first: first, second: second)
+    state.restore(step: step, vectors: vectors)
     optimizer = state
   }
 

@@ -20,8 +20,8 @@ public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
   static func log1p(_ x: Self) -> Self
   /// Hyperbolic tangent.
   static func tanh(_ x: Self) -> Self
-  /// The dtype code used across the ABI (0 = float32, 1 = float64).
-  static var dtypeCode: Int32 { get }
+  /// This type as the ABI names it.
+  static var dtype: DType { get }
 }
 
 extension Float: Scalar {
@@ -30,7 +30,7 @@ extension Float: Scalar {
   @inlinable public static func log(_ x: Float) -> Float { logf(x) }
   @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
   @inlinable public static func tanh(_ x: Float) -> Float { tanhf(x) }
-  public static var dtypeCode: Int32 { 0 }
+  public static var dtype: DType { .float32 }
 }
 
 extension Double: Scalar {
@@ -39,7 +39,7 @@ extension Double: Scalar {
   @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
   @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
   @inlinable public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
-  public static var dtypeCode: Int32 { 1 }
+  public static var dtype: DType { .float64 }
 }
 
 /// Monotonic time in nanoseconds, for the interrupt-poll interval.

@@ -114,9 +114,11 @@ final class ABITests: XCTestCase {
     var x: [Double] = [0, 0, 0, 1, 1, 0, 1, 1]
     var y: [Double] = [0, 1, 1, 0]
     var loss = 0.0
-    var optimizer = sp_optimizer(
-      kind: Int32(SP_SGD), nesterov: 0, learning_rate: -1, momentum: 0, beta1: 0, beta2: 0,
-      epsilon: 0, l2: 0)
+    // lr, l2, momentum, nesterov
+    let values = UnsafeMutablePointer<Double>.allocate(capacity: 4)
+    defer { values.deallocate() }
+    values.initialize(from: [-1, 0, 0, 0], count: 4)
+    var optimizer = sp_optimizer(kind: Int32(SP_SGD), count: 4, values: values)
     XCTAssertEqual(
       sp_network_train_step(handle, &x, &y, 4, 2, 1, &optimizer, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
@@ -124,7 +126,24 @@ final class ABITests: XCTestCase {
     XCTAssertEqual(
       sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
-    optimizer.learning_rate = 0.1
+    values[0] = 0.1
+    for (count, pointer) in [(3, values), (5, values), (4, nil)] {
+      var wrong = sp_optimizer(kind: Int32(SP_SGD), count: Int32(count), values: pointer)
+      XCTAssertEqual(
+        sp_network_train_step(handle, &x, &y, 4, 2, 1, &wrong, &loss, &message, 256),
+        Int32(SP_INVALID_ARGUMENT))
+      XCTAssertTrue(text.contains("sgd takes 4 settings (lr, l2, momentum, nesterov)"), text)
+    }
+    values[3] = 0.5
+    XCTAssertEqual(
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, &optimizer, &loss, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("nesterov must be 0 or 1"), text)
+    values[3] = 0
+    var unknown = sp_optimizer(kind: Int32(SP_OPTIMIZER_COUNT), count: 4, values: values)
+    XCTAssertEqual(
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, &unknown, &loss, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
     var options = sp_fit_options(
       epochs: 0, batch_size: 4, report_every: 0, patience: 1, poll_interval_ns: 0, tolerance: -1,
       shuffle: 1)
@@ -152,9 +171,11 @@ final class ABITests: XCTestCase {
     defer { _ = sp_network_destroy(handle) }
     var x: [Float] = [0, 0, 0, 1, 1, 0, 1, 1]
     var y: [Float] = [0, 1, 1, 0]
-    var optimizer = sp_optimizer(
-      kind: Int32(SP_ADAM), nesterov: 0, learning_rate: 0.01, momentum: 0, beta1: 0.9,
-      beta2: 0.999, epsilon: 1e-8, l2: 0)
+    // lr, l2, beta1, beta2, eps
+    let values = UnsafeMutablePointer<Double>.allocate(capacity: 5)
+    defer { values.deallocate() }
+    values.initialize(from: [0.01, 0, 0.9, 0.999, 1e-8], count: 5)
+    var optimizer = sp_optimizer(kind: Int32(SP_ADAM), count: 5, values: values)
     var options = sp_fit_options(
       epochs: 1000, batch_size: 1, report_every: 1, patience: 1, poll_interval_ns: 0,
       tolerance: -1, shuffle: 1)
@@ -184,5 +205,59 @@ final class ABITests: XCTestCase {
       Int32(SP_INVALID_ARGUMENT))
     XCTAssertEqual(small[7], 0)
     XCTAssertEqual(String(cString: small).count, 7)
+  }
+
+  /// Every code of every list in swiftprop.h, up to its *_COUNT sentinel,
+  /// has a name on the Swift side, and none past it: a code added to the
+  /// header without a Swift case (or the other way) fails here.
+  func testEveryCodeOfTheHeaderHasOneName() {
+    let lists: [(Int, Int)] = [
+      (SP_VOCABULARY_STATUS, SP_STATUS_COUNT), (SP_VOCABULARY_DTYPE, SP_DTYPE_COUNT),
+      (SP_VOCABULARY_ACTIVATION, SP_ACTIVATION_COUNT), (SP_VOCABULARY_LOSS, SP_LOSS_COUNT),
+      (SP_VOCABULARY_INITIALIZER, SP_INITIALIZER_COUNT),
+      (SP_VOCABULARY_OPTIMIZER, SP_OPTIMIZER_COUNT),
+      (SP_VOCABULARY_STOP_REASON, SP_STOP_REASON_COUNT),
+    ]
+    XCTAssertEqual(lists.count, SP_VOCABULARY_COUNT)
+    var name = [CChar](repeating: 0, count: 64)
+    for (vocabulary, count) in lists {
+      var names = Set<String>()
+      for code in 0..<count {
+        XCTAssertEqual(sp_name(Int32(vocabulary), Int32(code), &name, 64), Int32(SP_OK))
+        names.insert(String(cString: name))
+      }
+      XCTAssertEqual(names.count, count, "names of vocabulary \(vocabulary) must be distinct")
+      for code in [-1, count] {
+        XCTAssertEqual(
+          sp_name(Int32(vocabulary), Int32(code), &name, 64), Int32(SP_INVALID_ARGUMENT))
+      }
+    }
+    XCTAssertEqual(sp_name(Int32(SP_VOCABULARY_COUNT), 0, &name, 64), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_name(Int32(SP_VOCABULARY_ACTIVATION), Int32(SP_LEAKY_RELU), &name, 64), 0)
+    XCTAssertEqual(String(cString: name), "leaky_relu")
+  }
+
+  func testOptimizersDescribeTheirSettings() {
+    var settings: Int32 = 0
+    var vectors: Int32 = 0
+    var name = [CChar](repeating: 0, count: 64)
+    XCTAssertEqual(sp_optimizer_info(Int32(SP_ADAM), &settings, &vectors, &message, 256), 0)
+    XCTAssertEqual([settings, vectors], [5, 2])
+    var names: [String] = []
+    for index in 0..<settings {
+      XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), index, &name, 64), 0)
+      names.append(String(cString: name))
+    }
+    XCTAssertEqual(names, ["lr", "l2", "beta1", "beta2", "eps"])
+    XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), 5, &name, 64), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(
+      sp_optimizer_info(Int32(SP_OPTIMIZER_COUNT), &settings, &vectors, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    var output: Int32 = 0
+    var labels: Int32 = 0
+    XCTAssertEqual(sp_loss_info(Int32(SP_CROSS_ENTROPY), &output, &labels, &message, 256), 0)
+    XCTAssertEqual([output, labels], [Int32(SP_SOFTMAX), 1])
+    XCTAssertEqual(sp_loss_info(Int32(SP_MSE), &output, &labels, &message, 256), 0)
+    XCTAssertEqual([output, labels], [-1, 0])
   }
 }

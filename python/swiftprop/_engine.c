@@ -155,16 +155,40 @@ acquire_samples(PyObject *x_object, PyObject *y_object, const network_shape *sha
     return 0;
 }
 
+/* Optimizer settings with room for their values (a bridge from the
+ * positional tuple until the settings travel by name). */
+typedef struct {
+    sp_optimizer optimizer;
+    double values[8];
+} optimizer_settings;
+
 static int
-parse_optimizer(PyObject *tuple, sp_optimizer *optimizer)
+parse_optimizer(PyObject *tuple, optimizer_settings *settings)
 {
     /* (kind, lr, momentum, nesterov, beta1, beta2, eps, l2) */
-    return PyArg_ParseTuple(tuple, "iddidddd;optimizer must be a tuple "
-                            "(kind, lr, momentum, nesterov, beta1, beta2, eps, l2)",
-                            &optimizer->kind, &optimizer->learning_rate,
-                            &optimizer->momentum, &optimizer->nesterov,
-                            &optimizer->beta1, &optimizer->beta2,
-                            &optimizer->epsilon, &optimizer->l2) ? 0 : -1;
+    int kind, nesterov;
+    double lr, momentum, beta1, beta2, eps, l2;
+    if (!PyArg_ParseTuple(tuple, "iddidddd;optimizer must be a tuple "
+                          "(kind, lr, momentum, nesterov, beta1, beta2, eps, l2)",
+                          &kind, &lr, &momentum, &nesterov, &beta1, &beta2,
+                          &eps, &l2))
+        return -1;
+    double *v = settings->values;
+    v[0] = lr;
+    v[1] = l2;
+    settings->optimizer.kind = kind;
+    settings->optimizer.values = v;
+    if (kind == SP_SGD) {
+        v[2] = momentum;
+        v[3] = nesterov;
+        settings->optimizer.count = 4;
+    } else {
+        v[2] = beta1;
+        v[3] = beta2;
+        v[4] = eps;
+        settings->optimizer.count = 5;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- lifetime */
@@ -564,7 +588,7 @@ engine_train_step(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "LOOO!:train_step", &handle, &x_object, &y_object,
                           &PyTuple_Type, &optimizer_tuple))
         return NULL;
-    sp_optimizer optimizer;
+    optimizer_settings optimizer;
     if (parse_optimizer(optimizer_tuple, &optimizer) < 0)
         return NULL;
     network_shape shape;
@@ -578,7 +602,7 @@ engine_train_step(PyObject *module, PyObject *args)
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
     status = sp_network_train_step(handle, x.buf, y.buf, rows_of(&x), shape.inputs,
-                                   shape.outputs, &optimizer, &loss, error,
+                                   shape.outputs, &optimizer.optimizer, &loss, error,
                                    ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&x);
@@ -727,7 +751,7 @@ engine_fit(PyObject *module, PyObject *args)
                           &PyTuple_Type, &settings, &reporter, &loss_object,
                           &val_object, &norms_object, &stop_flag))
         return NULL;
-    sp_optimizer optimizer;
+    optimizer_settings optimizer;
     if (parse_optimizer(optimizer_tuple, &optimizer) < 0)
         return NULL;
     sp_fit_options options;
@@ -783,7 +807,7 @@ engine_fit(PyObject *module, PyObject *args)
     int32_t status = sp_network_fit(
         handle, x.buf, y.buf, rows_of(&x), shape.inputs, shape.outputs,
         validating ? vx.buf : NULL, validating ? vy.buf : NULL,
-        validating ? rows_of(&vx) : 0, &optimizer, &options, fit_callback, &context,
+        validating ? rows_of(&vx) : 0, &optimizer.optimizer, &options, fit_callback, &context,
         (double *)losses.buf, validating ? (double *)val_losses.buf : NULL,
         (double *)norms.buf, count_of(&losses), &outcome, error, ERROR_CAPACITY);
     PyEval_RestoreThread(context.thread_state);

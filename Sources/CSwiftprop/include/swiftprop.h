@@ -23,6 +23,13 @@
 extern "C" {
 #endif
 
+/* The vocabulary: every code of the engine is numbered here and nowhere
+ * else. The Swift core reads these constants (it never renumbers them);
+ * the CPython extension exports them as module constants, and the Python
+ * package builds its name -> code tables from sp_name. Each list ends in a
+ * *_COUNT sentinel, so a code added here and forgotten in Swift fails the
+ * round-trip tests on both sides. */
+
 enum {
     SP_OK = 0,
     SP_INVALID_ARGUMENT = 1, /* a size, a name code, a setting out of range */
@@ -31,29 +38,57 @@ enum {
     SP_BUSY = 4,             /* the network is inside fit */
     SP_DIVERGED = 5,         /* the loss or a gradient is not finite */
     SP_INVALID_HANDLE = 6,
-    SP_CALLBACK_ERROR = 7    /* the fit callback asked to abort */
+    SP_CALLBACK_ERROR = 7,   /* the fit callback asked to abort */
+    SP_STATUS_COUNT
 };
 
-enum { SP_FLOAT32 = 0, SP_FLOAT64 = 1 };
+enum { SP_FLOAT32 = 0, SP_FLOAT64, SP_DTYPE_COUNT };
 
-/* Codes of activations, losses, initialisers and optimizers. */
-enum { SP_IDENTITY = 0, SP_SIGMOID, SP_TANH, SP_RELU, SP_LEAKY_RELU, SP_SOFTMAX };
-enum { SP_MSE = 0, SP_BINARY_CROSS_ENTROPY, SP_CROSS_ENTROPY };
-enum { SP_XAVIER = 0, SP_HE, SP_NORMAL };
-enum { SP_SGD = 0, SP_ADAM = 1 };
+/* Activations, losses, weight initialisers, optimizers. */
+enum { SP_IDENTITY = 0, SP_SIGMOID, SP_TANH, SP_RELU, SP_LEAKY_RELU, SP_SOFTMAX,
+       SP_ACTIVATION_COUNT };
+enum { SP_MSE = 0, SP_BINARY_CROSS_ENTROPY, SP_CROSS_ENTROPY, SP_LOSS_COUNT };
+enum { SP_XAVIER = 0, SP_HE, SP_NORMAL, SP_INITIALIZER_COUNT };
+enum { SP_SGD = 0, SP_ADAM, SP_OPTIMIZER_COUNT };
 
 /* Stop reasons of sp_network_fit. */
-enum { SP_COMPLETED = 0, SP_CONVERGED, SP_STOPPED_BY_CALLBACK, SP_INTERRUPTED, SP_STOPPED_DIVERGED };
+enum { SP_COMPLETED = 0, SP_CONVERGED, SP_STOPPED_BY_CALLBACK, SP_INTERRUPTED,
+       SP_STOPPED_DIVERGED, SP_STOP_REASON_COUNT };
 
+/* The lists above, for sp_name. */
+enum { SP_VOCABULARY_STATUS = 0, SP_VOCABULARY_DTYPE, SP_VOCABULARY_ACTIVATION,
+       SP_VOCABULARY_LOSS, SP_VOCABULARY_INITIALIZER, SP_VOCABULARY_OPTIMIZER,
+       SP_VOCABULARY_STOP_REASON, SP_VOCABULARY_COUNT };
+
+/* The name of `code` in `vocabulary` as the Python API spells it
+ * ("leaky_relu", "cross_entropy", "adam"), NUL-terminated in `name`
+ * (capacity bytes, truncated if needed). SP_INVALID_ARGUMENT for a code
+ * or vocabulary that does not exist. */
+int32_t sp_name(int32_t vocabulary, int32_t code, char *name, int64_t capacity);
+
+/* What a loss needs: the output activation it is fused with
+ * (*output_activation, -1 for any) and whether its targets may be given
+ * as class labels (*takes_labels, 0 or 1). */
+int32_t sp_loss_info(int32_t loss, int32_t *output_activation, int32_t *takes_labels,
+                     char *error, int64_t error_capacity);
+
+/* Optimizer settings: the kind and its settings as `count` doubles, in the
+ * order sp_optimizer_setting names them. Every kind's settings begin with
+ * "lr" (> 0) and "l2" (>= 0, weight decay on the weights only); a new
+ * setting changes neither this struct nor any signature. */
 typedef struct sp_optimizer {
-    int32_t kind;           /* SP_SGD or SP_ADAM */
-    int32_t nesterov;       /* 0 or 1 (SGD) */
-    double learning_rate;   /* > 0 */
-    double momentum;        /* [0, 1) (SGD) */
-    double beta1, beta2;    /* [0, 1) (Adam) */
-    double epsilon;         /* > 0 (Adam) */
-    double l2;              /* >= 0, weights only */
+    int32_t kind;           /* SP_SGD, SP_ADAM, ... */
+    int32_t count;          /* values in `values` */
+    const double *values;
 } sp_optimizer;
+
+/* How many settings optimizer `kind` takes and how many state vectors of
+ * parameter_count values it keeps (0, 1 or 2: velocity, moments). */
+int32_t sp_optimizer_info(int32_t kind, int32_t *settings, int32_t *state_vectors,
+                          char *error, int64_t error_capacity);
+/* The name of setting `index` of optimizer `kind` ("lr", "momentum", ...),
+ * NUL-terminated in `name` (capacity bytes). */
+int32_t sp_optimizer_setting(int32_t kind, int32_t index, char *name, int64_t capacity);
 
 typedef struct sp_fit_options {
     int64_t epochs;         /* >= 1 */
@@ -104,9 +139,11 @@ int32_t sp_network_set_generator(int64_t handle, uint64_t state,
                                  char *error, int64_t error_capacity);
 int32_t sp_network_reset_optimizer(int64_t handle, char *error, int64_t error_capacity);
 /* The optimizer's memory, for saving: *kind is -1 before any training step,
- * else SP_SGD (velocity in `first`) or SP_ADAM (moments in `first` and
- * `second`, step count in *step). first/second hold parameter_count values
- * of the network's dtype; second may be NULL for SGD. */
+ * else the optimizer's code, with its state vectors (sp_optimizer_info) in
+ * `first` and `second` (SGD: velocity; Adam: the two moments) and the
+ * number of steps taken in *step. first/second hold parameter_count values
+ * of the network's dtype; second may be NULL for a kind with fewer than two
+ * state vectors. */
 int32_t sp_network_get_optimizer(int64_t handle, int32_t *kind, int64_t *step, void *first,
                                  void *second, int64_t count,
                                  char *error, int64_t error_capacity);

@@ -1,0 +1,80 @@
+/// Stochastic gradient descent, PyTorch's rule: with g = ∂L/∂p (+ l2·W),
+/// without momentum p −= lr·g; with momentum μ the velocity
+/// v = μ·v + g, then p −= lr·(g + μ·v) (Nesterov) or p −= lr·v.
+///
+/// Settings: "momentum" in [0, 1), "nesterov" 0 or 1 (needs momentum > 0
+/// to matter). State: the velocity v.
+struct SGD: UpdateRule {
+  static let settingNames = ["momentum", "nesterov"]
+  static let stateVectors = 1
+
+  static func problem(_ config: OptimizerConfig) -> String? {
+    let nesterov = config.values[3]
+    if nesterov != 0 && nesterov != 1 { return "nesterov must be 0 or 1, got \(nesterov)" }
+    return OptimizerConfig.outside("momentum", config.values[2], 0, 1)
+  }
+
+  static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool { true }
+
+  var learningRate, momentum: Double
+  var nesterov: Bool
+
+  init(_ config: OptimizerConfig, step: Int) {
+    learningRate = config.values[0]
+    momentum = config.values[2]
+    nesterov = config.values[3] != 0
+  }
+
+  /// Written on vectors: the finiteness probe (x − x is 0 for finite x,
+  /// NaN otherwise) and Σ g² are sums the compiler would not vectorise.
+  @inline(__always)
+  func update<T: Scalar>(
+    _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, gradient: UnsafePointer<T>,
+    state: StateVectors<T>, count: Int, decay: T, wantSquares: Bool
+  ) -> (finite: Bool, squares: Double) {
+    let pass = Pass<T>(lr: T(learningRate), l2: decay, mu: T(momentum), nesterov: nesterov)
+    let v = state.first!, vNext = state.nextFirst!
+    let lanes = T.Vector.scalarCount
+    var sums = (probe: T.Vector(), squares: T.Vector())
+    var i = 0
+    while i + lanes <= count {
+      pass.step(p + i, gradient + i, v + i, next + i, vNext + i, n: lanes, into: &sums)
+      i += lanes
+    }
+    if i < count {
+      pass.step(p + i, gradient + i, v + i, next + i, vNext + i, n: count - i, into: &sums)
+    }
+    return (sums.probe.sum().isFinite, wantSquares ? Double(sums.squares.sum()) : 0)
+  }
+
+  /// Plain SGD (`mu` 0, no velocity kept), with momentum, or Nesterov's,
+  /// on one vector of n ≤ lanes values; adds to `sums` the finiteness
+  /// probe of what it writes and the squares of the gradient.
+  struct Pass<T: Scalar> {
+    var lr, l2, mu: T
+    var nesterov: Bool
+
+    @inline(__always)
+    func step(
+      _ p: UnsafePointer<T>, _ gradient: UnsafePointer<T>, _ v: UnsafePointer<T>,
+      _ next: UnsafeMutablePointer<T>, _ vNext: UnsafeMutablePointer<T>, n: Int,
+      into sums: inout (probe: T.Vector, squares: T.Vector)
+    ) {
+      let w = load(p, n)
+      let raw = load(gradient, n)
+      let g = raw + l2 * w
+      sums.squares += raw * raw
+      if mu == 0 {
+        let value = w - lr * g
+        store(value, next, n)
+        sums.probe += value - value
+        return
+      }
+      let velocity = mu * load(v, n) + g
+      let value = w - lr * (nesterov ? g + mu * velocity : velocity)
+      store(velocity, vNext, n)
+      store(value, next, n)
+      sums.probe += (value - value) + (velocity - velocity)
+    }
+  }
+}
