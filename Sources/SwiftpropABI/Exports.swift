@@ -34,12 +34,12 @@ public func sp_network_create(
       throw ABIError.argument("unknown initializer code \(initializer)")
     }
     let network: AnyNetwork
-    switch dtype {
-    case Int32(SP_FLOAT32):
+    switch DType(code: dtype) {
+    case .float32:
       network = .float32(try Network(layers: layers, loss: lossKind, initializer: initKind, seed: seed))
-    case Int32(SP_FLOAT64):
+    case .float64:
       network = .float64(try Network(layers: layers, loss: lossKind, initializer: initKind, seed: seed))
-    default:
+    case nil:
       throw ABIError.argument("unknown dtype code \(dtype)")
     }
     handle.pointee = HandleTable.shared.insert(network)
@@ -59,10 +59,10 @@ public func sp_network_info(
   reportingErrors(error, errorCapacity) {
     let network = try HandleTable.shared.network(handle)
     guard let description else { throw ABIError.argument("description must not be NULL") }
+    let facts = network.description
     description.pointee = sp_network_description(
-      dtype: network.dtype, layer_count: Int32(network.shape.layers),
-      inputs: Int64(network.inputCount), outputs: Int64(network.outputCount),
-      parameter_count: Int64(network.parameterCount))
+      dtype: facts.dtype.code, layer_count: Int32(facts.layers), inputs: Int64(facts.inputs),
+      outputs: Int64(facts.outputs), parameter_count: Int64(facts.parameters))
   }
 }
 
@@ -79,7 +79,13 @@ public func sp_network_get_parameters(
       throw ABIError.argument("expected \(network.parameterCount) parameter values, got \(count)")
     }
     guard let values else { throw ABIError.argument("values must not be NULL") }
-    network.copyParameters(to: values)
+    struct CopyParameters: NetworkOperation {
+      let out: UnsafeMutableRawPointer
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws {
+        try n.copyParameters(into: out.matrix(1, n.parameterCount))
+      }
+    }
+    try network.run(CopyParameters(out: values))
   }
 }
 
@@ -94,7 +100,13 @@ public func sp_network_set_parameters(
       throw ABIError.argument("expected \(network.parameterCount) parameter values, got \(count)")
     }
     guard let values else { throw ABIError.argument("values must not be NULL") }
-    try network.setParameters(from: values, count: Int(count))
+    struct SetParameters: NetworkOperation {
+      let values: UnsafeRawPointer
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws {
+        try n.setParameters(values.matrix(1, n.parameterCount))
+      }
+    }
+    try network.run(SetParameters(values: values))
   }
 }
 
@@ -106,7 +118,10 @@ public func sp_network_get_generator(
   reportingErrors(error, errorCapacity) {
     let network = try HandleTable.shared.network(handle)
     guard let state else { throw ABIError.argument("state must not be NULL") }
-    state.pointee = network.generatorState
+    struct GetGenerator: NetworkOperation {
+      func callAsFunction<T: Scalar>(_ n: Network<T>) -> UInt64 { n.generator.state }
+    }
+    state.pointee = try network.run(GetGenerator())
   }
 }
 
@@ -120,7 +135,11 @@ public func sp_network_set_generator(
     guard !network.isTraining else {
       throw EngineError(.busy, "cannot reseed while fit is running on this network")
     }
-    network.generatorState = state
+    struct SetGenerator: NetworkOperation {
+      let state: UInt64
+      func callAsFunction<T: Scalar>(_ n: Network<T>) { n.generator.state = state }
+    }
+    try network.run(SetGenerator(state: state))
   }
 }
 
@@ -133,7 +152,10 @@ public func sp_network_reset_optimizer(
     guard !network.isTraining else {
       throw EngineError(.busy, "cannot reset the optimizer while fit is running on this network")
     }
-    network.resetOptimizer()
+    struct ResetOptimizer: NetworkOperation {
+      func callAsFunction<T: Scalar>(_ n: Network<T>) { n.resetOptimizer() }
+    }
+    try network.run(ResetOptimizer())
   }
 }
 
@@ -149,9 +171,21 @@ public func sp_network_get_optimizer(
       throw ABIError.argument(
         "kind, step and first must not be NULL and count must be \(network.parameterCount), got \(count)")
     }
-    let (code, steps) = network.getOptimizer(first: first, second: second)
-    kind.pointee = code
-    step.pointee = Int64(steps)
+    struct CopyOptimizer: NetworkOperation {
+      let first: UnsafeMutableRawPointer, second: UnsafeMutableRawPointer?
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> (kind: OptimizerKind, step: Int)? {
+        let vectors: [MutableMatrix<T>] = try [first, second].compactMap {
+          try $0?.matrix(1, n.parameterCount)
+        }
+        // A kind with fewer state vectors than the caller has room for
+        // copies only its own.
+        let kept = n.optimizerKind.map { min($0.stateVectors, vectors.count) } ?? 0
+        return try n.copyOptimizerState(into: Array(vectors.prefix(kept)))
+      }
+    }
+    let saved = try network.run(CopyOptimizer(first: first, second: second))
+    kind.pointee = saved?.kind.code ?? -1
+    step.pointee = Int64(saved?.step ?? 0)
   }
 }
 
@@ -169,7 +203,20 @@ public func sp_network_set_optimizer(
     guard count == Int64(network.parameterCount), let first else {
       throw ABIError.argument("first must hold \(network.parameterCount) values, got \(count)")
     }
-    try network.setOptimizer(kind: optimizerKind, step: Int(step), first: first, second: second)
+    guard step >= 0, step <= Int64(Int.max) else {
+      throw ABIError.argument("step must be >= 0, got \(step)")
+    }
+    struct RestoreOptimizer: NetworkOperation {
+      let kind: OptimizerKind, step: Int, first: UnsafeRawPointer, second: UnsafeRawPointer?
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws {
+        let vectors: [Matrix<T>] = try [first, second].compactMap {
+          try $0?.matrix(1, n.parameterCount)
+        }
+        try n.restoreOptimizer(kind: kind, step: step, vectors: vectors)
+      }
+    }
+    try network.run(
+      RestoreOptimizer(kind: optimizerKind, step: Int(step), first: first, second: second))
   }
 }
 
@@ -180,19 +227,37 @@ public func sp_network_set_optimizer(
 private func samples(
   _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, rows: Int64,
   xColumns: Int64, yColumns: Int64, names: (String, String) = ("X", "y")
-) throws -> (AnyNetwork, UnsafeRawPointer, UnsafeRawPointer) {
+) throws -> (AnyNetwork, Samples) {
   let network = try HandleTable.shared.network(handle)
   let xCount = try checkedCount(names.0, x, rows: rows, columns: xColumns,
                                 expectedColumns: network.inputCount)
   let yCount = try checkedCount(names.1, y, rows: rows, columns: yColumns,
                                 expectedColumns: network.outputCount)
-  guard network.allFinite(x!, count: xCount) else {
+  guard try network.run(AllFinite(values: x!, count: xCount)) else {
     throw EngineError(.invalidValue, "\(names.0) contains NaN or infinity")
   }
-  guard network.allFinite(y!, count: yCount) else {
+  guard try network.run(AllFinite(values: y!, count: yCount)) else {
     throw EngineError(.invalidValue, "\(names.1) contains NaN or infinity")
   }
-  return (network, x!, y!)
+  return (network, Samples(x: x!, y: y!, rows: Int(rows)))
+}
+
+/// Checked samples, viewed in the network's element type by the operations.
+struct Samples {
+  let x, y: UnsafeRawPointer
+  let rows: Int
+
+  func views<T: Scalar>(for network: Network<T>) throws -> (Matrix<T>, Matrix<T>) {
+    (try x.matrix(rows, network.inputCount), try y.matrix(rows, network.outputCount))
+  }
+}
+
+struct AllFinite: NetworkOperation {
+  let values: UnsafeRawPointer
+  let count: Int
+  func callAsFunction<T: Scalar>(_ n: Network<T>) -> Bool {
+    allFinite(values.assumingMemoryBound(to: T.self), count: count)
+  }
 }
 
 @_cdecl("sp_network_predict")
@@ -208,10 +273,16 @@ public func sp_network_predict(
     guard try outCount == Int64(product(Int(rows), network.outputCount)), let out else {
       throw ABIError.argument("out must hold \(rows) x \(network.outputCount) values, got \(outCount)")
     }
-    guard network.allFinite(x!, count: count) else {
+    guard try network.run(AllFinite(values: x!, count: count)) else {
       throw EngineError(.invalidValue, "X contains NaN or infinity")
     }
-    try network.predictErased(x!, rows: Int(rows), into: out)
+    struct Predict: NetworkOperation {
+      let x: UnsafeRawPointer, rows: Int, out: UnsafeMutableRawPointer
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws {
+        try n.predict(x.matrix(rows, n.inputCount), into: out.matrix(rows, n.outputCount))
+      }
+    }
+    try network.run(Predict(x: x!, rows: Int(rows), out: out))
   }
 }
 
@@ -222,9 +293,16 @@ public func sp_network_loss(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
     guard let loss else { throw ABIError.argument("loss must not be NULL") }
-    loss.pointee = try network.lossValueErased(x, y, rows: Int(rows))
+    struct Loss: NetworkOperation {
+      let data: Samples
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
+        let (x, y) = try data.views(for: n)
+        return try n.lossValue(x, y)
+      }
+    }
+    loss.pointee = try network.run(Loss(data: data))
   }
 }
 
@@ -236,11 +314,18 @@ public func sp_network_gradients(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
     guard outCount == Int64(network.parameterCount), let out else {
       throw ABIError.argument("out must hold \(network.parameterCount) values, got \(outCount)")
     }
-    let value = try network.gradientsErased(x, y, rows: Int(rows), into: out)
+    struct Gradients: NetworkOperation {
+      let data: Samples, out: UnsafeMutableRawPointer
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
+        let (x, y) = try data.views(for: n)
+        return try n.gradients(x, y, into: out.matrix(1, n.parameterCount))
+      }
+    }
+    let value = try network.run(Gradients(data: data, out: out))
     loss?.pointee = value
   }
 }
@@ -253,12 +338,19 @@ public func sp_network_numerical_gradients(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
     guard epsilon.isFinite, epsilon > 0 else { throw ABIError.argument("eps must be > 0, got \(epsilon)") }
     guard outCount == Int64(network.parameterCount), let out else {
       throw ABIError.argument("out must hold \(network.parameterCount) values, got \(outCount)")
     }
-    try network.numericalGradientsErased(x, y, rows: Int(rows), epsilon: epsilon, into: out)
+    struct NumericalGradients: NetworkOperation {
+      let data: Samples, epsilon: Double, out: UnsafeMutablePointer<Double>
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws {
+        let (x, y) = try data.views(for: n)
+        try n.numericalGradients(x, y, epsilon: epsilon, into: out.matrix(1, n.parameterCount))
+      }
+    }
+    try network.run(NumericalGradients(data: data, epsilon: epsilon, out: out))
   }
 }
 
@@ -272,14 +364,22 @@ public func sp_network_forward(
     let network = try HandleTable.shared.network(handle)
     let xCount = try checkedCount("X", x, rows: rows, columns: columns,
                                   expectedColumns: network.inputCount)
-    let width = network.traceWidth
+    let width = network.description.traceWidth
     guard try count == Int64(product(Int(rows), width)), let z, let a else {
       throw ABIError.argument("z and a must each hold \(rows) x \(width) values, got \(count)")
     }
-    guard network.allFinite(x!, count: xCount) else {
+    guard try network.run(AllFinite(values: x!, count: xCount)) else {
       throw EngineError(.invalidValue, "X contains NaN or infinity")
     }
-    try network.forwardErased(x!, rows: Int(rows), z: z, a: a)
+    struct Forward: NetworkOperation {
+      let x: UnsafeRawPointer, rows: Int, z: UnsafeMutableRawPointer, a: UnsafeMutableRawPointer
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws {
+        try n.forwardTrace(
+          x.matrix(rows, n.inputCount), z: z.matrix(1, rows * n.traceWidth),
+          a: a.matrix(1, rows * n.traceWidth))
+      }
+    }
+    try network.run(Forward(x: x!, rows: Int(rows), z: z, a: a))
   }
 }
 
@@ -292,8 +392,8 @@ public func sp_network_backward(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
-    let width = network.traceWidth
+    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let width = network.description.traceWidth
     guard try count == Int64(product(Int(rows), width)), let deltas else {
       throw ABIError.argument("deltas must hold \(rows) x \(width) values, got \(count)")
     }
@@ -303,8 +403,19 @@ public func sp_network_backward(
     guard try dxCount == Int64(product(Int(rows), network.inputCount)), let dx else {
       throw ABIError.argument("dx must hold \(rows) x \(network.inputCount) values, got \(dxCount)")
     }
-    let value = try network.backwardErased(
-      x, y, rows: Int(rows), deltas: deltas, gradients: gradients, inputGradient: dx)
+    struct Backward: NetworkOperation {
+      let data: Samples
+      let deltas, gradients, dx: UnsafeMutableRawPointer
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
+        let (x, y) = try data.views(for: n)
+        return try n.backwardTrace(
+          x, y, deltas: deltas.matrix(1, data.rows * n.traceWidth),
+          gradients: gradients.matrix(1, n.parameterCount),
+          inputGradient: dx.matrix(data.rows, n.inputCount))
+      }
+    }
+    let value = try network.run(
+      Backward(data: data, deltas: deltas, gradients: gradients, dx: dx))
     loss?.pointee = value
   }
 }
@@ -333,9 +444,16 @@ public func sp_network_train_step(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
     let config = try optimizerConfig(optimizer)
-    let value = try network.trainStepErased(x, y, rows: Int(rows), config: config)
+    struct TrainStep: NetworkOperation {
+      let data: Samples, config: OptimizerConfig
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
+        let (x, y) = try data.views(for: n)
+        return try n.trainStep(x, y, config: config)
+      }
+    }
+    let value = try network.run(TrainStep(data: data, config: config))
     loss?.pointee = value
   }
 }
@@ -348,11 +466,12 @@ public func sp_network_fit(
   _ optimizer: UnsafePointer<sp_optimizer>?, _ options: UnsafePointer<sp_fit_options>?,
   _ callback: sp_fit_callback?, _ context: UnsafeMutableRawPointer?,
   _ lossHistory: UnsafeMutablePointer<Double>?, _ validationHistory: UnsafeMutablePointer<Double>?,
-  _ gradientNorms: UnsafeMutablePointer<Double>?, _ historyCapacity: Int64, _ result: UnsafeMutablePointer<sp_fit_result>?,
+  _ gradientNorms: UnsafeMutablePointer<Double>?, _ historyCapacity: Int64,
+  _ result: UnsafeMutablePointer<sp_fit_result>?,
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, x, y) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
     let config = try optimizerConfig(optimizer)
     guard let o = options?.pointee else { throw ABIError.argument("options must not be NULL") }
     guard o.epochs >= 1, o.batch_size >= 1, o.patience >= 1, o.report_every >= 0,
@@ -364,24 +483,28 @@ public func sp_network_fit(
     guard let lossHistory, historyCapacity >= o.epochs, let result else {
       throw ABIError.argument("loss_history must hold \(o.epochs) values and result must not be NULL")
     }
+    var validation: Samples?
     if validationRows > 0 {
-      _ = try samples(handle, validationX, validationY, rows: validationRows, xColumns: xColumns,
-                      yColumns: yColumns, names: ("validation X", "validation y"))
+      validation = try samples(
+        handle, validationX, validationY, rows: validationRows, xColumns: xColumns,
+        yColumns: yColumns, names: ("validation X", "validation y")
+      ).1
       guard validationHistory != nil else {
         throw ABIError.argument("val_history must not be NULL with validation data")
       }
     } else if validationRows < 0 {
       throw ABIError.argument("val_rows must be >= 0, got \(validationRows)")
     }
+    let capacity = Int(historyCapacity)
+    let history = try FitHistory(
+      loss: lossHistory.matrix(1, capacity),
+      validationLoss: validation == nil ? nil : validationHistory?.matrix(1, capacity),
+      gradientNorms: gradientNorms?.matrix(capacity, network.description.layers))
     let fitOptions = FitOptions(
       epochs: Int(o.epochs), batchSize: Int(min(o.batch_size, rows)), shuffle: o.shuffle != 0,
       reportEvery: Int(o.report_every), tolerance: o.tolerance, patience: Int(o.patience),
       pollInterval: UInt64(o.poll_interval_ns))
-    let outcome = try network.fitErased(
-      x, y, rows: Int(rows), validationX: validationX, validationY: validationY,
-      validationRows: Int(validationRows), config: config, options: fitOptions,
-      lossHistory: lossHistory, validationHistory: validationHistory, gradientNorms: gradientNorms
-    ) { event in
+    let handler: (FitEvent) -> FitControl = { event in
       guard let callback else { return .proceed }
       let answer: Int32
       switch event {
@@ -391,6 +514,22 @@ public func sp_network_fit(
         answer = callback(context, 1, Int64(epoch), loss, validationLoss)
       }
       return answer == 0 ? .proceed : answer == 1 ? .stop : .abort
+    }
+    struct Fit: NetworkOperation {
+      let data: Samples, validation: Samples?, config: OptimizerConfig, options: FitOptions
+      let history: FitHistory, handler: (FitEvent) -> FitControl
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> FitOutcome {
+        let (x, y) = try data.views(for: n)
+        return try n.fit(
+          x, y, validation: try validation.map { try $0.views(for: n) }, config: config,
+          options: options, history: history, handler: handler)
+      }
+    }
+    let outcome = try withoutActuallyEscaping(handler) { handler in
+      try network.run(
+        Fit(
+          data: data, validation: validation, config: config, options: fitOptions,
+          history: history, handler: handler))
     }
     result.pointee = sp_fit_result(epochs: Int64(outcome.epochs), stop_reason: outcome.reason.code)
     if outcome.reason == .interrupted {

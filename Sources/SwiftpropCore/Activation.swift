@@ -2,9 +2,17 @@ import CSwiftprop
 
 /// The activation functions, by the names the Python API uses.
 ///
-/// Each derivative is written from what the forward pass stored: the
-/// output `a` where it is a simple function of it (sigmoid, tanh), the
-/// pre-activation `z` otherwise (relu, leaky_relu).
+/// Each one's value and derivative are written once, in `value` and
+/// `derivativeTimes` (softmax's in `softmaxRow`), generic over `Lanes`, and
+/// every pass calls them: the general and small passes through `apply` and
+/// `multiplyByDerivative`, the lane pass on its vectors. Each derivative is
+/// written from what the forward pass stored: the output `a` where it is a
+/// simple function of it (sigmoid, tanh), the pre-activation `z` otherwise
+/// (relu, leaky_relu).
+///
+/// Adding an activation: a case here with its name and `SP_*` code, its
+/// value and derivative below, the code in `swiftprop.h`, and its NumPy
+/// twin in the Python package's `reference.py`.
 public enum Activation: String, Coded {
   case identity, sigmoid, tanh, relu, leakyRelu = "leaky_relu", softmax
 
@@ -22,83 +30,101 @@ public enum Activation: String, Coded {
   /// Slope of leaky ReLU for z ≤ 0.
   public static let leakySlope = 0.01
 
-  /// a = f(z) for `rows` × `cols` values; softmax works row by row,
-  /// shifted by the row maximum so that exp never overflows. With `bias`
-  /// (cols values), z += bias row by row first, in the same pass.
+  /// Whether the activation acts on each value alone (all but softmax,
+  /// which acts on a row).
+  public var isElementWise: Bool { self != .softmax }
+
+  // MARK: - The formulas
+
+  /// a = f(z), element by element (softmax: see `softmaxRow`).
+  /// Sigmoid is 1 / (1 + e^−z): e^−z may overflow to +inf for z ≪ 0, and
+  /// 1 / (1 + inf) = 0 is right.
+  @inlinable @inline(__always)
+  func value<V: Lanes>(_ z: V) -> V {
+    switch self {
+    case .identity, .softmax: z
+    case .sigmoid: V(repeating: 1) / (V(repeating: 1) + V.exponential(-z))
+    case .tanh: V.tanh(z)
+    case .relu: V.select(z, above: V(repeating: 0), z, else: V(repeating: 0))
+    case .leakyRelu:
+      V.select(z, above: V(repeating: 0), z, else: V(repeating: V.Element(Self.leakySlope)) * z)
+    }
+  }
+
+  /// δ ⊙ f′, element by element, from the stored z and a = f(z):
+  /// sigmoid a(1 − a), tanh 1 − a², relu [z > 0], leaky relu 1 or the
+  /// slope. Softmax's Jacobian is not diagonal: its δ comes from the loss
+  /// (`Loss.outputDelta`), so here it passes δ through, as identity does.
+  @inlinable @inline(__always)
+  func derivativeTimes<V: Lanes>(_ delta: V, z: V, a: V) -> V {
+    switch self {
+    case .identity, .softmax: delta
+    case .sigmoid: delta * (a * (V(repeating: 1) - a))
+    case .tanh: delta * (V(repeating: 1) - a * a)
+    case .relu: V.select(z, above: V(repeating: 0), delta, else: V(repeating: 0))
+    case .leakyRelu:
+      delta
+        * V.select(
+          z, above: V(repeating: 0), V(repeating: 1), else: V(repeating: V.Element(Self.leakySlope)))
+    }
+  }
+
+  /// a = softmax(z) across the `count` units of one row (V a scalar) or of
+  /// eight rows at once (V = SIMD8, a row per lane): exp(z − max) / Σ, the
+  /// exponentials shifted by the row maximum so that they never overflow.
+  /// The unit holding the maximum gets e⁰ = 1 exactly, so its output is
+  /// 1 / Σ; the cross-entropy loss reads its log-sum-exp from there.
+  @inlinable @inline(__always)
+  static func softmaxRow<V: Lanes>(
+    _ z: UnsafePointer<V>, into a: UnsafeMutablePointer<V>, count: Int
+  ) {
+    var largest = z[0]
+    for j in 1..<count { largest = V.select(z[j], above: largest, z[j], else: largest) }
+    V.exp(z, minus: largest, into: a, count: count)
+    var total = V(repeating: 0)
+    for j in 0..<count { total = total + a[j] }
+    for j in 0..<count { a[j] = a[j] / total }
+  }
+
+  // MARK: - Over a batch
+
+  /// a = f(z) for `rows` × `cols` values, row-major; softmax works row by
+  /// row. With `bias` (cols values), z += bias row by row first, in the
+  /// same pass (one pass over z: add the bias, store z, store f(z)).
   @inlinable
   func apply<T: Scalar>(
     _ z: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil,
     into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
   ) {
-    if let bias, self == .relu || self == .leakyRelu || self == .identity {
-      // One pass: add the bias, store z, store f(z).
-      let slope = T(self == .leakyRelu ? Activation.leakySlope : 1)
-      let floor: T = self == .identity ? -.infinity : 0
-      for r in 0..<rows {
-        let zRow = z + r * cols
-        let aRow = a + r * cols
-        for j in 0..<cols {
-          let value = zRow[j] + bias[j]
-          zRow[j] = value
-          aRow[j] = value > floor ? value : (self == .relu ? 0 : slope * value)
-        }
+    guard let bias else {
+      if isElementWise {
+        inEights(rows * cols) { i, n in store8(value(load8(z + i, n)), a + i, n) }
+      } else {
+        for r in 0..<rows { Self.softmaxRow(z + r * cols, into: a + r * cols, count: cols) }
       }
       return
     }
-    if let bias {
-      for r in 0..<rows {
-        let zRow = z + r * cols
-        for j in 0..<cols { zRow[j] += bias[j] }
+    for r in 0..<rows {
+      let zRow = z + r * cols
+      let aRow = a + r * cols
+      inEights(cols) { j, n in
+        let sum = load8(zRow + j, n) + load8(bias + j, n)
+        store8(sum, zRow + j, n)
+        if isElementWise { store8(value(sum), aRow + j, n) }
       }
-    }
-    let count = rows * cols
-    switch self {
-    case .identity:
-      a.update(from: z, count: count)
-    case .sigmoid:
-      // exp(-z) may overflow to +inf for z ≪ 0; 1 / (1 + inf) = 0 is right.
-      T.exp(z, sign: -1, shift: 0, into: a, count: count)
-      for i in 0..<count { a[i] = 1 / (1 + a[i]) }
-    case .tanh:
-      for i in 0..<count { a[i] = T.tanh(z[i]) }
-    case .relu:
-      for i in 0..<count { a[i] = z[i] > 0 ? z[i] : 0 }
-    case .leakyRelu:
-      let slope = T(Activation.leakySlope)
-      for i in 0..<count { a[i] = z[i] > 0 ? z[i] : slope * z[i] }
-    case .softmax:
-      for r in 0..<rows {
-        let zRow = z + r * cols
-        let aRow = a + r * cols
-        var largest = zRow[0]
-        for j in 1..<cols where zRow[j] > largest { largest = zRow[j] }
-        T.exp(zRow, sign: 1, shift: largest, into: aRow, count: cols)
-        var total: T = 0
-        for j in 0..<cols { total += aRow[j] }
-        for j in 0..<cols { aRow[j] /= total }
-      }
+      if !isElementWise { Self.softmaxRow(zRow, into: aRow, count: cols) }
     }
   }
 
-  /// delta ⊙= f'(z), for the element-wise activations (not softmax).
+  /// δ ⊙= f′ for `count` values of δ, z and a.
   @inlinable
   func multiplyByDerivative<T: Scalar>(
     _ delta: UnsafeMutablePointer<T>, z: UnsafePointer<T>, a: UnsafePointer<T>, count: Int
   ) {
-    switch self {
-    case .identity:
-      break
-    case .sigmoid:
-      for i in 0..<count { delta[i] *= a[i] * (1 - a[i]) }
-    case .tanh:
-      for i in 0..<count { delta[i] *= 1 - a[i] * a[i] }
-    case .relu:
-      for i in 0..<count { delta[i] = z[i] > 0 ? delta[i] : 0 }
-    case .leakyRelu:
-      let slope = T(Activation.leakySlope)
-      for i in 0..<count { delta[i] *= z[i] > 0 ? 1 : slope }
-    case .softmax:
-      break  // output layer only; its delta comes from Loss.outputDelta
+    if self == .identity || self == .softmax { return }
+    inEights(count) { i, n in
+      store8(
+        derivativeTimes(load8(delta + i, n), z: load8(z + i, n), a: load8(a + i, n)), delta + i, n)
     }
   }
 }

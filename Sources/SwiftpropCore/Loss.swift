@@ -13,6 +13,12 @@ import CSwiftprop
 ///   ∂L/∂z = (a·Σⱼyⱼ − y) / n, which is (a − y) / n for one-hot rows.
 ///
 /// Every gradient is the mean over the batch: no further division by n.
+///
+/// Each loss's value and output delta are written once (`value`,
+/// `outputDeltaRow`) and used by every pass. Adding a loss: a case here
+/// with its name and `SP_*` code, its value, delta scale and delta below
+/// (and `requiredOutput` if it is fused with an output activation), the
+/// code in `swiftprop.h`, and its NumPy twin in `reference.py`.
 public enum Loss: String, Coded {
   case mse, binaryCrossEntropy = "binary_cross_entropy", crossEntropy = "cross_entropy"
 
@@ -37,81 +43,136 @@ public enum Loss: String, Coded {
     }
   }
 
-  /// L for a batch, accumulated in Double.
-  @inlinable
-  func value<T: Scalar>(
-    z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int, cols: Int
-  ) -> Double {
-    let count = rows * cols
+  // MARK: - The formulas
+
+  /// L for a batch of `rows` rows and `cols` outputs, accumulated in Double
+  /// in row-major order; `input` reads the output layer's z and a and the
+  /// targets y (row-major buffers, or the lane pass's vectors).
+  @inlinable @inline(__always)
+  func value<Input: LossInput>(_ input: Input, rows: Int, cols: Int) -> Double {
     var total = 0.0
     switch self {
     case .mse:
-      for i in 0..<count {
-        let d = Double(a[i]) - Double(y[i])
-        total += d * d
+      for r in 0..<rows {
+        for j in 0..<cols {
+          let d = Double(input.a(r, j)) - Double(input.y(r, j))
+          total += d * d
+        }
       }
-      return total / Double(count)
+      return total / Double(rows * cols)
     case .binaryCrossEntropy:
-      for i in 0..<count {
-        let zi = Double(z[i])
-        total += max(zi, 0) - zi * Double(y[i]) + Double.log1p(Double.exp(-abs(zi)))
+      for r in 0..<rows {
+        for j in 0..<cols {
+          let z = Double(input.z(r, j))
+          total += max(z, 0) - z * Double(input.y(r, j)) + Double.log1p(Double.exp(-abs(z)))
+        }
       }
-      return total / Double(count)
+      return total / Double(rows * cols)
     case .crossEntropy:
       // log Σⱼ exp(zⱼ − max) is −log a[top]: the softmax output at the row's
-      // largest z (the forward pass shifted by it, and e⁰ = 1 exactly) is
-      // 1 / Σⱼ exp(zⱼ − max), and never below 1/cols. One log a row, no exp.
+      // largest z (`Activation.softmaxRow` shifted by it, and e⁰ = 1
+      // exactly) is 1 / Σⱼ exp(zⱼ − max), and never below 1/cols. One log
+      // a row, no exp.
       for r in 0..<rows {
-        let zRow = z + r * cols
-        let yRow = y + r * cols
         var top = 0
-        for j in 1..<cols where zRow[j] > zRow[top] { top = j }
-        let largest = Double(zRow[top])
-        let logSum = -Double.log(Double(a[r * cols + top]))
+        for j in 1..<cols where input.z(r, j) > input.z(r, top) { top = j }
+        let largest = Double(input.z(r, top))
+        let logSum = -Double.log(Double(input.a(r, top)))
         for j in 0..<cols {
-          total -= Double(yRow[j]) * ((Double(zRow[j]) - largest) - logSum)
+          total -= Double(input.y(r, j)) * ((Double(input.z(r, j)) - largest) - logSum)
         }
       }
       return total / Double(rows)
     }
   }
 
-  /// delta = ∂L/∂z of the output layer.
+  /// The factor of every output delta of a batch: 2/(n·k) for mse, 1/(n·k)
+  /// for binary cross-entropy, 1/n for cross-entropy.
+  @inlinable @inline(__always)
+  func deltaScale<T: Scalar>(rows: Int, cols: Int) -> T {
+    switch self {
+    case .mse: T(2) / T(rows * cols)
+    case .binaryCrossEntropy: 1 / T(rows * cols)
+    case .crossEntropy: 1 / T(rows)
+    }
+  }
+
+  /// δ = ∂L/∂z of the `cols` output units of one row (V a scalar) or of
+  /// eight rows at once (V = SIMD8, a row per lane), with `scale` from
+  /// `deltaScale`. For mse the output activation's derivative follows (the
+  /// Jacobian-vector product a ⊙ (g − Σⱼ gⱼaⱼ) for softmax).
+  @inlinable @inline(__always)
+  func outputDeltaRow<V: Lanes>(
+    z: UnsafePointer<V>, a: UnsafePointer<V>, y: UnsafePointer<V>, scale: V.Element,
+    cols: Int, output: Activation, into delta: UnsafeMutablePointer<V>
+  ) {
+    let scale = V(repeating: scale)
+    switch self {
+    case .mse:
+      for j in 0..<cols { delta[j] = (a[j] - y[j]) * scale }
+      if output == .softmax {
+        var s = V(repeating: 0)
+        for j in 0..<cols { s = s + delta[j] * a[j] }
+        for j in 0..<cols { delta[j] = a[j] * (delta[j] - s) }
+      } else {
+        for j in 0..<cols { delta[j] = output.derivativeTimes(delta[j], z: z[j], a: a[j]) }
+      }
+    case .binaryCrossEntropy:
+      for j in 0..<cols { delta[j] = (a[j] - y[j]) * scale }
+    case .crossEntropy:
+      var ySum = V(repeating: 0)
+      for j in 0..<cols { ySum = ySum + y[j] }
+      for j in 0..<cols { delta[j] = (a[j] * ySum - y[j]) * scale }
+    }
+  }
+
+  // MARK: - Over a batch
+
+  /// L for a batch in row-major buffers.
+  func value<T: Scalar>(
+    z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int, cols: Int
+  ) -> Double {
+    value(RowMajor(z: z, a: a, y: y, cols: cols), rows: rows, cols: cols)
+  }
+
+  /// δ = ∂L/∂z of the output layer, row by row.
   @inlinable
   func outputDelta<T: Scalar>(
     z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int, cols: Int,
     output: Activation, into delta: UnsafeMutablePointer<T>
   ) {
-    let count = rows * cols
-    switch self {
-    case .mse:
-      let scale = T(2) / T(count)
-      for i in 0..<count { delta[i] = scale * (a[i] - y[i]) }
-      if output == .softmax {
-        // Jacobian-vector product of softmax: a ⊙ (g − Σⱼ gⱼ aⱼ), row by row.
-        for r in 0..<rows {
-          let aRow = a + r * cols
-          let dRow = delta + r * cols
-          var s: T = 0
-          for j in 0..<cols { s += dRow[j] * aRow[j] }
-          for j in 0..<cols { dRow[j] = aRow[j] * (dRow[j] - s) }
-        }
-      } else {
-        output.multiplyByDerivative(delta, z: z, a: a, count: count)
-      }
-    case .binaryCrossEntropy:
-      let scale = 1 / T(count)
-      for i in 0..<count { delta[i] = (a[i] - y[i]) * scale }
-    case .crossEntropy:
-      let scale = 1 / T(rows)
-      for r in 0..<rows {
-        let aRow = a + r * cols
-        let yRow = y + r * cols
-        let dRow = delta + r * cols
-        var ySum: T = 0
-        for j in 0..<cols { ySum += yRow[j] }
-        for j in 0..<cols { dRow[j] = (aRow[j] * ySum - yRow[j]) * scale }
-      }
+    let scale: T = deltaScale(rows: rows, cols: cols)
+    for r in 0..<rows {
+      let offset = r * cols
+      outputDeltaRow(
+        z: z + offset, a: a + offset, y: y + offset, scale: scale, cols: cols, output: output,
+        into: delta + offset)
     }
   }
+}
+
+/// Read access to the output layer's z and a and to the targets y, by row
+/// and unit, for `Loss.value`.
+public protocol LossInput {
+  associatedtype T: Scalar
+  func z(_ r: Int, _ j: Int) -> T
+  func a(_ r: Int, _ j: Int) -> T
+  func y(_ r: Int, _ j: Int) -> T
+}
+
+/// Row-major buffers of `cols` values a row.
+struct RowMajor<T: Scalar>: LossInput {
+  let z, a, y: UnsafePointer<T>
+  let cols: Int
+
+  init(z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, cols: Int) {
+    self.z = z
+    self.a = a
+    self.y = y
+    self.cols = cols
+  }
+
+  @inline(__always) func z(_ r: Int, _ j: Int) -> T { z[r * cols + j] }
+  @inline(__always) func a(_ r: Int, _ j: Int) -> T { a[r * cols + j] }
+  @inline(__always) func y(_ r: Int, _ j: Int) -> T { y[r * cols + j] }
 }

@@ -21,11 +21,17 @@ extension Network {
     }
   }
 
-  /// The output activations for `rows` samples of `x`, into `output`
-  /// (rows × outputCount).
-  public func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>)
-    throws
-  {
+  /// The output activations for the rows of `x` (samples × inputCount),
+  /// into `output` (samples × outputCount).
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func predict(_ x: Matrix<T>, into output: MutableMatrix<T>) throws {
+    try x.check("X", columns: inputCount)
+    try output.check("out", rows: x.rows, columns: outputCount)
+    try predict(x.base, rows: x.rows, into: output.base)
+  }
+
+  func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>) throws {
     let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     var start = 0
     while start < rows {
@@ -37,9 +43,24 @@ extension Network {
     }
   }
 
-  /// The data loss over `rows` samples (without the l2 term); large inputs
-  /// are scored in blocks and the block losses averaged by their rows.
-  public func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
+  /// The data loss over the samples of `x` with targets `y` (without the
+  /// l2 term); large inputs are scored in blocks and the block losses
+  /// averaged by their rows.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func lossValue(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Double {
+    try checkSamples(x, y)
+    return try lossValue(x.base, y.base, rows: x.rows)
+  }
+
+  /// Throws unless `x` and `y` are samples for this network: at least one
+  /// row, as many rows in each, inputCount and outputCount columns.
+  func checkSamples(_ x: Matrix<T>, _ y: Matrix<T>, names: (String, String) = ("X", "y")) throws {
+    try x.check(names.0, columns: inputCount)
+    try y.check(names.1, rows: x.rows, columns: outputCount)
+  }
+
+  func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
     let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     let last = layers.count - 1
     func blockLoss(_ start: Int, _ count: Int) -> Double {

@@ -58,73 +58,20 @@ extension Network {
         for p in 0..<k { sum = sum + previous[p] * W[p * n + j] }
         z[j] = sum + b[j]
       }
-      lanes.apply(layers[l].activation, z, into: lanes.a(l), count: n, rows: rows)
+      lanes.apply(layers[l].activation, z, into: lanes.a(l), count: n)
       previous = UnsafePointer(lanes.a(l))
     }
 
-    // The loss, summed in row-major order as the general path sums it.
-    // `Loss.value` and `Loss.outputDelta` are written again here on lanes:
-    // calling them on the output layer copied back to rows cost about a
-    // fifth more instructions per XOR step; PassTests hold the two to the
-    // same results for every loss.
+    // The loss and the output delta, by the formulas every pass uses: the
+    // loss summed in row-major order as the general path sums it, δ on the
+    // vectors (one row per lane).
     let zOut = lanes.z(last)
     let aOut = lanes.a(last)
-    var total = 0.0
-    let count = rows * outputs
-    switch loss {
-    case .mse:
-      for r in 0..<rows {
-        for j in 0..<outputs {
-          let d = Double(lanes.get(aOut, j, r)) - Double(lanes.get(target, j, r))
-          total += d * d
-        }
-      }
-      total /= Double(count)
-    case .binaryCrossEntropy:
-      for r in 0..<rows {
-        for j in 0..<outputs {
-          let zi = Double(lanes.get(zOut, j, r))
-          total += max(zi, 0) - zi * Double(lanes.get(target, j, r)) + Double.log1p(Double.exp(-abs(zi)))
-        }
-      }
-      total /= Double(count)
-    case .crossEntropy:
-      // As Loss.value: the log-sum-exp is −log a at the largest z.
-      for r in 0..<rows {
-        var top = 0
-        for j in 1..<outputs where lanes.get(zOut, j, r) > lanes.get(zOut, top, r) { top = j }
-        let largest = Double(lanes.get(zOut, top, r))
-        let logSum = -Double.log(Double(lanes.get(aOut, top, r)))
-        for j in 0..<outputs {
-          total -= Double(lanes.get(target, j, r)) * ((Double(lanes.get(zOut, j, r)) - largest) - logSum)
-        }
-      }
-      total /= Double(rows)
-    }
-
-    // δ of the output layer, as Loss.outputDelta computes it.
-    let deltaOut = lanes.delta(last)
-    switch loss {
-    case .mse:
-      let scale = T(2) / T(count)
-      for j in 0..<outputs { deltaOut[j] = (aOut[j] - target[j]) * scale }
-      if layers[last].activation == .softmax {
-        var s = Lane()
-        for j in 0..<outputs { s = s + deltaOut[j] * aOut[j] }
-        for j in 0..<outputs { deltaOut[j] = aOut[j] * (deltaOut[j] - s) }
-      } else {
-        lanes.multiplyByDerivative(
-          layers[last].activation, deltaOut, z: zOut, a: aOut, count: outputs)
-      }
-    case .binaryCrossEntropy:
-      let scale = 1 / T(count)
-      for j in 0..<outputs { deltaOut[j] = (aOut[j] - target[j]) * scale }
-    case .crossEntropy:
-      let scale = 1 / T(rows)
-      var ySum = Lane()
-      for j in 0..<outputs { ySum = ySum + target[j] }
-      for j in 0..<outputs { deltaOut[j] = (aOut[j] * ySum - target[j]) * scale }
-    }
+    let total = loss.value(
+      LaneInput(space: lanes, z: zOut, a: aOut, y: target), rows: rows, cols: outputs)
+    loss.outputDeltaRow(
+      z: zOut, a: aOut, y: target, scale: loss.deltaScale(rows: rows, cols: outputs),
+      cols: outputs, output: layers[last].activation, into: lanes.delta(last))
 
     // Backward: dW[p, j] = Σ_r a_p[r] · δ_j[r], db_j = Σ_r δ_j[r],
     // δ_{l−1, p} = (Σ_j δ_j · W[p, j]) ⊙ f'.
@@ -208,62 +155,39 @@ struct LaneSpace<T: Scalar> {
     UnsafeMutableRawPointer(vectors + j).assumingMemoryBound(to: T.self)[r] = value
   }
 
-  /// a = f(z) for `count` units, lane by lane as `Activation.apply` does it;
-  /// softmax runs across the units of each lane.
+  /// a = f(z) for `count` units, lane by lane, by the activation's formula.
   @inline(__always)
   func apply(
     _ activation: Activation, _ z: UnsafeMutablePointer<Lane>, into a: UnsafeMutablePointer<Lane>,
-    count: Int, rows: Int
+    count: Int
   ) {
-    switch activation {
-    case .identity:
-      for j in 0..<count { a[j] = z[j] }
-    case .sigmoid:
-      for j in 0..<count {
-        let e = laneExp(T(-1) * z[j])
-        a[j] = 1 / (1 + e)
-      }
-    case .tanh:
-      for j in 0..<count { for r in 0..<rows { set(a, j, r, T.tanh(get(z, j, r))) } }
-    case .relu:
-      for j in 0..<count { a[j] = select(z[j], above: Lane(), z[j], else: Lane()) }
-    case .leakyRelu:
-      let slope = T(Activation.leakySlope)
-      for j in 0..<count { a[j] = select(z[j], above: Lane(), z[j], else: slope * z[j]) }
-    case .softmax:
-      var largest = z[0]
-      for j in 1..<count { largest = select(z[j], above: largest, z[j], else: largest) }
-      var total = Lane()
-      for j in 0..<count {
-        a[j] = laneExp(z[j] - largest)
-        total = total + a[j]
-      }
-      for j in 0..<count { a[j] = a[j] / total }
+    if activation.isElementWise {
+      for j in 0..<count { a[j] = activation.value(z[j]) }
+    } else {
+      Activation.softmaxRow(z, into: a, count: count)
     }
   }
 
-  /// δ ⊙= f'(z), lane by lane as `Activation.multiplyByDerivative`.
+  /// δ ⊙= f′ for `count` units, lane by lane, by the activation's formula.
   @inline(__always)
   func multiplyByDerivative(
     _ activation: Activation, _ delta: UnsafeMutablePointer<Lane>,
     z: UnsafeMutablePointer<Lane>, a: UnsafeMutablePointer<Lane>, count: Int
   ) {
-    switch activation {
-    case .identity, .softmax:
-      break
-    case .sigmoid:
-      for j in 0..<count { delta[j] = delta[j] * (a[j] * (1 - a[j])) }
-    case .tanh:
-      for j in 0..<count { delta[j] = delta[j] * (1 - a[j] * a[j]) }
-    case .relu:
-      for j in 0..<count { delta[j] = select(z[j], above: Lane(), delta[j], else: Lane()) }
-    case .leakyRelu:
-      let slope = T(Activation.leakySlope)
-      for j in 0..<count {
-        delta[j] = delta[j] * select(z[j], above: Lane(), Lane(repeating: 1), else: Lane(repeating: slope))
-      }
-    }
+    if activation == .identity || activation == .softmax { return }
+    for j in 0..<count { delta[j] = activation.derivativeTimes(delta[j], z: z[j], a: a[j]) }
   }
+}
+
+/// The output layer's z and a and the targets, lane r of unit j's vector
+/// being row r, unit j: what `Loss.value` reads in the lane pass.
+struct LaneInput<T: Scalar>: LossInput {
+  let space: LaneSpace<T>
+  let z, a, y: UnsafeMutablePointer<SIMD8<T>>
+
+  @inline(__always) func z(_ r: Int, _ j: Int) -> T { space.get(z, j, r) }
+  @inline(__always) func a(_ r: Int, _ j: Int) -> T { space.get(a, j, r) }
+  @inline(__always) func y(_ r: Int, _ j: Int) -> T { space.get(y, j, r) }
 }
 
 /// The lanes of `v` before `rows` added one after the other, from zero
@@ -280,24 +204,3 @@ func sumOfLanes<T: Scalar>(_ v: SIMD8<T>, _ rows: Int) -> T {
 /// 0, 1, …, 7: each lane's number.
 @inline(__always)
 func laneNumbers<T: Scalar>() -> SIMD8<T> { SIMD8<T>(0, 1, 2, 3, 4, 5, 6, 7) }
-
-/// Lane by lane, `yes` where x > limit and `no` elsewhere (NaN included),
-/// as the scalar `x > limit ? yes : no`. Comparisons and masks compile to
-/// vector instructions only for the concrete vector types, hence the casts.
-@inline(__always)
-func select<T: Scalar>(
-  _ x: SIMD8<T>, above limit: SIMD8<T>, _ yes: SIMD8<T>, else no: SIMD8<T>
-) -> SIMD8<T> {
-  if T.self == Double.self {
-    typealias V = SIMD8<Double>
-    let x = unsafeBitCast(x, to: V.self), limit = unsafeBitCast(limit, to: V.self)
-    let result = unsafeBitCast(no, to: V.self).replacing(
-      with: unsafeBitCast(yes, to: V.self), where: x .> limit)
-    return unsafeBitCast(result, to: SIMD8<T>.self)
-  }
-  typealias V = SIMD8<Float>
-  let x = unsafeBitCast(x, to: V.self), limit = unsafeBitCast(limit, to: V.self)
-  let result = unsafeBitCast(no, to: V.self).replacing(
-    with: unsafeBitCast(yes, to: V.self), where: x .> limit)
-  return unsafeBitCast(result, to: SIMD8<T>.self)
-}

@@ -5,7 +5,20 @@ extension Network {
   /// Runs the forward pass over `rows` samples and copies every layer's
   /// pre-activation z and activation a out, layer after layer: layer l
   /// takes rows × outputs_l values in each of `z` and `a`.
-  public func forwardTrace(
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func forwardTrace(_ x: Matrix<T>, z: MutableMatrix<T>, a: MutableMatrix<T>) throws {
+    try x.check("X", columns: inputCount)
+    let count = try product(x.rows, traceWidth)
+    try z.check("z", count: count)
+    try a.check("a", count: count)
+    try forwardTrace(x.base, rows: x.rows, z: z.base, a: a.base)
+  }
+
+  /// Values of one layer-by-layer trace per row: Σ outputs of the layers.
+  public var traceWidth: Int { layers.reduce(0) { $0 + $1.outputs } }
+
+  func forwardTrace(
     _ x: UnsafePointer<T>, rows: Int, z: UnsafeMutablePointer<T>, a: UnsafeMutablePointer<T>
   ) throws {
     let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: false)
@@ -23,7 +36,22 @@ extension Network {
   /// layer's δ = ∂L/∂z (laid out as in `forwardTrace`), the flat gradient
   /// (parameter order) and dX = δ₀ · W₀ᵀ (rows × inputs) out; returns the
   /// loss.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   public func backwardTrace(
+    _ x: Matrix<T>, _ y: Matrix<T>, deltas: MutableMatrix<T>, gradients: MutableMatrix<T>,
+    inputGradient: MutableMatrix<T>
+  ) throws -> Double {
+    try checkSamples(x, y)
+    try deltas.check("deltas", count: try product(x.rows, traceWidth))
+    try gradients.check("gradients", count: parameterCount)
+    try inputGradient.check("dx", rows: x.rows, columns: inputCount)
+    return try backwardTrace(
+      x.base, y.base, rows: x.rows, deltas: deltas.base, gradients: gradients.base,
+      inputGradient: inputGradient.base)
+  }
+
+  func backwardTrace(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
     deltas: UnsafeMutablePointer<T>, gradients: UnsafeMutablePointer<T>,
     inputGradient: UnsafeMutablePointer<T>

@@ -63,15 +63,21 @@ public struct FitOutcome: Sendable {
   public var reason: StopReason
 }
 
-/// Samples for validation during `fit`.
-public struct ValidationData<T: Scalar> {
-  public var x: UnsafePointer<T>
-  public var y: UnsafePointer<T>
-  public var rows: Int
-  public init(x: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int) {
-    self.x = x
-    self.y = y
-    self.rows = rows
+/// Where `fit` records each epoch: the loss, the validation loss (with
+/// validation data) and each layer's mean ‖dW‖ (optional), each with room
+/// for at least `options.epochs` epochs (× layers for the norms).
+public struct FitHistory {
+  public var loss: MutableMatrix<Double>
+  public var validationLoss: MutableMatrix<Double>?
+  public var gradientNorms: MutableMatrix<Double>?
+
+  public init(
+    loss: MutableMatrix<Double>, validationLoss: MutableMatrix<Double>? = nil,
+    gradientNorms: MutableMatrix<Double>? = nil
+  ) {
+    self.loss = loss
+    self.validationLoss = validationLoss
+    self.gradientNorms = gradientNorms
   }
 }
 
@@ -130,8 +136,16 @@ extension Network {
     return value
   }
 
-  /// One optimizer step on `rows` samples; returns the loss before it.
-  public func trainStep(
+  /// One optimizer step on the samples of `x` with targets `y`; returns
+  /// the loss before it.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func trainStep(_ x: Matrix<T>, _ y: Matrix<T>, config: OptimizerConfig) throws -> Double {
+    try checkSamples(x, y)
+    return try trainStep(x.base, y.base, rows: x.rows, config: config)
+  }
+
+  func trainStep(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, config: OptimizerConfig
   ) throws -> Double {
     if let problem = config.problem { throw EngineError(.invalidArgument, problem) }
@@ -146,21 +160,48 @@ extension Network {
   }
 
   /// The whole training loop: epochs of (shuffled) mini-batches, one
-  /// optimizer step each. Writes each epoch's loss (the batch losses before
-  /// their steps, weighted by batch size) to `lossHistory` and, with
-  /// validation data, the validation loss to `validationHistory`; both must
-  /// hold `options.epochs` values. With `gradientNorms` (epochs × layers
-  /// values) it also records, per epoch, the mean over its steps of each
-  /// layer's ‖dW‖.
+  /// optimizer step each, on the samples of `x` with targets `y`. Records
+  /// in `history` each epoch's loss (the batch losses before their steps,
+  /// weighted by batch size), with `validation` data the validation loss,
+  /// and with room for them (epochs × layers) the mean over its steps of
+  /// each layer's ‖dW‖.
   ///
   /// The network always holds the weights of its last completed step: the
   /// handler can stop (`.stop`) or abort (`.abort`) only between steps, and
   /// a step whose loss or gradient is not finite is not applied.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   public func fit(
+    _ x: Matrix<T>, _ y: Matrix<T>, validation: (x: Matrix<T>, y: Matrix<T>)? = nil,
+    config: OptimizerConfig, options: FitOptions, history: FitHistory,
+    handler: (FitEvent) -> FitControl
+  ) throws -> FitOutcome {
+    try checkSamples(x, y)
+    try history.loss.check("loss_history", count: options.epochs, atLeast: true)
+    if let validation {
+      try checkSamples(validation.x, validation.y, names: ("validation X", "validation y"))
+      guard let record = history.validationLoss else {
+        throw EngineError(.invalidArgument, "val_history must not be NULL with validation data")
+      }
+      try record.check("val_history", count: options.epochs, atLeast: true)
+    }
+    if let norms = history.gradientNorms {
+      try norms.check(
+        "gradient_norms", count: try product(options.epochs, layers.count), atLeast: true)
+    }
+    return try fit(
+      x.base, y.base, rows: x.rows,
+      validation: validation.map { ($0.x.base, $0.y.base, $0.x.rows) }, config: config,
+      options: options, lossHistory: history.loss.base,
+      validationHistory: history.validationLoss?.base, gradientNorms: history.gradientNorms?.base,
+      handler: handler)
+  }
+
+  func fit(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
-    validation: ValidationData<T>?, config: OptimizerConfig, options: FitOptions,
-    lossHistory: UnsafeMutablePointer<Double>, validationHistory: UnsafeMutablePointer<Double>?,
-    gradientNorms: UnsafeMutablePointer<Double>? = nil,
+    validation: (x: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int)?, config: OptimizerConfig,
+    options: FitOptions, lossHistory: UnsafeMutablePointer<Double>,
+    validationHistory: UnsafeMutablePointer<Double>?, gradientNorms: UnsafeMutablePointer<Double>?,
     handler: (FitEvent) -> FitControl
   ) throws -> FitOutcome {
     if let problem = config.problem { throw EngineError(.invalidArgument, problem) }

@@ -53,44 +53,64 @@ public final class Network<T: Scalar> {
   /// The largest input or output count of any layer.
   @usableFromInline let widestLayer: Int
 
-  /// The flat parameter vector W₀, b₀, W₁, b₁, ….
-  public var parameterValues: [T] { parameters.flatMap { $0.values } }
+  /// Copies the flat parameter vector W₀, b₀, W₁, b₁, … into `values`
+  /// (parameterCount values).
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func copyParameters(into values: MutableMatrix<T>) throws {
+    try values.check("values", count: parameterCount)
+    copy(parameters, into: values.base)
+  }
 
-  /// Replaces every parameter from a flat vector; all or nothing.
-  public func setParameters(_ values: UnsafeBufferPointer<T>) throws {
+  /// Replaces every parameter from a flat vector of parameterCount values;
+  /// all or nothing.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func setParameters(_ values: Matrix<T>) throws {
     guard values.count == parameterCount else {
-      throw EngineError(.invalidArgument, "expected \(parameterCount) parameter values, got \(values.count)")
+      throw EngineError(
+        .invalidArgument, "expected \(parameterCount) parameter values, got \(values.count)")
     }
-    guard let base = values.baseAddress, allFinite(base, count: values.count) else {
+    guard allFinite(values.base, count: values.count) else {
       throw EngineError(.invalidValue, "weights contain NaN or infinity")
     }
     try refuseWhileTraining("set the weights")
     var offset = 0
     for buffer in parameters {
-      buffer.pointer.update(from: base + offset, count: buffer.count)
+      buffer.pointer.update(from: values.base + offset, count: buffer.count)
       offset += buffer.count
     }
   }
 
-  public func setParameters(_ values: [T]) throws {
-    try values.withUnsafeBufferPointer { try setParameters($0) }
-  }
-
-  /// The optimizer's memory, for saving: its kind, its step count and its
+  /// The optimizer's memory, for saving: its kind and step count, with its
   /// state vectors (`kind.stateVectors` of them: SGD's velocity, Adam's two
-  /// moments) flattened in parameter order. Nil before any training step.
-  public var optimizerSnapshot: (kind: OptimizerKind, step: Int, vectors: [[T]])? {
+  /// moments) copied in parameter order into the first of `vectors`
+  /// (parameterCount values each; the others are left alone). Nil, and
+  /// nothing copied, before any training step.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func copyOptimizerState(into vectors: [MutableMatrix<T>]) throws
+    -> (kind: OptimizerKind, step: Int)?
+  {
     guard let optimizer else { return nil }
-    let snapshot = optimizer.snapshot
-    return (optimizer.kind, snapshot.step, snapshot.vectors)
+    guard vectors.count >= optimizer.vectors.count else {
+      throw EngineError(
+        .invalidArgument,
+        "\(optimizer.kind.name)'s state has \(optimizer.vectors.count) vectors, got room for \(vectors.count)")
+    }
+    for (buffers, out) in zip(optimizer.vectors, vectors) {
+      try out.check("optimizer state", count: parameterCount)
+      copy(buffers, into: out.base)
+    }
+    return (optimizer.kind, optimizer.step)
   }
 
-  /// Restores optimizer memory saved by `optimizerSnapshot`: `vectors`
-  /// holds at least `kind.stateVectors` pointers to `parameterCount`
-  /// values each (further ones are ignored).
-  public func restoreOptimizer(
-    kind: OptimizerKind, step: Int, vectors: [UnsafePointer<T>]
-  ) throws {
+  /// Restores optimizer memory saved by `copyOptimizerState`: `vectors`
+  /// holds at least `kind.stateVectors` vectors of parameterCount values
+  /// (further ones are ignored).
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  public func restoreOptimizer(kind: OptimizerKind, step: Int, vectors: [Matrix<T>]) throws {
     try refuseWhileTraining("restore the optimizer")
     guard step >= 0 else { throw EngineError(.invalidArgument, "step must be >= 0, got \(step)") }
     let vectors = Array(vectors.prefix(kind.stateVectors))
@@ -99,13 +119,19 @@ public final class Network<T: Scalar> {
         .invalidArgument,
         "\(kind.name)'s state needs \(kind.stateVectors) vectors, got \(vectors.count)")
     }
-    guard vectors.allSatisfy({ allFinite($0, count: parameterCount) }) else {
-      throw EngineError(.invalidValue, "optimizer state contains NaN or infinity")
+    for vector in vectors {
+      try vector.check("optimizer state", count: parameterCount)
+      guard allFinite(vector.base, count: parameterCount) else {
+        throw EngineError(.invalidValue, "optimizer state contains NaN or infinity")
+      }
     }
     let state = try OptimizerState<T>(kind: kind, counts: parameters.map(\.count))
-    state.restore(step: step, vectors: vectors)
+    state.restore(step: step, vectors: vectors.map(\.base))
     optimizer = state
   }
+
+  /// The optimizer whose memory the network keeps; nil before any step.
+  public var optimizerKind: OptimizerKind? { optimizer?.kind }
 
   /// Forgets the optimizer's momentum or moments and Adam's step count.
   public func resetOptimizer() { optimizer = nil }
@@ -139,4 +165,13 @@ func parameterCounts(of layers: [Dense]) throws -> [Int] {
     counts.append(layer.outputs)
   }
   return counts
+}
+
+/// Copies buffers end to end into `out`.
+func copy<T: Scalar>(_ buffers: [Buffer<T>], into out: UnsafeMutablePointer<T>) {
+  var offset = 0
+  for buffer in buffers {
+    (out + offset).update(from: buffer.pointer, count: buffer.count)
+    offset += buffer.count
+  }
 }

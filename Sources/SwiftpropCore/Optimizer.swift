@@ -157,11 +157,6 @@ final class OptimizerState<T: Scalar> {
     nextVectors = try (0..<count).map { _ in try Buffer<T>.consecutive(counts: counts) }
   }
 
-  /// The state as flat vectors in parameter order, for saving a network.
-  var snapshot: (step: Int, vectors: [[T]]) {
-    (step, vectors.map { $0.flatMap(\.values) })
-  }
-
   /// Restores flat state vectors in parameter order (as many as the rule
   /// keeps) taken from a network of the same shape.
   func restore(step: Int, vectors flat: [UnsafePointer<T>]) {

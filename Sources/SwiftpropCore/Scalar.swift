@@ -8,7 +8,8 @@
 ///
 /// The elementary functions come from the C library, so the engine and
 /// NumPy's float64 paths agree to a unit or two in the last place.
-public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, Lanes
+where Element == Self {
   /// The SIMD vector the matrix kernel computes with: 256 bits (AVX2),
   /// so a 6 × 2-vector tile of accumulators stays in the 16 registers.
   associatedtype Vector: SIMD where Vector.Scalar == Self

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// SplitMix64 (Steele, Lea and Flood, 2014): the engine's only source of
 /// randomness, for initial weights and shuffling orders.
 ///
@@ -43,7 +47,3 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
   }
 }
-
-#if canImport(Glibc)
-  import Glibc
-#endif

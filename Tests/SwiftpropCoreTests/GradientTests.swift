@@ -1,5 +1,9 @@
 import XCTest
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 @testable import SwiftpropCore
 
 /// Analytic gradients against central finite differences, for every
@@ -12,13 +16,8 @@ final class GradientTests: XCTestCase {
   }
 
   func testEveryActivationAndLossMatchesFiniteDifferences() throws {
-    let hidden: [Activation] = [.identity, .sigmoid, .tanh, .relu, .leakyRelu]
-    let pairs: [(Activation, Loss)] = [
-      (.identity, .mse), (.sigmoid, .mse), (.tanh, .mse), (.relu, .mse), (.leakyRelu, .mse),
-      (.softmax, .mse), (.sigmoid, .binaryCrossEntropy), (.softmax, .crossEntropy),
-    ]
-    for (seed, activation) in hidden.enumerated() {
-      for (output, loss) in pairs {
+    for (seed, activation) in hiddenActivations.enumerated() {
+      for (output, loss) in outputPairings {
         let layers = [Dense(3, 5, activation), Dense(5, 4, activation), Dense(4, 3, output)]
         let network = try Network<Double>(
           layers: layers, loss: loss, initializer: .xavier, seed: UInt64(seed))
@@ -65,7 +64,3 @@ final class GradientTests: XCTestCase {
     XCTAssertLessThan(relativeError(analytic, numeric), 1e-4)
   }
 }
-
-#if canImport(Glibc)
-  import Glibc
-#endif

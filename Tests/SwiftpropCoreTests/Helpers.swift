@@ -1,53 +1,54 @@
 import SwiftpropCore
 
-/// Array conveniences over the core's pointer API, for tests.
+/// Array conveniences over the core's matrix views, for tests.
+extension Array where Element: Scalar {
+  /// Runs `body` on this array viewed as `rows` rows.
+  func viewed<R>(rows: Int, _ body: (Matrix<Element>) throws -> R) throws -> R {
+    try withUnsafeBufferPointer { try body(Matrix($0, rows: rows, columns: count / Swift.max(rows, 1))) }
+  }
+
+  mutating func viewedMutably<R>(rows: Int = 1, _ body: (MutableMatrix<Element>) throws -> R) throws
+    -> R
+  {
+    let columns = count / Swift.max(rows, 1)
+    return try withUnsafeMutableBufferPointer { try body(MutableMatrix($0, rows: rows, columns: columns)) }
+  }
+}
+
 extension Network {
   func predict(_ x: [T], rows: Int) throws -> [T] {
     var out = [T](repeating: 0, count: rows * outputCount)
-    try x.withUnsafeBufferPointer { xp in
-      try out.withUnsafeMutableBufferPointer { op in
-        try predict(xp.baseAddress!, rows: rows, into: op.baseAddress!)
-      }
+    try x.viewed(rows: rows) { x in
+      try out.viewedMutably(rows: rows) { out in try predict(x, into: out) }
     }
     return out
   }
 
   func loss(_ x: [T], _ y: [T], rows: Int) throws -> Double {
-    try x.withUnsafeBufferPointer { xp in
-      try y.withUnsafeBufferPointer { yp in try lossValue(xp.baseAddress!, yp.baseAddress!, rows: rows) }
-    }
+    try x.viewed(rows: rows) { x in try y.viewed(rows: rows) { y in try lossValue(x, y) } }
   }
 
   func gradients(_ x: [T], _ y: [T], rows: Int) throws -> [T] {
     var out = [T](repeating: 0, count: parameterCount)
-    _ = try x.withUnsafeBufferPointer { xp in
-      try y.withUnsafeBufferPointer { yp in
-        try out.withUnsafeMutableBufferPointer { op in
-          try gradients(xp.baseAddress!, yp.baseAddress!, rows: rows, into: op.baseAddress!)
-        }
-      }
+    _ = try x.viewed(rows: rows) { x in
+      try y.viewed(rows: rows) { y in try out.viewedMutably { try gradients(x, y, into: $0) } }
     }
     return out
   }
 
   func numericalGradients(_ x: [T], _ y: [T], rows: Int, epsilon: Double = 1e-6) throws -> [Double] {
     var out = [Double](repeating: 0, count: parameterCount)
-    try x.withUnsafeBufferPointer { xp in
-      try y.withUnsafeBufferPointer { yp in
-        try out.withUnsafeMutableBufferPointer { op in
-          try numericalGradients(
-            xp.baseAddress!, yp.baseAddress!, rows: rows, epsilon: epsilon, into: op.baseAddress!)
-        }
+    try x.viewed(rows: rows) { x in
+      try y.viewed(rows: rows) { y in
+        try out.viewedMutably { try numericalGradients(x, y, epsilon: epsilon, into: $0) }
       }
     }
     return out
   }
 
   func trainStep(_ x: [T], _ y: [T], rows: Int, config: OptimizerConfig) throws -> Double {
-    try x.withUnsafeBufferPointer { xp in
-      try y.withUnsafeBufferPointer { yp in
-        try trainStep(xp.baseAddress!, yp.baseAddress!, rows: rows, config: config)
-      }
+    try x.viewed(rows: rows) { x in
+      try y.viewed(rows: rows) { y in try trainStep(x, y, config: config) }
     }
   }
 
@@ -57,18 +58,36 @@ extension Network {
     handler: (FitEvent) -> FitControl = { _ in .proceed }
   ) throws -> (losses: [Double], outcome: FitOutcome) {
     var losses = [Double](repeating: .nan, count: options.epochs)
-    let outcome = try x.withUnsafeBufferPointer { xp in
-      try y.withUnsafeBufferPointer { yp in
-        try losses.withUnsafeMutableBufferPointer { lp in
+    let outcome = try x.viewed(rows: rows) { x in
+      try y.viewed(rows: rows) { y in
+        try losses.viewedMutably { history in
           try fit(
-            xp.baseAddress!, yp.baseAddress!, rows: rows, validation: nil, config: config,
-            options: options, lossHistory: lp.baseAddress!, validationHistory: nil,
+            x, y, config: config, options: options, history: FitHistory(loss: history),
             handler: handler)
         }
       }
     }
     return (Array(losses.prefix(outcome.epochs)), outcome)
   }
+
+  /// The flat parameter vector.
+  var parameterValues: [T] {
+    var values = [T](repeating: 0, count: parameterCount)
+    try! values.viewedMutably { try copyParameters(into: $0) }
+    return values
+  }
+
+  func setParameters(_ values: [T]) throws {
+    try values.viewed(rows: 1) { try setParameters($0) }
+  }
+}
+
+/// Every activation a hidden layer may have, and every (output activation,
+/// loss) pair a network may end in, from the lists themselves: a new case
+/// is tested as soon as it exists.
+let hiddenActivations = Activation.allCases.filter(\.isElementWise)
+let outputPairings: [(Activation, Loss)] = Loss.allCases.flatMap { loss in
+  loss.requiredOutput.map { [($0, loss)] } ?? Activation.allCases.map { ($0, loss) }
 }
 
 /// A small deterministic data set: `rows` samples, inputs in [−1, 1), and

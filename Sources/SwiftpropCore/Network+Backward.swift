@@ -1,0 +1,78 @@
+/// The implementations of the forward and backward pass.
+enum PassKind: CaseIterable { case lanes, small, general }
+
+extension Network {
+  /// The pass `backward` runs for `rows` rows.
+  func passKind(rows: Int) -> PassKind {
+    if isLanePass(rows: rows) { return .lanes }
+    if isSmallPass(rows: rows) { return .small }
+    return .general
+  }
+
+  /// Forward and backward pass over `rows` samples: fills every layer's δ
+  /// and every parameter's gradient in `space`, returns the data loss.
+  ///
+  /// δ_L = ∂L/∂z_L comes from the loss (fused with sigmoid or softmax where
+  /// it can be); then, from the last layer down,
+  /// dW_l = a_{l−1}ᵀ · δ_l, db_l = Σ_rows δ_l, δ_{l−1} = (δ_l · W_lᵀ) ⊙ f'_{l−1}.
+  ///
+  /// Tiny networks run a fused pass instead (`kind` picks one for tests):
+  /// rows as SIMD lanes up to 8 rows (`laneBackward`), plain loop nests
+  /// while every product is small (`smallBackward`). Without `keepLayers`
+  /// the lane pass may leave z, a and δ in `space` unwritten (a training
+  /// step needs only the gradients); with `sameBatch` it reuses the
+  /// transposed x and y of the previous lane pass.
+  @discardableResult
+  func backward(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
+    keepLayers: Bool = true, sameBatch: Bool = false, kind: PassKind? = nil
+  ) -> Double {
+    switch kind ?? passKind(rows: rows) {
+    case .lanes:
+      return laneBackward(
+        x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch)
+    case .small: return smallBackward(x, y, rows: rows, space: space)
+    case .general: break
+    }
+    forward(x, rows: rows, space: space)
+    let last = layers.count - 1
+    let lossValue = lossAndOutputDelta(y, rows: rows, space: space)
+    for l in stride(from: last, through: 0, by: -1) {
+      let layer = layers[l]
+      let delta = space.delta[l].pointer
+      let input = l == 0 ? x : UnsafePointer(space.a[l - 1].pointer)
+      multiply(
+        input, transposeA: true, delta, transposeB: false, into: space.gradients[2 * l].pointer,
+        m: layer.inputs, n: layer.outputs, k: rows, accumulate: false,
+        scratch: space.scratch.pointer, bSlack: true)
+      let db = space.gradients[2 * l + 1].pointer
+      db.update(repeating: 0, count: layer.outputs)
+      for r in 0..<rows {
+        let dRow = delta + r * layer.outputs
+        for j in 0..<layer.outputs { db[j] += dRow[j] }
+      }
+      if l > 0 {
+        let previous = space.delta[l - 1].pointer
+        multiply(
+          delta, transposeA: false, parameters[2 * l].pointer, transposeB: true, into: previous,
+          m: rows, n: layer.inputs, k: layer.outputs, accumulate: false, scratch: space.scratch.pointer)
+        layers[l - 1].activation.multiplyByDerivative(
+          previous, z: space.z[l - 1].pointer, a: space.a[l - 1].pointer,
+          count: rows * layer.inputs)
+      }
+    }
+    return lossValue
+  }
+
+  /// The data loss of the forward pass in `space`, and δ of the output
+  /// layer written into it.
+  func lossAndOutputDelta(_ y: UnsafePointer<T>, rows: Int, space: Workspace<T>) -> Double {
+    let last = layers.count - 1
+    let value = loss.value(
+      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputCount)
+    loss.outputDelta(
+      z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputCount,
+      output: layers[last].activation, into: space.delta[last].pointer)
+    return value
+  }
+}
