@@ -24,20 +24,26 @@ def data(seed=0):
     return X, Y, labels
 
 
+OUTPUT_FOR_LOSS = {"mse": "identity", "cross_entropy": "softmax",
+                   "binary_cross_entropy": "sigmoid"}
+
+
 def regression_net(loss="mse"):
-    output = "identity" if loss == "mse" else "softmax"
+    output = OUTPUT_FOR_LOSS[loss]
     return sp.Network([2, 4, K], activation="sigmoid",
                       output_activation=output, loss=loss, seed=11)
 
 
-def outputs(params, X, softmax):
-    """The forward pass, written out: sigmoid hidden layer, identity or
-    softmax output."""
+def outputs(params, X, output):
+    """The forward pass, written out: sigmoid hidden layer, then an
+    identity, sigmoid or softmax output."""
     (W1, b1), (W2, b2) = params
     hidden = 1 / (1 + np.exp(-(X @ W1 + b1)))
     z = hidden @ W2 + b2
-    if not softmax:
+    if output == "identity":
         return z
+    if output == "sigmoid":
+        return 1 / (1 + np.exp(-z))
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -80,8 +86,14 @@ CROSS_ENTROPY_CONVENTIONS = {
         (lambda a, Y, p: -np.sum(Y * np.log(a)), ETA * N, 0.0),
 }
 
+BINARY_CROSS_ENTROPY_CONVENTIONS = {
+    "PyTorch BCEWithLogitsLoss() (mean over all elements)":
+        (lambda a, Y, p: -np.mean(Y * np.log(a) + (1 - Y) * np.log(1 - a)),
+         ETA, 0.0),
+}
 
-def finite_difference_step(loss, params, X, Y, softmax, eta, eps=1e-6):
+
+def finite_difference_step(loss, params, X, Y, output, eta, eps=1e-6):
     """Their step ``p - eta * dLoss/dp``, the gradient by central
     differences of ``loss`` over every weight and bias."""
     stepped = []
@@ -94,7 +106,7 @@ def finite_difference_step(loss, params, X, Y, softmax, eta, eps=1e-6):
                 for sign in (1, -1):
                     shifted = [[q.copy() for q in pq] for pq in params]
                     shifted[l][m][index] += sign * eps
-                    a = outputs(shifted, X, softmax)
+                    a = outputs(shifted, X, output)
                     values.append(loss(a, Y, shifted))
                 gradient[index] = (values[0] - values[1]) / (2 * eps)
             new_pair.append(array - eta * gradient)
@@ -114,7 +126,8 @@ def test_squared_error_conventions(name):
     loss, lr, l2 = CONVENTIONS[name]
     X, Y, _ = data()
     net = regression_net()
-    theirs = finite_difference_step(loss, net.weights, X, Y, False, ETA)
+    theirs = finite_difference_step(loss, net.weights, X, Y, "identity",
+                                    ETA)
     assert_same_step(net, theirs, lr, l2, X, Y)
 
 
@@ -124,8 +137,18 @@ def test_cross_entropy_conventions(name):
     X, _, labels = data()
     net = regression_net("cross_entropy")
     theirs = finite_difference_step(loss, net.weights, X, np.eye(K)[labels],
-                                    True, ETA)
+                                    "softmax", ETA)
     assert_same_step(net, theirs, lr, l2, X, labels)
+
+
+@pytest.mark.parametrize("name", list(BINARY_CROSS_ENTROPY_CONVENTIONS))
+def test_binary_cross_entropy_conventions(name):
+    loss, lr, l2 = BINARY_CROSS_ENTROPY_CONVENTIONS[name]
+    X, Y, _ = data()
+    Y = (Y + 1) / 2  # probabilities in [0, 1]
+    net = regression_net("binary_cross_entropy")
+    theirs = finite_difference_step(loss, net.weights, X, Y, "sigmoid", ETA)
+    assert_same_step(net, theirs, lr, l2, X, Y)
 
 
 def test_a_wrong_mapping_is_caught():
@@ -133,7 +156,8 @@ def test_a_wrong_mapping_is_caught():
     loss, _, _ = CONVENTIONS["0.5 * MSE (mean over all elements)"]
     X, Y, _ = data()
     net = regression_net()
-    theirs = finite_difference_step(loss, net.weights, X, Y, False, ETA)
+    theirs = finite_difference_step(loss, net.weights, X, Y, "identity",
+                                    ETA)
     with pytest.raises(AssertionError):
         assert_same_step(net, theirs, ETA, 0.0, X, Y)
 
