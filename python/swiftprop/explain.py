@@ -271,18 +271,23 @@ class Trace:
                 parts.append(
                     f"<table class='swiftprop-explain-{stage}'><caption>"
                     f"{html.escape(_STAGE_TITLES[stage])}</caption><thead><tr>"
-                    "<th>name</th><th>computed as</th><th>shape</th>"
-                    "<th>value</th></tr></thead><tbody>")
+                    f"<th{_LEFT}>name</th><th{_LEFT}>computed as</th>"
+                    f"<th{_LEFT}>shape</th><th{_LEFT}>value</th></tr></thead>"
+                    "<tbody>")
             parts.append(
-                f"<tr><td><code>{html.escape(name)}</code></td>"
-                f"<td><code>{html.escape(formula)}</code></td>"
-                f"<td>{html.escape(shape)}</td>"
-                f"<td><pre style='margin:0'>"
+                f"<tr><td{_LEFT}><code>{html.escape(name)}</code></td>"
+                f"<td{_LEFT}><code>{html.escape(formula)}</code></td>"
+                f"<td{_LEFT}>{html.escape(shape)}</td>"
+                f"<td{_LEFT}><pre style='margin:0'>"
                 f"{html.escape(_format(value, self.precision))}</pre></td>"
                 "</tr>")
         parts.append("</tbody></table></div>")
         return "".join(parts)
 
+
+# Notebook styles right-align table cells; formulas and matrices read
+# better from the left.
+_LEFT = " style='text-align:left;vertical-align:top'"
 
 _STAGE_TITLES = {
     "forward": "Forward pass (z = a @ W + b, then a = f(z))",
