@@ -305,7 +305,7 @@ def _format(value, precision):
     if np.ndim(value) == 0:
         return f"{float(value):.{precision + 4}g}"
     return np.array2string(np.asarray(value), precision=precision,
-                           suppress_small=False, threshold=60, edgeitems=3,
+                           suppress_small=True, threshold=60, edgeitems=3,
                            max_line_width=100)
 
 

@@ -132,7 +132,8 @@ def decision_boundary(net, X, y=None, ax=None, response="auto",
         Where to draw; by default a new figure's axes.
     response : {"auto", "class", "probability", "output"}, default="auto"
         ``"class"``: ``predict_classes`` on the grid; ``"probability"``: the
-        sigmoid output, or the largest softmax output; ``"output"``:
+        sigmoid output, the probability of class 1 of two softmax
+        outputs, or the largest of more (the confidence); ``"output"``:
         ``predict`` of a network with one output. ``"auto"`` is
         ``"class"`` for classifiers (softmax output, one sigmoid output,
         or a cross-entropy loss) and ``"output"`` otherwise.
@@ -185,7 +186,9 @@ def decision_boundary(net, X, y=None, ax=None, response="auto",
     outputs = net.predict(np.column_stack([xx.ravel(), yy.ravel()]))
     if response == "class":
         Z = classes_from_outputs(net, outputs)
-    elif response == "probability" and outputs.shape[1] > 1:
+    elif response == "probability" and outputs.shape[1] == 2:
+        Z = outputs[:, 1]
+    elif response == "probability" and outputs.shape[1] > 2:
         Z = outputs.max(axis=1)
     else:
         Z = outputs[:, 0]
@@ -200,15 +203,16 @@ def decision_boundary(net, X, y=None, ax=None, response="auto",
     else:
         surface = ax.contourf(xx, yy, Z, levels=20, alpha=alpha,
                               cmap=cmap or "coolwarm")
-        if response == "probability" and net.n_outputs == 1:
+        if (response == "probability" and net.n_outputs <= 2
+                and Z.min() < 0.5 < Z.max()):
             ax.contour(xx, yy, Z, levels=[0.5], colors="k", linewidths=1)
         ax.figure.colorbar(surface, ax=ax, label=response)
     if scatter:
         if labels is None:
-            ax.scatter(X[:, 0], X[:, 1], c="k", s=12)
+            ax.scatter(X[:, 0], X[:, 1], c="k", s=20)
         else:
             ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap or "coolwarm",
-                       edgecolors="k", s=18)
+                       edgecolors="k", s=30)
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
     ax.set_xlabel("x1")
@@ -298,8 +302,8 @@ def network(net, ax=None, max_neurons=32, max_width=4.0):
 
     A line's colour gives its weight's sign (blue positive, red negative),
     its width the magnitude (the largest weight of the network is
-    ``max_width`` points wide). A neuron's edge is coloured by its bias the
-    same way; inputs have none.
+    ``max_width`` points wide, plus a hairline). A neuron's edge is
+    coloured by its bias the same way; inputs have black edges.
 
     Parameters
     ----------
@@ -312,9 +316,9 @@ def network(net, ax=None, max_neurons=32, max_width=4.0):
     Returns
     -------
     matplotlib.axes.Axes
-        One ``LineCollection`` per layer, with one segment per weight
-        (``ax.collections``, in layer order), and one ``Circle`` patch per
-        neuron (``ax.patches``).
+        With one ``LineCollection`` per layer of weights, one segment per
+        weight in the order of ``W.ravel()``, then one circle marker
+        collection (``PathCollection``) per layer of neurons, inputs first.
     """
     max_neurons = check_int("max_neurons", max_neurons, low=1)
     widest = max(net.sizes)
@@ -323,45 +327,43 @@ def network(net, ax=None, max_neurons=32, max_width=4.0):
                          f"max_neurons={max_neurons} can draw legibly")
     _pyplot("network")
     from matplotlib.collections import LineCollection
-    from matplotlib.patches import Circle
 
     ax = _axes(ax, "network")
     weights = net.weights
     biggest = max(float(np.abs(W).max()) for W, _ in weights) or 1.0
     sizes = net.sizes
-    top = max(sizes)
-    radius = 0.12
-
-    def column(l):
-        count = sizes[l]
-        offsets = np.arange(count) - (count - 1) / 2
-        return [(float(l), float(-y)) for y in offsets]
-
-    positions = [column(l) for l in range(len(sizes))]
-    for l, (W, b) in enumerate(weights):
-        segments, colours, widths = [], [], []
-        for i, start in enumerate(positions[l]):
-            for j, end in enumerate(positions[l + 1]):
-                segments.append([start, end])
-                colours.append(POSITIVE_COLOUR if W[i, j] >= 0
-                               else NEGATIVE_COLOUR)
-                widths.append(0.3 + max_width * abs(W[i, j]) / biggest)
-        ax.add_collection(LineCollection(segments, colors=colours,
-                                         linewidths=widths, zorder=1))
+    spacing = 1 / max(widest, 2)
+    # Column l at x = l; its neurons centred on y = 0, top to bottom.
+    positions = [np.column_stack([np.full(size, float(l)),
+                                  ((size - 1) / 2 - np.arange(size))
+                                  * spacing])
+                 for l, size in enumerate(sizes)]
+    for l, (W, _) in enumerate(weights):
+        starts = np.repeat(positions[l], W.shape[1], axis=0)
+        ends = np.tile(positions[l + 1], (W.shape[0], 1))
+        values = W.ravel()
+        ax.add_collection(LineCollection(
+            np.stack([starts, ends], axis=1),
+            colors=[POSITIVE_COLOUR if w >= 0 else NEGATIVE_COLOUR
+                    for w in values],
+            linewidths=0.3 + max_width * np.abs(values) / biggest,
+            zorder=1))
+    marker_size = max(40.0, 300.0 * min(1.0, 8 / widest))
     for l, points in enumerate(positions):
-        biases = None if l == 0 else weights[l - 1][1]
-        for i, (x, y) in enumerate(points):
-            edge = "k" if biases is None else (
-                POSITIVE_COLOUR if biases[i] >= 0 else NEGATIVE_COLOUR)
-            ax.add_patch(Circle((x, y), radius, facecolor="white",
-                                edgecolor=edge, linewidth=1.5, zorder=2))
+        if l == 0:
+            edges = "k"
+        else:
+            edges = [POSITIVE_COLOUR if bias >= 0 else NEGATIVE_COLOUR
+                     for bias in weights[l - 1][1]]
+        ax.scatter(points[:, 0], points[:, 1], s=marker_size, c="white",
+                   edgecolors=edges, linewidths=1.5, zorder=2)
         label = "input" if l == 0 else net.layers[l - 1].activation
-        ax.text(l, -(top + 1) / 2, f"{label}\n{sizes[l]}",
-                ha="center", va="top", fontsize=9)
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(-(top + 2) / 2 - 0.3, top / 2 + 0.3)
-    ax.set_aspect("equal")
+        ax.text(l, -(widest / 2 + 0.3) * spacing - 0.05,
+                f"{label}\n{sizes[l]}", ha="center", va="top", fontsize=9)
+    ax.set_xlim(-0.4, len(sizes) - 0.6)
+    ax.set_ylim(-(widest / 2 + 0.3) * spacing - 0.2,
+                (widest / 2 + 0.3) * spacing)
     ax.axis("off")
-    ax.set_title("-".join(str(s) for s in sizes) + " network "
-                 "(blue > 0, red < 0, width ~ |w|)")
+    ax.set_title("network " + "-".join(str(s) for s in sizes)
+                 + "\nblue w > 0, red w < 0, width ~ |w|", fontsize=10)
     return ax

@@ -16,7 +16,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +82,12 @@ def test_decision_boundary_probability_and_output():
     assert display.response == "output"
     np.testing.assert_array_equal(display.Z.ravel(),
                                   regression.predict(display.grid)[:, 0])
+
+    two = sp.Network([2, 3, 2], loss="cross_entropy", seed=3)
+    display = sp.plot.decision_boundary(two, XOR_X, [0, 1, 1, 0],
+                                        response="probability", resolution=10)
+    np.testing.assert_array_equal(display.Z.ravel(),
+                                  two.predict(display.grid)[:, 1])
 
     softmax = sp.Network([2, 3, 3], loss="cross_entropy", seed=3)
     display = sp.plot.decision_boundary(softmax, XOR_X, np.eye(3)[[0, 1, 2, 0]],
@@ -152,7 +158,12 @@ def test_network_draws_a_line_per_weight_and_a_circle_per_neuron():
     ax = sp.plot.network(net)
     collections = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert [len(c.get_segments()) for c in collections] == [15, 20, 8]
-    assert sum(isinstance(p, Circle) for p in ax.patches) == 3 + 5 + 4 + 2
+    neurons = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [len(c.get_offsets()) for c in neurons] == [3, 5, 4, 2]
+    # Each weight's line joins its two neurons.
+    W1 = collections[0].get_segments()
+    np.testing.assert_allclose(W1[1 * 5 + 2][0], neurons[0].get_offsets()[1])
+    np.testing.assert_allclose(W1[1 * 5 + 2][1], neurons[1].get_offsets()[2])
     for (W, _), lines in zip(weights, collections):
         # Colour by sign, in the order W[i, j] row by row; width by |w|.
         colours = lines.get_colors()
