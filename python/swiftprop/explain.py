@@ -37,10 +37,10 @@ __all__ = ["explain", "Trace", "LayerTrace"]
 # kept (the output a, or z), as text and as a function of (z, a).
 _DERIVATIVE_TEXT = {
     "identity": "1",
-    "sigmoid": "a (1 - a)",
-    "tanh": "1 - a^2",
-    "relu": "1 where z > 0, else 0",
-    "leaky_relu": "1 where z > 0, else 0.01",
+    "sigmoid": "{a} (1 - {a})",
+    "tanh": "1 - {a}^2",
+    "relu": "1 where {z} > 0, else 0",
+    "leaky_relu": "1 where {z} > 0, else 0.01",
 }
 
 
@@ -207,7 +207,8 @@ class Trace:
             if layer.f_prime is not None:
                 rows.append(("backward", f"f'(z{l})",
                              f"{layer.activation}'(z{l}) = "
-                             f"{_DERIVATIVE_TEXT[layer.activation]}",
+                             + _DERIVATIVE_TEXT[layer.activation].format(
+                                 a=f"a{l}", z=f"z{l}"),
                              _shape(layer.f_prime), layer.f_prime))
             rows.append(("backward", f"delta{l}", layer.delta_rule,
                          _shape(layer.delta), layer.delta))
@@ -241,10 +242,10 @@ class Trace:
 
     def __str__(self):
         lines = [self._heading(),
-                 f"X {_shape(self.X)} =", _indent(_format(self.X,
-                                                           self.precision)),
-                 f"y {_shape(self.y)} =", _indent(_format(self.y,
-                                                           self.precision))]
+                 f"a0 = X    [{_shape(self.X)}]",
+                 _indent(_format(self.X, self.precision), 6),
+                 f"y    [{_shape(self.y)}]",
+                 _indent(_format(self.y, self.precision), 6)]
         stage = None
         for row_stage, name, formula, shape, value in self.rows():
             if row_stage != stage:

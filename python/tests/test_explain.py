@@ -211,7 +211,9 @@ def test_text_names_every_step_with_shapes():
     trace = net.explain(XOR_X, XOR_Y, lr=0.025)
     text = str(trace)
     assert repr(trace) == text
-    for name in ["z1 = a0 @ W1 + b1", "a1 = sigmoid(z1)", "z2 = a1 @ W2 + b2",
+    for name in ["a0 = X    [(4, 2)]", "y    [(4, 1)]",
+                 "z1 = a0 @ W1 + b1", "a1 = sigmoid(z1)", "z2 = a1 @ W2 + b2",
+                 "f'(z1) = sigmoid'(z1) = a1 (1 - a1)",
                  "L = mse", "delta2 = dL/da2 * f'(z2)",
                  "delta1 = dL/da1 * f'(z1) = (delta2 @ W2.T) * sigmoid'(z1)",
                  "dW2 = a1.T @ delta2", "dW1 = a0.T @ delta1",
@@ -242,7 +244,9 @@ def test_html_has_a_table_per_stage():
     assert counter.open["table"] == 4
     # One row per (stage, name) row of the trace, plus four header rows.
     assert counter.open["tr"] == len(trace.rows()) + 4
-    assert "delta1" in page and "&lt;" not in trace.rows()[0][1]
+    assert "delta1" in page
+    assert "(4, 2) @ (2, 3) + (3,) -&gt; (4, 3)" in page  # escaped
+    assert "relu&#x27;(z1) = 1 where z1 &gt; 0, else 0" in page
 
 
 def test_big_batches_are_summarised_in_text():
