@@ -359,6 +359,25 @@ def explain(net, X, y, lr=None, l2=0.0, precision=4):
     Returns
     -------
     Trace
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad ``X``, ``y``, ``lr``, ``l2`` or ``precision``, naming it.
+    FloatingPointError
+        When the step would make a weight NaN or infinite (from
+        ``train_step``).
+
+    Examples
+    --------
+    >>> import numpy as np, swiftprop as sp
+    >>> net = sp.Network([2, 2, 1], activation="sigmoid", seed=0)
+    >>> trace = net.explain([[0, 1]], [[1]], lr=0.5)
+    >>> trace.layers[1].dW.shape, trace.layers[0].delta.shape
+    ((2, 1), (1, 2))
+    >>> bool(np.allclose(trace.layers[1].W_new,
+    ...                  trace.layers[1].W - 0.5 * trace.layers[1].dW))
+    True
     """
     if lr is not None:
         lr = check_number("lr", lr, low=0, low_open=True)

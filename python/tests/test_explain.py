@@ -310,3 +310,12 @@ def test_predict_classes_refuses_a_regression():
         net.predict_classes(XOR_X)
     with pytest.raises(ValueError, match="X has 3 features"):
         sp.Network([2, 2], loss="cross_entropy").predict_classes(np.zeros((1, 3)))
+
+
+def test_a_step_that_overflows_raises_as_train_step_does():
+    net = sp.Network([2, 2, 1], activation="identity", seed=0)
+    before = net.weights
+    with pytest.raises(FloatingPointError, match="NaN or infinite"):
+        net.explain([[1e200, 1e200]], [[0.0]], lr=1.0)
+    for (W, b), (W0, b0) in zip(net.weights, before):
+        np.testing.assert_array_equal(W, W0)
