@@ -317,7 +317,8 @@ def _indent(text, spaces=4):
 def _grad_a_text(layer, n_layers):
     l = layer.number
     if l == n_layers:
-        return f"2 (a{l} - y) / (n k): the derivative of the mean squared error"
+        return (f"2 (a{l} - y) / (n k): the derivative of the mean squared "
+                "error")
     return f"delta{l + 1} @ W{l + 1}.T"
 
 

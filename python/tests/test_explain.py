@@ -304,12 +304,14 @@ def test_predict_classes_threshold_for_one_sigmoid_output(loss):
 
 
 def test_predict_classes_refuses_a_regression():
-    net = sp.Network([2, 3, 1], activation="tanh", output_activation="identity",
+    net = sp.Network([2, 3, 1], activation="tanh",
+                     output_activation="identity",
                      seed=0)
     with pytest.raises(ValueError, match="one 'identity' output"):
         net.predict_classes(XOR_X)
     with pytest.raises(ValueError, match="X has 3 features"):
-        sp.Network([2, 2], loss="cross_entropy").predict_classes(np.zeros((1, 3)))
+        sp.Network([2, 2], loss="cross_entropy").predict_classes(
+            np.zeros((1, 3)))
 
 
 def test_a_step_that_overflows_raises_as_train_step_does():

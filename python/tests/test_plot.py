@@ -90,7 +90,8 @@ def test_decision_boundary_probability_and_output():
                                   two.predict(display.grid)[:, 1])
 
     softmax = sp.Network([2, 3, 3], loss="cross_entropy", seed=3)
-    display = sp.plot.decision_boundary(softmax, XOR_X, np.eye(3)[[0, 1, 2, 0]],
+    display = sp.plot.decision_boundary(softmax, XOR_X,
+                                        np.eye(3)[[0, 1, 2, 0]],
                                         response="probability", resolution=10)
     np.testing.assert_array_equal(display.Z.ravel(),
                                   softmax.predict(display.grid).max(axis=1))

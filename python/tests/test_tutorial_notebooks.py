@@ -24,7 +24,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "examples" / "notebooks"
 
 # What each notebook must print: its agreement with the tutorial.
 EXPECTED = {
-    "forward_example": ["a = [0.8909 0.9926]", "engine == NumPy to 1e-12: True"],
+    "forward_example": ["a = [0.8909 0.9926]",
+                        "engine == NumPy to 1e-12: True"],
     "backward_step": ["dL/da2 from the engine's loss: [[0.8 0.2]]",
                       "new weights agree to 1e-12: True"],
     "linear_regression_step": ["by hand: w = 0.42  b = 0.16",
