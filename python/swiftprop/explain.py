@@ -303,11 +303,16 @@ def _shape(array):
 
 
 def _format(value, precision):
+    """A value as text: arrays of order one in fixed point (tiny elements as
+    0), arrays of small numbers (gradients late in training) in scientific
+    notation, so that they do not print as zeros."""
     if np.ndim(value) == 0:
         return f"{float(value):.{precision + 4}g}"
-    return np.array2string(np.asarray(value), precision=precision,
-                           suppress_small=True, threshold=60, edgeitems=3,
-                           max_line_width=100)
+    array = np.asarray(value)
+    largest = float(np.max(np.abs(array), initial=0.0))
+    return np.array2string(array, precision=precision,
+                           suppress_small=largest >= 1e-2, threshold=60,
+                           edgeitems=3, max_line_width=100)
 
 
 def _indent(text, spaces=4):

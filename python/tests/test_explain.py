@@ -249,6 +249,18 @@ def test_html_has_a_table_per_stage():
     assert "relu&#x27;(z1) = 1 where z1 &gt; 0, else 0" in page
 
 
+def test_small_gradients_print_in_scientific_notation():
+    net = sp.Network([2, 2, 1], activation="identity", seed=0)
+    target = net.predict(XOR_X) - 1e-6  # almost fitted: tiny gradients
+    trace = net.explain(XOR_X, target, lr=0.1)
+    text = str(trace)
+    assert np.abs(trace.layers[1].dW).max() < 1e-4
+    dW2 = text[text.index("dW2 = "):text.index("db2 = ")]
+    assert "e-0" in dW2
+    W1 = text[text.index("W1 = "):text.index("b1 = ")]
+    assert "e-0" not in W1 and "e+" not in W1
+
+
 def test_big_batches_are_summarised_in_text():
     net = sp.Network([2, 3, 1], seed=0)
     X = np.random.default_rng(0).uniform(size=(500, 2))
