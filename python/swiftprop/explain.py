@@ -279,7 +279,7 @@ class Trace:
                 f"<tr><td{_LEFT}><code>{html.escape(name)}</code></td>"
                 f"<td{_LEFT}><code>{html.escape(formula)}</code></td>"
                 f"<td{_LEFT}>{html.escape(shape)}</td>"
-                f"<td{_LEFT}><pre style='margin:0'>"
+                f"<td{_LEFT}><pre style='margin:0;white-space:pre'>"
                 f"{html.escape(_format(value, self.precision))}</pre></td>"
                 "</tr>")
         parts.append("</tbody></table></div>")
@@ -310,9 +310,12 @@ def _format(value, precision):
         return f"{float(value):.{precision + 4}g}"
     array = np.asarray(value)
     largest = float(np.max(np.abs(array), initial=0.0))
-    return np.array2string(array, precision=precision,
-                           suppress_small=largest >= 1e-2, threshold=60,
-                           edgeitems=3, max_line_width=100)
+    options = dict(threshold=60, edgeitems=3, max_line_width=100)
+    if 0 < largest < 1e-2:
+        return np.array2string(array, formatter={
+            "float_kind": lambda v: f"{v:.{precision}e}"}, **options)
+    return np.array2string(array, precision=precision, suppress_small=True,
+                           **options)
 
 
 def _indent(text, spaces=4):

@@ -227,8 +227,11 @@ def test_text_names_every_step_with_shapes():
                  ("Forward pass", "Loss", "Backward pass", "Update")]
     assert positions == sorted(positions)
     assert f"{trace.loss:.8g}" in text
-    # A value is printed: dW1's first element to 4 digits.
-    assert f"{trace.layers[0].dW[0, 0]:.4f}" in text
+    # Values are printed: W1 (of order one) to 4 decimals, dW1 (all below
+    # 1e-2 here) with 4 digits in scientific notation.
+    assert np.abs(trace.layers[0].dW).max() < 1e-2
+    assert f"{trace.layers[0].W[0, 0]:.4f}" in text
+    assert f"{trace.layers[0].dW[0, 0]:.4e}" in text
 
 
 def test_html_has_a_table_per_stage():
@@ -257,6 +260,8 @@ def test_small_gradients_print_in_scientific_notation():
     assert np.abs(trace.layers[1].dW).max() < 1e-4
     dW2 = text[text.index("dW2 = "):text.index("db2 = ")]
     assert "e-0" in dW2
+    db2 = text[text.index("db2 = "):text.index("dL/da1 = ")]
+    assert f"{trace.layers[1].db[0]:.4e}" in db2
     W1 = text[text.index("W1 = "):text.index("b1 = ")]
     assert "e-0" not in W1 and "e+" not in W1
 
