@@ -53,7 +53,7 @@ def test_decision_boundary_classes_equal_predict_classes():
     grid = np.column_stack([display.xx.ravel(), display.yy.ravel()])
     np.testing.assert_array_equal(display.grid, grid)
     np.testing.assert_array_equal(display.Z.ravel(),
-                                  net.predict_classes(grid))
+                                  np.argmax(net.predict(grid), axis=1))
     assert set(np.unique(display.Z)) == {0, 1}  # the boundary is in view
     # The grid spans the samples plus the margin.
     assert display.xx.min() == pytest.approx(X[:, 0].min() - 0.5)
@@ -72,6 +72,9 @@ def test_decision_boundary_probability_and_output():
                                         response="probability", resolution=25)
     assert display.ax is ax
     grid = display.grid
+    # The grid spans X plus the margin, evenly.
+    np.testing.assert_allclose(display.xx[0], np.linspace(-0.5, 1.5, 25))
+    np.testing.assert_allclose(display.yy[:, 0], np.linspace(-0.5, 1.5, 25))
     np.testing.assert_allclose(display.Z.ravel(), net.predict(grid)[:, 0],
                                rtol=0, atol=0)
 
