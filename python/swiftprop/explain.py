@@ -336,8 +336,8 @@ def _output_delta_rule(loss, activation, l):
         return (f"(a{l} - y) / (n k): dL/da{l} times sigmoid'(z{l}) = "
                 f"a{l} (1 - a{l}), which cancels the loss's 1 / (a (1 - a))")
     if loss == "cross_entropy":
-        return (f"(a{l} - y) / n: softmax and cross-entropy together "
-                f"(a{l} sum(y) - y) / n, whose rows of y sum to 1")
+        return (f"(a{l} - y) / n: softmax and cross-entropy together give "
+                f"(a{l} sum(y) - y) / n per row, and each row of y sums to 1")
     if activation == "softmax":
         return (f"a{l} * (dL/da{l} - sum(dL/da{l} * a{l}) per row): "
                 f"dL/da{l} through the softmax's Jacobian")
