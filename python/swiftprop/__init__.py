@@ -12,8 +12,9 @@ The public API::
 mathematics, with the same API, for comparison.
 """
 
-from . import reference
+from . import explain, plot, reference
 from .compare import Comparison, compare
+from .explain import Trace
 from .history import History
 from .layers import Dense
 from .network import Network
@@ -22,4 +23,5 @@ from .optimizers import SGD, Adam
 __version__ = "0.1.0"
 
 __all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
-           "Comparison", "reference", "__version__"]
+           "Comparison", "Trace", "explain", "plot", "reference",
+           "__version__"]

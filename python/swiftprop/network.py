@@ -456,6 +456,31 @@ class Network(LayerStack):
         from .display import network_html
         return network_html(self)
 
+    # MARK: - Explaining and classifying
+
+    def explain(self, X, y, lr=None, l2=0.0, precision=4):
+        """One backpropagation step written out: z, a, delta, dW, db and
+        the new W of every layer, with the chain rule of each (the network
+        is not changed). See ``swiftprop.explain.explain``.
+
+        Returns
+        -------
+        Trace
+        """
+        from .explain import explain
+        return explain(self, X, y, lr=lr, l2=l2, precision=precision)
+
+    def predict_classes(self, X):
+        """Predicted class labels: the argmax of several outputs, or
+        ``output >= 0.5`` for one sigmoid output.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples,)
+        """
+        from .predictions import predict_classes
+        return predict_classes(self, X)
+
 
 class _StopRequest:
     """A flag another thread sets to stop a running fit; the engine reads
