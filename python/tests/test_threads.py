@@ -68,35 +68,48 @@ def all_finite(net):
 
 # ---------------------------------------------------------------- parallel
 
-def measure_speedup(epochs):
+def test_a_second_network_trains_while_a_fit_runs():
+    """While one thread is inside ``fit``, another thread runs Python code
+    and trains a second network to the end: networks do not share a lock
+    and the engine does not keep the GIL. The first fit's callback stops it
+    at the first epoch end after the second thread is done, so no clock
+    decides the outcome. Threads change nothing in the numbers.
+
+    How much faster two fits run on two cores than one after the other is
+    a benchmark (``benchmarks/threads.py``), not a test: on a shared
+    machine the ratio moves with the load.
+    """
     a, b = big_network(1), big_network(2)
-    start = time.perf_counter()
-    a.fit(X, Y, epochs=epochs, batch_size=32)
-    b.fit(X, Y, epochs=epochs, batch_size=32)
-    sequential = time.perf_counter() - start
+    started, finished = threading.Event(), threading.Event()
+    done = []
 
-    c, d = big_network(1), big_network(2)
-    start = time.perf_counter()
-    run_in_threads(lambda: c.fit(X, Y, epochs=epochs, batch_size=32),
-                   lambda: d.fit(X, Y, epochs=epochs, batch_size=32))
-    parallel = time.perf_counter() - start
-    # Threads change nothing in the numbers.
-    same_weights(a.weights, c.weights)
-    same_weights(b.weights, d.weights)
-    return sequential / parallel, sequential, parallel
+    def second():
+        try:
+            started.wait(timeout=60)
+            done.append(b.fit(X, Y, epochs=3, batch_size=32).epochs)
+        finally:
+            finished.set()
 
+    def go_on(epoch, loss):
+        started.set()
+        return not finished.is_set()
 
-def test_fits_of_two_networks_run_in_parallel():
-    epochs = epochs_for(1.0)
-    results = []
-    for _ in range(2):  # the machine is shared: one retry
-        speedup, sequential, parallel = measure_speedup(epochs)
-        results.append((round(speedup, 2), round(sequential, 2),
-                        round(parallel, 2)))
-        if speedup > 1.3:
-            break
-    assert results[-1][0] > 1.3, (
-        f"(speed-up, sequential s, parallel s) per attempt: {results}")
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        history = a.fit(X, Y, epochs=10**6, batch_size=32, callback=go_on)
+    finally:
+        finished.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive(), "the second thread hung"
+    assert done == [3]
+    assert 1 <= history.epochs < 10**6
+    assert history.stop_reason == "callback", history.stop_reason
+    twin_a, twin_b = big_network(1), big_network(2)
+    twin_a.fit(X, Y, epochs=history.epochs, batch_size=32)
+    twin_b.fit(X, Y, epochs=3, batch_size=32)
+    same_weights(a.weights, twin_a.weights)
+    same_weights(b.weights, twin_b.weights)
 
 
 # -------------------------------------------------- one network, two threads
