@@ -18,12 +18,12 @@ public enum Activation: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .identity: sp(SP_IDENTITY)
-    case .sigmoid: sp(SP_SIGMOID)
-    case .tanh: sp(SP_TANH)
-    case .relu: sp(SP_RELU)
-    case .leakyRelu: sp(SP_LEAKY_RELU)
-    case .softmax: sp(SP_SOFTMAX)
+    case .identity: headerCode(SP_IDENTITY)
+    case .sigmoid: headerCode(SP_SIGMOID)
+    case .tanh: headerCode(SP_TANH)
+    case .relu: headerCode(SP_RELU)
+    case .leakyRelu: headerCode(SP_LEAKY_RELU)
+    case .softmax: headerCode(SP_SOFTMAX)
     }
   }
 

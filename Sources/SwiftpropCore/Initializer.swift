@@ -14,9 +14,9 @@ public enum Initializer: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .xavier: sp(SP_XAVIER)
-    case .he: sp(SP_HE)
-    case .normal: sp(SP_NORMAL)
+    case .xavier: headerCode(SP_XAVIER)
+    case .he: headerCode(SP_HE)
+    case .normal: headerCode(SP_NORMAL)
     }
   }
 

@@ -24,9 +24,9 @@ public enum Loss: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .mse: sp(SP_MSE)
-    case .binaryCrossEntropy: sp(SP_BINARY_CROSS_ENTROPY)
-    case .crossEntropy: sp(SP_CROSS_ENTROPY)
+    case .mse: headerCode(SP_MSE)
+    case .binaryCrossEntropy: headerCode(SP_BINARY_CROSS_ENTROPY)
+    case .crossEntropy: headerCode(SP_CROSS_ENTROPY)
     }
   }
 

@@ -48,11 +48,11 @@ public enum StopReason: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .completed: sp(SP_COMPLETED)
-    case .converged: sp(SP_CONVERGED)
-    case .callback: sp(SP_STOPPED_BY_CALLBACK)
-    case .interrupted: sp(SP_INTERRUPTED)
-    case .diverged: sp(SP_STOPPED_DIVERGED)
+    case .completed: headerCode(SP_COMPLETED)
+    case .converged: headerCode(SP_CONVERGED)
+    case .callback: headerCode(SP_STOPPED_BY_CALLBACK)
+    case .interrupted: headerCode(SP_INTERRUPTED)
+    case .diverged: headerCode(SP_STOPPED_DIVERGED)
     }
   }
 }

@@ -17,8 +17,8 @@ public enum OptimizerKind: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .sgd: sp(SP_SGD)
-    case .adam: sp(SP_ADAM)
+    case .sgd: headerCode(SP_SGD)
+    case .adam: headerCode(SP_ADAM)
     }
   }
 

@@ -25,8 +25,9 @@ extension Coded {
   }
 }
 
-/// `SP_*` constants are imported from C as `Int`; the ABI speaks `Int32`.
-@inlinable func sp(_ constant: Int) -> Int32 { Int32(constant) }
+/// An `SP_*` constant of the header (imported from C as `Int`) as the
+/// `Int32` code the ABI passes.
+@inlinable func headerCode(_ constant: Int) -> Int32 { Int32(constant) }
 
 /// The outcome of an engine call, as the C ABI reports it.
 public enum Status: String, Coded {
@@ -36,14 +37,14 @@ public enum Status: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .ok: sp(SP_OK)
-    case .invalidArgument: sp(SP_INVALID_ARGUMENT)  // a size, a name, a setting out of range
-    case .invalidValue: sp(SP_INVALID_VALUE)  // NaN or infinity in the data
-    case .outOfMemory: sp(SP_OUT_OF_MEMORY)
-    case .busy: sp(SP_BUSY)  // the network is training (e.g. fit called from its callback)
-    case .diverged: sp(SP_DIVERGED)  // the loss or a gradient became NaN or infinite
-    case .invalidHandle: sp(SP_INVALID_HANDLE)
-    case .callbackError: sp(SP_CALLBACK_ERROR)
+    case .ok: headerCode(SP_OK)
+    case .invalidArgument: headerCode(SP_INVALID_ARGUMENT)  // a size, a name, a setting out of range
+    case .invalidValue: headerCode(SP_INVALID_VALUE)  // NaN or infinity in the data
+    case .outOfMemory: headerCode(SP_OUT_OF_MEMORY)
+    case .busy: headerCode(SP_BUSY)  // the network is training (e.g. fit called from its callback)
+    case .diverged: headerCode(SP_DIVERGED)  // the loss or a gradient became NaN or infinite
+    case .invalidHandle: headerCode(SP_INVALID_HANDLE)
+    case .callbackError: headerCode(SP_CALLBACK_ERROR)
     }
   }
 }
@@ -54,8 +55,8 @@ public enum DType: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .float32: sp(SP_FLOAT32)
-    case .float64: sp(SP_FLOAT64)
+    case .float32: headerCode(SP_FLOAT32)
+    case .float64: headerCode(SP_FLOAT64)
     }
   }
 }
@@ -66,13 +67,13 @@ public enum Vocabulary: String, Coded {
 
   public var code: Int32 {
     switch self {
-    case .status: sp(SP_VOCABULARY_STATUS)
-    case .dtype: sp(SP_VOCABULARY_DTYPE)
-    case .activation: sp(SP_VOCABULARY_ACTIVATION)
-    case .loss: sp(SP_VOCABULARY_LOSS)
-    case .initializer: sp(SP_VOCABULARY_INITIALIZER)
-    case .optimizer: sp(SP_VOCABULARY_OPTIMIZER)
-    case .stopReason: sp(SP_VOCABULARY_STOP_REASON)
+    case .status: headerCode(SP_VOCABULARY_STATUS)
+    case .dtype: headerCode(SP_VOCABULARY_DTYPE)
+    case .activation: headerCode(SP_VOCABULARY_ACTIVATION)
+    case .loss: headerCode(SP_VOCABULARY_LOSS)
+    case .initializer: headerCode(SP_VOCABULARY_INITIALIZER)
+    case .optimizer: headerCode(SP_VOCABULARY_OPTIMIZER)
+    case .stopReason: headerCode(SP_VOCABULARY_STOP_REASON)
     }
   }
 
