@@ -14,6 +14,7 @@ mathematics, with the same API, for comparison.
 
 from . import reference
 from .compare import Comparison, compare
+from .export import to_onnx
 from .history import History
 from .layers import Dense
 from .network import Network
@@ -22,4 +23,4 @@ from .optimizers import SGD, Adam
 __version__ = "0.1.0"
 
 __all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
-           "Comparison", "reference", "__version__"]
+           "Comparison", "reference", "to_onnx", "__version__"]
