@@ -100,8 +100,9 @@ def _fitted_network(estimator):
     return network
 
 
-def _label_table(estimator):
-    """How the classifier's labels go into ONNX.
+def _label_table(estimator, nocl=False):
+    """How the classifier's labels go into ONNX; with ``nocl`` (skl2onnx's
+    option) the labels are the class indices.
 
     Returns
     -------
@@ -112,6 +113,8 @@ def _label_table(estimator):
     if estimator._label_binarizer.y_type_.startswith("multilabel"):
         return "multilabel", np.asarray(estimator.classes_).astype(np.int64)
     classes = np.asarray(estimator.classes_)
+    if nocl:
+        return "int64", np.arange(len(classes), dtype=np.int64)
     if classes.dtype.kind in "biu":
         return "int64", classes.astype(np.int64)
     if classes.dtype.kind == "f":
@@ -228,13 +231,13 @@ def _write_activation(graph, activation, z, dtype, index):
     return graph.node(_ONNX_ACTIVATIONS[activation], [z], hint)
 
 
-def _write_classifier(graph, estimator, p, dtype, label, probabilities):
+def _write_classifier(graph, network, labels, p, dtype, label,
+                      probabilities):
     """From the network's output ``p`` to the ``label`` and
     ``probabilities`` outputs (names given), as ``predict`` and
-    ``predict_proba`` compute them."""
+    ``predict_proba`` compute them; ``labels`` is ``_label_table``'s."""
     import onnx
-    kind, classes = _label_table(estimator)
-    network = estimator.network_
+    kind, classes = labels
     if kind == "multilabel":
         # LabelBinarizer: a label is on where its probability is > 0.5.
         half = graph.constant("half", np.array(0.5, dtype=dtype))
@@ -323,7 +326,7 @@ def to_onnx(model, *, dtype=None, opset=None, name=None):
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     if kind == "classifier":
-        _label_table(model)  # labels ONNX cannot hold raise before any work
+        labels = _label_table(model)  # raises before any work is done
 
     graph = _HelperGraph(onnx)
     element = _tensor_type(dtype)
@@ -332,9 +335,10 @@ def to_onnx(model, *, dtype=None, opset=None, name=None):
         X, element, ["N", network.n_inputs])]
     p = _write_network(graph, network.layers, network.weights, X, dtype)
     if kind == "classifier":
-        label_kind, classes = _label_table(model)
+        label_kind, classes = labels
         label, probabilities = graph.name("label"), graph.name("probabilities")
-        _write_classifier(graph, model, p, dtype, label, probabilities)
+        _write_classifier(graph, network, labels, p, dtype, label,
+                          probabilities)
         label_type = (onnx.TensorProto.STRING if label_kind == "string"
                       else onnx.TensorProto.INT64)
         label_shape = (["N", network.n_outputs] if label_kind == "multilabel"
@@ -391,7 +395,8 @@ def register_skl2onnx():
     outputs for scikit-learn's MLPs: ``"label"`` and ``"probabilities"``
     with ``options={"zipmap": False}``, ``"output_label"`` and
     ``"output_probability"`` (a ZipMap) by default, ``"variable"`` for the
-    regressor. The graph computes in the network's dtype and casts from
+    regressor. ``options={"nocl": True}`` gives class indices for labels.
+    The graph computes in the network's dtype and casts from
     and to the input's element type (``X`` of float32 or float64). Calling
     it again is harmless.
 
@@ -405,7 +410,7 @@ def register_skl2onnx():
     from .sklearn import MLPClassifier, MLPRegressor
     skl2onnx.update_registered_converter(
         MLPClassifier, "SwiftpropMLPClassifier", _classifier_shapes,
-        _convert_classifier, options={"zipmap": [True, False, "columns"]})
+        _convert_classifier, options={"zipmap": [True, False, "columns"], "nocl": [False, True]})
     skl2onnx.update_registered_converter(
         MLPRegressor, "SwiftpropMLPRegressor", _regressor_shapes,
         _convert_regressor)
@@ -439,7 +444,8 @@ def _classifier_shapes(operator):
     from skl2onnx.common.data_types import Int64TensorType, StringTensorType
     estimator, network = _check_operator(operator, 2)
     N = operator.inputs[0].get_first_dimension()
-    kind, classes = _label_table(estimator)
+    nocl = operator.scope_inst.get_options(estimator, {"nocl": False})["nocl"]
+    kind, classes = _label_table(estimator, nocl)
     if kind == "multilabel":
         operator.outputs[0].type = Int64TensorType([N, network.n_outputs])
     elif kind == "string":
@@ -484,8 +490,10 @@ def _convert_classifier(scope, operator, container):
     p = _write_network(graph, network.layers, network.weights, X,
                        network.dtype)
     probabilities, cast = _output(graph, operator, 1, network)
-    _write_classifier(graph, estimator, p, network.dtype,
-                      operator.outputs[0].full_name, probabilities)
+    nocl = container.get_options(estimator, {"nocl": False})["nocl"]
+    _write_classifier(graph, network, _label_table(estimator, nocl), p,
+                      network.dtype, operator.outputs[0].full_name,
+                      probabilities)
     if cast is not None:
         graph.node("Cast", [probabilities], "probabilities",
                    output=operator.outputs[1].full_name, to=cast)
