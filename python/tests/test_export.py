@@ -276,6 +276,17 @@ def test_classifier_exports_label_and_probabilities(target, dtype):
     check_classifier_outputs(clf, result, X)
 
 
+@needs_onnx
+@needs_sklearn
+def test_classifier_exports_in_another_dtype():
+    clf = classifier("binary", "float64")
+    X = FEATURES.astype(np.float32)
+    result = run_onnx(sp.to_onnx(clf, dtype="float32"), X)
+    assert result["probabilities"].dtype == np.float32
+    np.testing.assert_array_equal(result["label"], clf.predict(X))
+    close(result["probabilities"], clf.predict_proba(X), "float32")
+
+
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh",
                                         "relu"])
 @needs_onnx
