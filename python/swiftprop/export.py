@@ -48,8 +48,8 @@ from ._validation import LEAKY_RELU_SLOPE, check_dtype, check_int
 __all__ = ["to_onnx", "register_skl2onnx", "to_torch", "from_torch",
            "DEFAULT_OPSET"]
 
-# ONNX operator set written by default: supported by every ONNX Runtime
-# since 1.12, and with Softmax's per-axis meaning (opset 13 and later).
+# ONNX operator set written by default: read by ONNX Runtime 1.12 and
+# later. From opset 13 on, Softmax normalises along its axis only.
 DEFAULT_OPSET = 17
 _MIN_OPSET = 13
 
