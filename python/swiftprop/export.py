@@ -118,7 +118,8 @@ def _label_table(estimator, nocl=False):
     if classes.dtype.kind in "biu":
         return "int64", classes.astype(np.int64)
     if classes.dtype.kind == "f":
-        if np.all(np.isfinite(classes)) and np.all(classes == np.round(classes)):
+        if np.all(np.isfinite(classes)) and np.all(
+                classes == np.round(classes)):
             return "int64", classes.astype(np.int64)
         raise ValueError("ONNX labels must be integers or strings, as in "
                          "skl2onnx; classes_ holds non-integral floats "
@@ -410,7 +411,8 @@ def register_skl2onnx():
     from .sklearn import MLPClassifier, MLPRegressor
     skl2onnx.update_registered_converter(
         MLPClassifier, "SwiftpropMLPClassifier", _classifier_shapes,
-        _convert_classifier, options={"zipmap": [True, False, "columns"], "nocl": [False, True]})
+        _convert_classifier,
+        options={"zipmap": [True, False, "columns"], "nocl": [False, True]})
     skl2onnx.update_registered_converter(
         MLPRegressor, "SwiftpropMLPRegressor", _regressor_shapes,
         _convert_regressor)
@@ -510,8 +512,8 @@ def _convert_regressor(scope, operator, container):
     if cast is None:
         graph.node("Identity", [p], "variable", output=result)
     else:
-        graph.node("Cast", [p], "variable", output=operator.outputs[0].full_name,
-                   to=cast)
+        graph.node("Cast", [p], "variable",
+                   output=operator.outputs[0].full_name, to=cast)
 
 
 # MARK: - PyTorch
@@ -588,7 +590,8 @@ def _flatten(nn, module, path):
     if isinstance(module, nn.Sequential):
         leaves = []
         for key, child in module.named_children():
-            leaves.extend(_flatten(nn, child, f"{path}.{key}" if path else key))
+            leaves.extend(
+                _flatten(nn, child, f"{path}.{key}" if path else key))
         return leaves
     return [(path or "module", module)]
 

@@ -86,7 +86,8 @@ def test_a_missing_extra_raises_import_error_naming_it(monkeypatch, module,
                                                        extra, call):
     monkeypatch.setitem(sys.modules, module, None)  # makes import fail
     net = sp.Network([2, 3, 1], seed=0)
-    with pytest.raises(ImportError, match=rf"pip install \"swiftprop\[{extra}\]\""):
+    message = rf"pip install \"swiftprop\[{extra}\]\""
+    with pytest.raises(ImportError, match=message):
         call(net)
 
 
@@ -194,8 +195,8 @@ def test_reference_network_exports_the_same_model():
 def test_trained_network_exports_and_model_survives_a_file(tmp_path):
     X = inputs(40, 4, "float64")
     y = np.sin(X.sum(axis=1, keepdims=True))
-    net = sp.Network([4, 8, 1], activation="tanh", output_activation="identity",
-                     seed=3)
+    net = sp.Network([4, 8, 1], activation="tanh",
+                     output_activation="identity", seed=3)
     net.fit(X, y, epochs=50, optimizer="adam", lr=0.05)
     path = tmp_path / "net.onnx"
     onnx.save(net.to_onnx(), str(path))
@@ -366,10 +367,11 @@ def test_skl2onnx_names_outputs_as_for_scikit_learns_mlp(skl2onnx):
     from sklearn.neural_network import MLPClassifier as SklearnClassifier
     from sklearn.neural_network import MLPRegressor as SklearnRegressor
     X = FEATURES.astype(np.float32)
-    pairs = [(SklearnClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+    small = {"hidden_layer_sizes": (4,), "max_iter": 5, "random_state": 0}
+    pairs = [(SklearnClassifier(**small),
               MLPClassifier((4,), max_iter=5, random_state=0),
               TARGETS["multiclass"]),
-             (SklearnRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+             (SklearnRegressor(**small),
               MLPRegressor((4,), max_iter=5, random_state=0), X[:, 0])]
     for theirs, ours, y in pairs:
         fitted(theirs, X, y)
