@@ -12,6 +12,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet ".[test]"
+# PyTorch, for the export tests (they skip, saying so, without it). PyPI's
+# Linux wheel brings about 5 GB of CUDA libraries (2.5 minutes to install
+# here); a CPU-only build is under 1 GB and a minute. Take the newest
+# CPU-only build that pip finds among its configured sources (this
+# project's machines offer one), else PyPI's. SWIFTPROP_SKIP_TORCH=1 skips.
+if [ "${SWIFTPROP_SKIP_TORCH:-0}" != 1 ] \
+        && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    cpu_torch=$(.venv/bin/python -m pip index versions torch 2>/dev/null \
+        | sed -n 's/^Available versions: //p' | tr ',' '\n' | tr -d ' ' \
+        | grep '+cpu$' | head -n 1 || true)
+    .venv/bin/python -m pip install --quiet "torch${cpu_torch:+==$cpu_torch}"
+fi
 
 echo "== swift test"
 swift test

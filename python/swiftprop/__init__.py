@@ -15,6 +15,7 @@ mathematics, with the same API, for comparison.
 from . import explain, plot, reference
 from .compare import Comparison, compare
 from .explain import Trace
+from .export import to_onnx
 from .history import History
 from .layers import Dense
 from .network import Network
@@ -24,4 +25,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
            "Comparison", "Trace", "explain", "plot", "reference",
-           "__version__"]
+           "to_onnx", "__version__"]

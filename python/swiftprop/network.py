@@ -480,6 +480,40 @@ class Network(LayerStack):
         """
         from .predictions import predict_classes
         return predict_classes(self, X)
+    # MARK: - Export (swiftprop.export)
+
+    def to_onnx(self, **options):
+        """An ONNX model of the network: ``swiftprop.to_onnx(self, ...)``.
+
+        Returns
+        -------
+        onnx.ModelProto
+            Input ``"X"`` of shape ``(N, n_inputs)``, output ``"Y"`` of shape
+            ``(N, n_outputs)``; see ``swiftprop.export.to_onnx``.
+        """
+        from .export import to_onnx
+        return to_onnx(self, **options)
+
+    def to_torch(self):
+        """The network as a ``torch.nn.Sequential`` (Linear layers with
+        ``weight = W.T``, ``bias = b``, and activation modules), in the
+        network's dtype; see ``swiftprop.export.to_torch``."""
+        from .export import to_torch
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module, loss="mse", seed=None):
+        """A network from a ``torch.nn.Sequential`` of ``Linear`` layers and
+        activations (the inverse of ``to_torch``); see
+        ``swiftprop.export.from_torch``.
+
+        Raises
+        ------
+        ValueError
+            Naming the module that has no counterpart in the engine.
+        """
+        from .export import from_torch
+        return from_torch(module, loss=loss, seed=seed, network_class=cls)
 
 
 class _StopRequest:
