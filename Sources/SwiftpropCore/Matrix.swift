@@ -16,13 +16,8 @@ public struct Matrix<T: Scalar> {
   /// Views `buffer` as `rows` × `columns` values; throws unless it holds
   /// exactly that many.
   public init(_ buffer: UnsafeBufferPointer<T>, rows: Int, columns: Int) throws {
-    guard rows >= 0, columns >= 0, let base = buffer.baseAddress,
-      try product(rows, columns) == buffer.count
-    else {
-      throw EngineError(
-        .invalidArgument, "a buffer of \(buffer.count) values is not a \(rows) x \(columns) matrix")
-    }
-    self.init(unchecked: base, rows: rows, columns: columns)
+    try checkShape(of: buffer.baseAddress, count: buffer.count, rows: rows, columns: columns)
+    self.init(unchecked: buffer.baseAddress!, rows: rows, columns: columns)
   }
 
   /// Views `buffer` as one row.
@@ -67,13 +62,8 @@ public struct MutableMatrix<T: Scalar> {
   /// Views `buffer` as `rows` × `columns` values; throws unless it holds
   /// exactly that many.
   public init(_ buffer: UnsafeMutableBufferPointer<T>, rows: Int, columns: Int) throws {
-    guard rows >= 0, columns >= 0, let base = buffer.baseAddress,
-      try product(rows, columns) == buffer.count
-    else {
-      throw EngineError(
-        .invalidArgument, "a buffer of \(buffer.count) values is not a \(rows) x \(columns) matrix")
-    }
-    self.base = base
+    try checkShape(of: buffer.baseAddress, count: buffer.count, rows: rows, columns: columns)
+    base = buffer.baseAddress!
     self.rows = rows
     self.columns = columns
   }
@@ -104,5 +94,14 @@ public struct MutableMatrix<T: Scalar> {
         .invalidArgument,
         "\(name) must hold \(atLeast ? "at least " : "")\(expected) values, got \(count)")
     }
+  }
+}
+
+/// Throws unless a buffer at `base` of `count` values is a `rows` ×
+/// `columns` matrix.
+private func checkShape(of base: UnsafeRawPointer?, count: Int, rows: Int, columns: Int) throws {
+  guard rows >= 0, columns >= 0, base != nil, try product(rows, columns) == count else {
+    throw EngineError(
+      .invalidArgument, "a buffer of \(count) values is not a \(rows) x \(columns) matrix")
   }
 }
