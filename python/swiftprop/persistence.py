@@ -49,14 +49,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES
+from ._codes import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZER_KINDS
+from ._validation import NUMPY_DTYPES as DTYPES
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "network_arrays", "SavedNetwork",
            "parse_arrays", "restore", "save", "load"]
 
 FORMAT_NAME = "swiftprop.Network"
 FORMAT_VERSION = 1
-_OPTIMIZER_KINDS = ("none", "sgd", "adam")
+# What optimizer_kind may hold: "none" (no step taken yet) or a kind's name.
+_OPTIMIZER_KINDS = ("none",) + tuple(OPTIMIZER_KINDS)
 
 
 @dataclass(frozen=True)
