@@ -13,13 +13,12 @@ mathematics, with the same API, for comparison.
 """
 
 from . import reference
+from ._version import __version__
 from .compare import Comparison, compare
 from .history import History
 from .layers import Dense
 from .network import Network
 from .optimizers import SGD, Adam
-
-__version__ = "0.1.0"
 
 __all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
            "Comparison", "reference", "__version__"]

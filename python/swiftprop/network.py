@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 
-from . import _engine
+from . import _engine, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES,
                      OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS, STOP_REASONS,
                      name_of)
@@ -14,7 +14,7 @@ from ._random import new_seed
 from ._training import EpochReporter, plan_fit
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
-from .display import progress_bar
+from .display import network_html, progress_bar
 from .history import History
 from .layers import LayerStack, build_architecture
 from .optimizers import engine_settings, resolve_optimizer
@@ -405,7 +405,37 @@ class Network(LayerStack):
                           "lr)", RuntimeWarning, stacklevel=2)
         return result
 
-    # Saving, copying and display
+    # Saving, copying and display: all through the network's state
+
+    def _state(self):
+        """Everything that decides this network's future, as a
+        ``persistence.NetworkState``: architecture, weights, the generator's
+        state and the optimizer's, in one consistent snapshot (even with a
+        fit starting in another thread)."""
+        with self._lock:
+            weights = self.weights
+            generator = _engine.get_generator(self._handle)
+            optimizer = self.get_optimizer_state()
+        return persistence.NetworkState(
+            list(self.layers), self.loss_name, self.dtype.name, self.init,
+            self.seed, weights, generator, optimizer)
+
+    def _load_state(self, state):
+        """Become the network ``state`` describes: built afresh from its
+        architecture, then given its weights, generator and optimizer."""
+        self.__init__(state.layers, loss=state.loss, dtype=state.dtype,
+                      init=state.init, seed=state.seed)
+        with self._lock:
+            self.set_weights(state.weights)
+            _engine.set_generator(self._handle, state.generator)
+            self.set_optimizer_state(state.optimizer)
+
+    @classmethod
+    def _from_state(cls, state):
+        """A new network built from a ``persistence.NetworkState``."""
+        network = cls.__new__(cls)
+        network._load_state(state)
+        return network
 
     def save(self, path):
         """Write the network to ``path`` atomically, as an ``.npz`` file.
@@ -420,8 +450,7 @@ class Network(LayerStack):
         path : str or os.PathLike
             Written as given; ``.npz`` is the customary suffix.
         """
-        from .persistence import save
-        save(self, path)
+        persistence.save(self._state(), path)
 
     @classmethod
     def load(cls, path):
@@ -433,32 +462,24 @@ class Network(LayerStack):
             If the file is truncated, corrupted, not a saved network or of
             an unsupported format version.
         """
-        from .persistence import load
-        return load(path, cls)
+        return persistence.load(path, cls._from_state)
 
     def __getstate__(self):
         # The engine handle, lock and finalizer cannot be pickled: the state
         # is the arrays of the saved format, and __setstate__ rebuilds them.
-        from .persistence import network_arrays
-        return network_arrays(self)
+        return persistence.state_to_arrays(self._state())
 
-    def __setstate__(self, state):
-        from .persistence import parse_arrays, restore
-        saved = parse_arrays(state)
-        self.__init__(saved.layers, loss=saved.loss, dtype=saved.dtype,
-                      init=saved.init, seed=saved.seed)
-        restore(self, saved)
+    def __setstate__(self, arrays):
+        self._load_state(persistence.state_from_arrays(arrays))
 
     def __deepcopy__(self, memo):
         # A new engine network with the same state; never a shared handle.
-        duplicate = type(self).__new__(type(self))
-        duplicate.__setstate__(self.__getstate__())
+        duplicate = self._from_state(self._state())
         memo[id(self)] = duplicate
         return duplicate
 
     def _repr_html_(self):
         """A table of the layers for Jupyter (``__repr__`` is the text)."""
-        from .display import network_html
         return network_html(self)
 
 
