@@ -4,12 +4,16 @@
  * Every function keeps CPython's order: parse the arguments, acquire the
  * buffers, check dtype and shape against the network, release the GIL,
  * call Swift, take the GIL back, release every buffer, return or raise.
- * The parsing and the acquiring are one step: each argument has a
- * converter for PyArg_ParseTuple's "O&" (a handle, an array, optimizer
- * settings, fit options), and a converter that holds something returns
- * Py_CLEANUP_SUPPORTED, so that CPython calls it again with NULL to give it
- * back when a later argument fails. After a successful parse the function
- * releases what the converters hold (release_arrays, release_optimizer).
+ * The parsing and the acquiring are one step: a function lists its
+ * positional arguments as a table of converters (a handle, an array,
+ * optimizer settings, fit options, a number), and parse_arguments runs
+ * them. Converters follow the protocol of PyArg_ParseTuple's "O&": one
+ * that holds something returns Py_CLEANUP_SUPPORTED and is called again
+ * with NULL to give it back when a later argument fails. After a
+ * successful parse the function releases what the converters hold
+ * (release_arrays, release_optimizer). The functions are METH_FASTCALL,
+ * as Argument Clinic makes CPython's own: no argument tuple, no format
+ * string to interpret on every call (predict on one row is the hot path).
  *
  * Arrays are acquired C-contiguous with their format; inputs are never
  * requested writable, so read-only arrays (memmaps, frozen arrays) work.
@@ -21,9 +25,9 @@
  * optimizer_setting() describe them (swiftprop._codes builds its tables
  * from these).
  *
- * References: every PyObject* parsed with "O" is borrowed; every Py_buffer
- * is released exactly once (a released or never acquired buffer has
- * obj == NULL, and PyBuffer_Release on it is a no-op).
+ * References: every PyObject* taken by object_converter is borrowed;
+ * every Py_buffer is released exactly once (a released or never acquired
+ * buffer has obj == NULL, and PyBuffer_Release on it is a no-op).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -60,7 +64,120 @@ raise_status(int32_t status, const char *message)
     return NULL;
 }
 
+/* ------------------------------------------------------------- arguments */
+
+/* A positional argument: an "O&" converter and where it puts its result. */
+typedef struct {
+    int (*convert)(PyObject *object, void *address);
+    void *address;
+} argument;
+
+#define MAX_ARGUMENTS 16
+
+/* The table of a function's arguments and its length, for parse_arguments. */
+#define ARGUMENTS(table) (table), Py_ARRAY_LENGTH(table)
+
+/*
+ * Converts args[i] with arguments[i] for each given argument; the last
+ * `optional` arguments may be left out (their addresses keep their
+ * defaults). On failure, gives back what the converters before hold
+ * (calling those that returned Py_CLEANUP_SUPPORTED with NULL, as
+ * PyArg_ParseTuple does) and returns -1 with the error set; else 0.
+ */
+static int
+parse_arguments(PyObject *const *args, Py_ssize_t nargs, const char *function,
+                const argument *arguments, Py_ssize_t count, Py_ssize_t optional)
+{
+    Py_ssize_t required = count - optional;
+    if (nargs < required || nargs > count) {
+        if (optional == 0)
+            PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd argument%s "
+                         "(%zd given)", function, count, count == 1 ? "" : "s",
+                         nargs);
+        else
+            PyErr_Format(PyExc_TypeError, "%s() takes from %zd to %zd arguments "
+                         "(%zd given)", function, required, count, nargs);
+        return -1;
+    }
+    int holds[MAX_ARGUMENTS];
+    if (count > MAX_ARGUMENTS) {
+        PyErr_Format(PyExc_SystemError, "%s() has more than %d arguments",
+                     function, MAX_ARGUMENTS);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        holds[i] = arguments[i].convert(args[i], arguments[i].address);
+        if (holds[i] == 0) {
+            while (i-- > 0) {
+                if (holds[i] == Py_CLEANUP_SUPPORTED)
+                    arguments[i].convert(NULL, arguments[i].address);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ converters */
+
+/* "O&" converters for numbers, with PyArg_ParseTuple's conversions. */
+static int
+int32_converter(PyObject *object, void *address)
+{
+    long value = PyLong_AsLong(object);
+    if (value == -1 && PyErr_Occurred())
+        return 0;
+    if (value < INT32_MIN || value > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "signed integer is out of range");
+        return 0;
+    }
+    *(int32_t *)address = (int32_t)value;
+    return 1;
+}
+
+static int
+int64_converter(PyObject *object, void *address)
+{
+    long long value = PyLong_AsLongLong(object);
+    if (value == -1 && PyErr_Occurred())
+        return 0;
+    *(int64_t *)address = (int64_t)value;
+    return 1;
+}
+
+/* Modulo 2^64, as "K" (seeds and generator states are 64-bit patterns). */
+static int
+uint64_converter(PyObject *object, void *address)
+{
+    if (!PyLong_Check(object)) {
+        PyErr_Format(PyExc_TypeError, "an integer is required, not %.100s",
+                     Py_TYPE(object)->tp_name);
+        return 0;
+    }
+    unsigned long long value = PyLong_AsUnsignedLongLongMask(object);
+    if (value == (unsigned long long)-1 && PyErr_Occurred())
+        return 0;
+    *(uint64_t *)address = (uint64_t)value;
+    return 1;
+}
+
+static int
+double_converter(PyObject *object, void *address)
+{
+    double value = PyFloat_AsDouble(object);
+    if (value == -1.0 && PyErr_Occurred())
+        return 0;
+    *(double *)address = value;
+    return 1;
+}
+
+/* Any object, borrowed (as "O"). */
+static int
+object_converter(PyObject *object, void *address)
+{
+    *(PyObject **)address = object;
+    return 1;
+}
 
 /* A network handle and what sp_network_info says about it. */
 typedef struct {
@@ -340,10 +457,13 @@ fit_options_converter(PyObject *object, void *address)
 /* ------------------------------------------------------------- vocabulary */
 
 static PyObject *
-engine_name(PyObject *module, PyObject *args)
+engine_name(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    int vocabulary, code;
-    if (!PyArg_ParseTuple(args, "ii:name", &vocabulary, &code))
+    int32_t vocabulary, code;
+    const argument arguments[] = {
+        {int32_converter, &vocabulary}, {int32_converter, &code},
+    };
+    if (parse_arguments(args, nargs, "name", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char name[NAME_CAPACITY] = "";
     int32_t status = sp_name(vocabulary, code, name, NAME_CAPACITY);
@@ -353,10 +473,13 @@ engine_name(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_loss_info(PyObject *module, PyObject *args)
+engine_loss_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    int loss;
-    if (!PyArg_ParseTuple(args, "i:loss_info", &loss))
+    int32_t loss;
+    const argument arguments[] = {
+        {int32_converter, &loss},
+    };
+    if (parse_arguments(args, nargs, "loss_info", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     int32_t output_activation = -1, takes_labels = 0;
     char error[ERROR_CAPACITY] = "";
@@ -369,10 +492,13 @@ engine_loss_info(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_optimizer_info(PyObject *module, PyObject *args)
+engine_optimizer_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    int kind;
-    if (!PyArg_ParseTuple(args, "i:optimizer_info", &kind))
+    int32_t kind;
+    const argument arguments[] = {
+        {int32_converter, &kind},
+    };
+    if (parse_arguments(args, nargs, "optimizer_info", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     int32_t settings = 0, state_vectors = 0;
     char error[ERROR_CAPACITY] = "";
@@ -384,10 +510,13 @@ engine_optimizer_info(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_optimizer_setting(PyObject *module, PyObject *args)
+engine_optimizer_setting(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    int kind, index;
-    if (!PyArg_ParseTuple(args, "ii:optimizer_setting", &kind, &index))
+    int32_t kind, index;
+    const argument arguments[] = {
+        {int32_converter, &kind}, {int32_converter, &index},
+    };
+    if (parse_arguments(args, nargs, "optimizer_setting", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char name[NAME_CAPACITY] = "";
     int32_t status = sp_optimizer_setting(kind, index, name, NAME_CAPACITY);
@@ -399,13 +528,17 @@ engine_optimizer_setting(PyObject *module, PyObject *args)
 /* ------------------------------------------------------------- lifetime */
 
 static PyObject *
-engine_create(PyObject *module, PyObject *args)
+engine_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *sizes_object, *activations_object;
-    int loss, dtype, initializer;
-    unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "OOiiiK:create", &sizes_object, &activations_object,
-                          &loss, &dtype, &initializer, &seed))
+    int32_t loss, dtype, initializer;
+    uint64_t seed;
+    const argument arguments[] = {
+        {object_converter, &sizes_object}, {object_converter, &activations_object},
+        {int32_converter, &loss}, {int32_converter, &dtype},
+        {int32_converter, &initializer}, {uint64_converter, &seed},
+    };
+    if (parse_arguments(args, nargs, "create", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     PyObject *sizes_seq = PySequence_Fast(sizes_object, "sizes must be a sequence");
     if (sizes_seq == NULL)
@@ -447,7 +580,7 @@ engine_create(PyObject *module, PyObject *args)
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
     status = sp_network_create((int32_t)layer_count, sizes, activations, loss, dtype,
-                               initializer, (uint64_t)seed, &handle, error,
+                               initializer, seed, &handle, error,
                                ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
     if (status != SP_OK) {
@@ -464,19 +597,25 @@ done:
 }
 
 static PyObject *
-engine_destroy(PyObject *module, PyObject *args)
+engine_destroy(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:destroy", &handle))
+    int64_t handle;
+    const argument arguments[] = {
+        {int64_converter, &handle},
+    };
+    if (parse_arguments(args, nargs, "destroy", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     return PyBool_FromLong(sp_network_destroy(handle) == SP_OK);
 }
 
 static PyObject *
-engine_info(PyObject *module, PyObject *args)
+engine_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
-    if (!PyArg_ParseTuple(args, "O&:info", network_converter, &net))
+    const argument arguments[] = {
+        {network_converter, &net},
+    };
+    if (parse_arguments(args, nargs, "info", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     const sp_network_description *d = &net.shape;
     return Py_BuildValue("(iiLLL)", d->dtype, d->layer_count, (long long)d->inputs,
@@ -486,12 +625,14 @@ engine_info(PyObject *module, PyObject *args)
 /* ----------------------------------------------------- parameters, state */
 
 static PyObject *
-engine_get_parameters(PyObject *module, PyObject *args)
+engine_get_parameters(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     array_arg out = {.network = &net, .name = "out", .ndim = 1, .flags = WRITABLE};
-    if (!PyArg_ParseTuple(args, "O&O&:get_parameters", network_converter, &net,
-                          array_converter, &out))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "get_parameters", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status = sp_network_get_parameters(net.handle, out.view.buf,
@@ -503,12 +644,14 @@ engine_get_parameters(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_set_parameters(PyObject *module, PyObject *args)
+engine_set_parameters(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     array_arg values = {.network = &net, .name = "values", .ndim = 1};
-    if (!PyArg_ParseTuple(args, "O&O&:set_parameters", network_converter, &net,
-                          array_converter, &values))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &values},
+    };
+    if (parse_arguments(args, nargs, "set_parameters", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
@@ -523,10 +666,13 @@ engine_set_parameters(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_get_generator(PyObject *module, PyObject *args)
+engine_get_generator(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:get_generator", &handle))
+    int64_t handle;
+    const argument arguments[] = {
+        {int64_converter, &handle},
+    };
+    if (parse_arguments(args, nargs, "get_generator", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     uint64_t state = 0;
     char error[ERROR_CAPACITY] = "";
@@ -537,11 +683,14 @@ engine_get_generator(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_set_generator(PyObject *module, PyObject *args)
+engine_set_generator(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    unsigned long long state;
-    if (!PyArg_ParseTuple(args, "LK:set_generator", &handle, &state))
+    int64_t handle;
+    uint64_t state;
+    const argument arguments[] = {
+        {int64_converter, &handle}, {uint64_converter, &state},
+    };
+    if (parse_arguments(args, nargs, "set_generator", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status = sp_network_set_generator(handle, state, error, ERROR_CAPACITY);
@@ -551,10 +700,13 @@ engine_set_generator(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_reset_optimizer(PyObject *module, PyObject *args)
+engine_reset_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:reset_optimizer", &handle))
+    int64_t handle;
+    const argument arguments[] = {
+        {int64_converter, &handle},
+    };
+    if (parse_arguments(args, nargs, "reset_optimizer", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status = sp_network_reset_optimizer(handle, error, ERROR_CAPACITY);
@@ -564,14 +716,17 @@ engine_reset_optimizer(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_get_optimizer(PyObject *module, PyObject *args)
+engine_get_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     array_arg first = {.network = &net, .name = "first", .ndim = 1, .flags = WRITABLE};
     array_arg second = {.network = &net, .name = "second", .ndim = 1,
                         .flags = WRITABLE | OPTIONAL, .size_like = &first};
-    if (!PyArg_ParseTuple(args, "O&O&O&:get_optimizer", network_converter, &net,
-                          array_converter, &first, array_converter, &second))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &first},
+        {array_converter, &second},
+    };
+    if (parse_arguments(args, nargs, "get_optimizer", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     int32_t kind = -1;
     int64_t step = 0;
@@ -586,17 +741,19 @@ engine_get_optimizer(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_set_optimizer(PyObject *module, PyObject *args)
+engine_set_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
-    int kind;
-    long long step;
+    int32_t kind;
+    int64_t step;
     array_arg first = {.network = &net, .name = "first", .ndim = 1};
     array_arg second = {.network = &net, .name = "second", .ndim = 1,
                         .flags = OPTIONAL, .size_like = &first};
-    if (!PyArg_ParseTuple(args, "O&iLO&O&:set_optimizer", network_converter, &net,
-                          &kind, &step, array_converter, &first, array_converter,
-                          &second))
+    const argument arguments[] = {
+        {network_converter, &net}, {int32_converter, &kind}, {int64_converter, &step},
+        {array_converter, &first}, {array_converter, &second},
+    };
+    if (parse_arguments(args, nargs, "set_optimizer", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status = sp_network_set_optimizer(net.handle, kind, step, first.view.buf,
@@ -611,14 +768,16 @@ engine_set_optimizer(PyObject *module, PyObject *args)
 /* ----------------------------------------------------------- computation */
 
 static PyObject *
-engine_predict(PyObject *module, PyObject *args)
+engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     array_arg x = {.network = &net, .name = "X", .ndim = 2, .columns = INPUT_COLUMNS};
     array_arg out = {.network = &net, .name = "out", .ndim = 2,
                      .columns = OUTPUT_COLUMNS, .flags = WRITABLE};
-    if (!PyArg_ParseTuple(args, "O&O&O&:predict", network_converter, &net,
-                          array_converter, &x, array_converter, &out))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "predict", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
@@ -640,12 +799,14 @@ engine_predict(PyObject *module, PyObject *args)
                    .columns = OUTPUT_COLUMNS, .rows_like = &x}
 
 static PyObject *
-engine_loss(PyObject *module, PyObject *args)
+engine_loss(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
-    if (!PyArg_ParseTuple(args, "O&O&O&:loss", network_converter, &net,
-                          array_converter, &x, array_converter, &y))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+    };
+    if (parse_arguments(args, nargs, "loss", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
@@ -662,14 +823,16 @@ engine_loss(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_gradients(PyObject *module, PyObject *args)
+engine_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
     array_arg out = {.network = &net, .name = "out", .ndim = 1, .flags = WRITABLE};
-    if (!PyArg_ParseTuple(args, "O&O&O&O&:gradients", network_converter, &net,
-                          array_converter, &x, array_converter, &y,
-                          array_converter, &out))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "gradients", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
@@ -686,16 +849,19 @@ engine_gradients(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_numerical_gradients(PyObject *module, PyObject *args)
+engine_numerical_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
     double epsilon;
     array_arg out = {.network = &net, .name = "out", .ndim = 1,
                      .flags = WRITABLE | FLOAT64};
-    if (!PyArg_ParseTuple(args, "O&O&O&dO&:numerical_gradients", network_converter,
-                          &net, array_converter, &x, array_converter, &y, &epsilon,
-                          array_converter, &out))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {double_converter, &epsilon}, {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "numerical_gradients", ARGUMENTS(arguments),
+                        0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
@@ -713,14 +879,16 @@ engine_numerical_gradients(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_train_step(PyObject *module, PyObject *args)
+engine_train_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
     optimizer_arg optimizer = {{0}, NULL};
-    if (!PyArg_ParseTuple(args, "O&O&O&O&:train_step", network_converter, &net,
-                          array_converter, &x, array_converter, &y,
-                          optimizer_converter, &optimizer))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {optimizer_converter, &optimizer},
+    };
+    if (parse_arguments(args, nargs, "train_step", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
@@ -738,16 +906,18 @@ engine_train_step(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_forward(PyObject *module, PyObject *args)
+engine_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     array_arg x = {.network = &net, .name = "X", .ndim = 2, .columns = INPUT_COLUMNS};
     array_arg z = {.network = &net, .name = "z", .ndim = 1, .flags = WRITABLE};
     array_arg a = {.network = &net, .name = "a", .ndim = 1, .flags = WRITABLE,
                    .size_like = &z};
-    if (!PyArg_ParseTuple(args, "O&O&O&O&:forward", network_converter, &net,
-                          array_converter, &x, array_converter, &z,
-                          array_converter, &a))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &z},
+        {array_converter, &a},
+    };
+    if (parse_arguments(args, nargs, "forward", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
@@ -763,7 +933,7 @@ engine_forward(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_backward(PyObject *module, PyObject *args)
+engine_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
@@ -773,10 +943,12 @@ engine_backward(PyObject *module, PyObject *args)
                            .flags = WRITABLE};
     array_arg dx = {.network = &net, .name = "dX", .ndim = 2,
                     .columns = INPUT_COLUMNS, .flags = WRITABLE};
-    if (!PyArg_ParseTuple(args, "O&O&O&O&O&O&:backward", network_converter, &net,
-                          array_converter, &x, array_converter, &y,
-                          array_converter, &deltas, array_converter, &gradients,
-                          array_converter, &dx))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &deltas}, {array_converter, &gradients},
+        {array_converter, &dx},
+    };
+    if (parse_arguments(args, nargs, "backward", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
@@ -840,7 +1012,7 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
 }
 
 static PyObject *
-engine_fit(PyObject *module, PyObject *args)
+engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
@@ -857,13 +1029,15 @@ engine_fit(PyObject *module, PyObject *args)
     optimizer_arg optimizer = {{0}, NULL};
     sp_fit_options options;
     PyObject *reporter, *stop_flag = Py_None;
-    if (!PyArg_ParseTuple(args, "O&O&O&O&O&O&O&OO&O&O&|O:fit", network_converter,
-                          &net, array_converter, &x, array_converter, &y,
-                          array_converter, &vx, array_converter, &vy,
-                          optimizer_converter, &optimizer, fit_options_converter,
-                          &options, &reporter, array_converter, &losses,
-                          array_converter, &val_losses, array_converter, &norms,
-                          &stop_flag))
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &vx}, {array_converter, &vy},
+        {optimizer_converter, &optimizer}, {fit_options_converter, &options},
+        {object_converter, &reporter}, {array_converter, &losses},
+        {array_converter, &val_losses}, {array_converter, &norms},
+        {object_converter, &stop_flag},
+    };
+    if (parse_arguments(args, nargs, "fit", ARGUMENTS(arguments), 1) < 0)
         return NULL;
 
     PyObject *result = NULL;
@@ -909,47 +1083,50 @@ done:
 
 /* ---------------------------------------------------------------- module */
 
+/* A METH_FASTCALL function in the method table. */
+#define FASTCALL(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL
+
 static PyMethodDef engine_methods[] = {
-    {"name", engine_name, METH_VARARGS,
+    {"name", FASTCALL(engine_name),
      "name(vocabulary, code) -> the Python API's name of an SP_* code"},
-    {"loss_info", engine_loss_info, METH_VARARGS,
+    {"loss_info", FASTCALL(engine_loss_info),
      "loss_info(loss) -> (output activation code or -1, takes class labels)"},
-    {"optimizer_info", engine_optimizer_info, METH_VARARGS,
+    {"optimizer_info", FASTCALL(engine_optimizer_info),
      "optimizer_info(kind) -> (number of settings, number of state vectors)"},
-    {"optimizer_setting", engine_optimizer_setting, METH_VARARGS,
+    {"optimizer_setting", FASTCALL(engine_optimizer_setting),
      "optimizer_setting(kind, index) -> the name of the kind's setting index"},
-    {"create", engine_create, METH_VARARGS,
+    {"create", FASTCALL(engine_create),
      "create(sizes, activations, loss, dtype, init, seed) -> handle"},
-    {"destroy", engine_destroy, METH_VARARGS, "destroy(handle) -> bool"},
-    {"info", engine_info, METH_VARARGS,
+    {"destroy", FASTCALL(engine_destroy), "destroy(handle) -> bool"},
+    {"info", FASTCALL(engine_info),
      "info(handle) -> (dtype, layers, inputs, outputs, parameter_count)"},
-    {"get_parameters", engine_get_parameters, METH_VARARGS,
+    {"get_parameters", FASTCALL(engine_get_parameters),
      "get_parameters(handle, out): copy the flat parameter vector into out"},
-    {"set_parameters", engine_set_parameters, METH_VARARGS,
+    {"set_parameters", FASTCALL(engine_set_parameters),
      "set_parameters(handle, values): replace the flat parameter vector"},
-    {"get_generator", engine_get_generator, METH_VARARGS,
+    {"get_generator", FASTCALL(engine_get_generator),
      "get_generator(handle) -> state of the network's SplitMix64 generator"},
-    {"set_generator", engine_set_generator, METH_VARARGS,
+    {"set_generator", FASTCALL(engine_set_generator),
      "set_generator(handle, state)"},
-    {"reset_optimizer", engine_reset_optimizer, METH_VARARGS,
+    {"reset_optimizer", FASTCALL(engine_reset_optimizer),
      "reset_optimizer(handle): forget the optimizer's state"},
-    {"get_optimizer", engine_get_optimizer, METH_VARARGS,
+    {"get_optimizer", FASTCALL(engine_get_optimizer),
      "get_optimizer(handle, first, second or None) -> (kind or -1, step)"},
-    {"set_optimizer", engine_set_optimizer, METH_VARARGS,
+    {"set_optimizer", FASTCALL(engine_set_optimizer),
      "set_optimizer(handle, kind, step, first, second or None)"},
-    {"predict", engine_predict, METH_VARARGS, "predict(handle, X, out)"},
-    {"loss", engine_loss, METH_VARARGS, "loss(handle, X, Y) -> float"},
-    {"gradients", engine_gradients, METH_VARARGS,
+    {"predict", FASTCALL(engine_predict), "predict(handle, X, out)"},
+    {"loss", FASTCALL(engine_loss), "loss(handle, X, Y) -> float"},
+    {"gradients", FASTCALL(engine_gradients),
      "gradients(handle, X, Y, out) -> loss; out receives the flat gradient"},
-    {"numerical_gradients", engine_numerical_gradients, METH_VARARGS,
+    {"numerical_gradients", FASTCALL(engine_numerical_gradients),
      "numerical_gradients(handle, X, Y, eps, out): central differences (float64)"},
-    {"train_step", engine_train_step, METH_VARARGS,
+    {"train_step", FASTCALL(engine_train_step),
      "train_step(handle, X, Y, (kind, values)) -> loss before the step"},
-    {"forward", engine_forward, METH_VARARGS,
+    {"forward", FASTCALL(engine_forward),
      "forward(handle, X, z, a): every layer's z and a, concatenated"},
-    {"backward", engine_backward, METH_VARARGS,
+    {"backward", FASTCALL(engine_backward),
      "backward(handle, X, Y, deltas, gradients, dX) -> loss"},
-    {"fit", engine_fit, METH_VARARGS,
+    {"fit", FASTCALL(engine_fit),
      "fit(handle, X, Y, VX, VY, (kind, values), settings, reporter, loss_history, "
      "val_history, gradient_norms[, stop_flag]) -> (epochs, stop_reason); "
      "fit stops cleanly at the next poll once bool(stop_flag) is true"},
