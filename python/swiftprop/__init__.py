@@ -13,6 +13,7 @@ mathematics, with the same API, for comparison.
 """
 
 from . import explain, plot, reference
+from ._version import __version__
 from .compare import Comparison, compare
 from .explain import Trace
 from .export import to_onnx
@@ -20,8 +21,6 @@ from .history import History
 from .layers import Dense
 from .network import Network
 from .optimizers import SGD, Adam
-
-__version__ = "0.1.0"
 
 __all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
            "Comparison", "Trace", "explain", "plot", "reference",

@@ -1,17 +1,33 @@
 /*
  * swiftprop._engine: the CPython shim over the Swift engine's C ABI.
  *
- * Each function keeps CPython's order: parse the arguments, acquire the
- * buffers (C-contiguous, with their format; inputs are never requested
- * writable, so read-only arrays work), check dtype and shape against the
- * network, release the GIL, call Swift, take the GIL back, release every
- * buffer at one `done:` label, then return or raise. The Python layer has
- * already converted its inputs with np.ascontiguousarray; these checks
- * are the safety net for direct callers.
+ * Every function keeps CPython's order: parse the arguments, acquire the
+ * buffers, check dtype and shape against the network, release the GIL,
+ * call Swift, take the GIL back, release every buffer, return or raise.
+ * The parsing and the acquiring are one step: a function lists its
+ * positional arguments as a table of converters (a handle, an array,
+ * optimizer settings, fit options, a number), and parse_arguments runs
+ * them. Converters follow the protocol of PyArg_ParseTuple's "O&": one
+ * that holds something returns Py_CLEANUP_SUPPORTED and is called again
+ * with NULL to give it back when a later argument fails. After a
+ * successful parse the function releases what the converters hold
+ * (release_arrays, release_optimizer). The functions are METH_FASTCALL,
+ * as Argument Clinic makes CPython's own: no argument tuple, no format
+ * string to interpret on every call (predict on one row is the hot path).
  *
- * References: every PyObject* parsed with "O" is borrowed; every Py_buffer
- * taken is released exactly once at `done:` (released buffers have
- * obj == NULL, so PyBuffer_Release on them is a no-op).
+ * Arrays are acquired C-contiguous with their format; inputs are never
+ * requested writable, so read-only arrays (memmaps, frozen arrays) work.
+ * The Python layer has already converted its inputs with
+ * np.ascontiguousarray; these checks are the safety net for direct callers.
+ *
+ * The engine's codes are numbered in swiftprop.h only: the module exports
+ * every SP_* constant, and name(), loss_info(), optimizer_info() and
+ * optimizer_setting() describe them (swiftprop._codes builds its tables
+ * from these).
+ *
+ * References: every PyObject* taken by object_converter is borrowed;
+ * every Py_buffer is released exactly once (a released or never acquired
+ * buffer has obj == NULL, and PyBuffer_Release on it is a no-op).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -21,10 +37,14 @@
 #include "swiftprop.h"
 
 #define ERROR_CAPACITY 512
+#define NAME_CAPACITY 128
 
 /* ---------------------------------------------------------------- errors */
 
-/* Raises the Python exception for an ABI status and message. */
+/* The one table from an ABI status to a Python exception; raises it with
+ * the engine's message and returns NULL. SP_CALLBACK_ERROR keeps the
+ * exception the fit callback left pending (KeyboardInterrupt, or what the
+ * reporter raised). */
 static PyObject *
 raise_status(int32_t status, const char *message)
 {
@@ -33,38 +53,196 @@ raise_status(int32_t status, const char *message)
     case SP_OUT_OF_MEMORY: type = PyExc_MemoryError; break;
     case SP_BUSY: type = PyExc_RuntimeError; break;
     case SP_DIVERGED: type = PyExc_FloatingPointError; break;
+    case SP_CALLBACK_ERROR:
+        if (PyErr_Occurred())
+            return NULL;
+        type = PyExc_RuntimeError;
+        break;
     default: type = PyExc_ValueError; break;
     }
     PyErr_SetString(type, message[0] ? message : "swiftprop engine error");
     return NULL;
 }
 
-/* ---------------------------------------------------------------- buffers */
+/* ------------------------------------------------------------- arguments */
 
+/* A positional argument: an "O&" converter and where it puts its result. */
 typedef struct {
-    int32_t dtype;
-    int32_t layer_count;
-    int64_t inputs;
-    int64_t outputs;
-    int64_t parameter_count;
-} network_shape;
+    int (*convert)(PyObject *object, void *address);
+    void *address;
+} argument;
 
+#define MAX_ARGUMENTS 16
+
+/* The table of a function's arguments and its length, for parse_arguments. */
+#define ARGUMENTS(table) (table), Py_ARRAY_LENGTH(table)
+
+/*
+ * Converts args[i] with arguments[i] for each given argument; the last
+ * `optional` arguments may be left out (their addresses keep their
+ * defaults). On failure, gives back what the converters before hold
+ * (calling those that returned Py_CLEANUP_SUPPORTED with NULL, as
+ * PyArg_ParseTuple does) and returns -1 with the error set; else 0.
+ */
 static int
-describe(int64_t handle, network_shape *shape)
+parse_arguments(PyObject *const *args, Py_ssize_t nargs, const char *function,
+                const argument *arguments, Py_ssize_t count, Py_ssize_t optional)
 {
-    sp_network_description d;
-    char error[ERROR_CAPACITY] = "";
-    int32_t status = sp_network_info(handle, &d, error, ERROR_CAPACITY);
-    if (status != SP_OK) {
-        raise_status(status, error);
+    Py_ssize_t required = count - optional;
+    if (nargs < required || nargs > count) {
+        if (optional == 0)
+            PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd argument%s "
+                         "(%zd given)", function, count, count == 1 ? "" : "s",
+                         nargs);
+        else
+            PyErr_Format(PyExc_TypeError, "%s() takes from %zd to %zd arguments "
+                         "(%zd given)", function, required, count, nargs);
         return -1;
     }
-    shape->dtype = d.dtype;
-    shape->layer_count = d.layer_count;
-    shape->inputs = d.inputs;
-    shape->outputs = d.outputs;
-    shape->parameter_count = d.parameter_count;
+    int holds[MAX_ARGUMENTS];
+    if (count > MAX_ARGUMENTS) {
+        PyErr_Format(PyExc_SystemError, "%s() has more than %d arguments",
+                     function, MAX_ARGUMENTS);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        holds[i] = arguments[i].convert(args[i], arguments[i].address);
+        if (holds[i] == 0) {
+            while (i-- > 0) {
+                if (holds[i] == Py_CLEANUP_SUPPORTED)
+                    arguments[i].convert(NULL, arguments[i].address);
+            }
+            return -1;
+        }
+    }
     return 0;
+}
+
+/* ------------------------------------------------------------ converters */
+
+/* "O&" converters for numbers, with PyArg_ParseTuple's conversions. */
+static int
+int32_converter(PyObject *object, void *address)
+{
+    long value = PyLong_AsLong(object);
+    if (value == -1 && PyErr_Occurred())
+        return 0;
+    if (value < INT32_MIN || value > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "signed integer is out of range");
+        return 0;
+    }
+    *(int32_t *)address = (int32_t)value;
+    return 1;
+}
+
+static int
+int64_converter(PyObject *object, void *address)
+{
+    long long value = PyLong_AsLongLong(object);
+    if (value == -1 && PyErr_Occurred())
+        return 0;
+    *(int64_t *)address = (int64_t)value;
+    return 1;
+}
+
+/* Modulo 2^64, as "K" (seeds and generator states are 64-bit patterns). */
+static int
+uint64_converter(PyObject *object, void *address)
+{
+    if (!PyLong_Check(object)) {
+        PyErr_Format(PyExc_TypeError, "an integer is required, not %.100s",
+                     Py_TYPE(object)->tp_name);
+        return 0;
+    }
+    unsigned long long value = PyLong_AsUnsignedLongLongMask(object);
+    if (value == (unsigned long long)-1 && PyErr_Occurred())
+        return 0;
+    *(uint64_t *)address = (uint64_t)value;
+    return 1;
+}
+
+static int
+double_converter(PyObject *object, void *address)
+{
+    double value = PyFloat_AsDouble(object);
+    if (value == -1.0 && PyErr_Occurred())
+        return 0;
+    *(double *)address = value;
+    return 1;
+}
+
+/* Any object, borrowed (as "O"). */
+static int
+object_converter(PyObject *object, void *address)
+{
+    *(PyObject **)address = object;
+    return 1;
+}
+
+/* A network handle and what sp_network_info says about it. */
+typedef struct {
+    int64_t handle;
+    sp_network_description shape;
+} network_arg;
+
+/* "O&" converter: an int handle, described by the engine (an unknown
+ * handle raises ValueError here). Holds nothing. */
+static int
+network_converter(PyObject *object, void *address)
+{
+    network_arg *network = (network_arg *)address;
+    network->handle = PyLong_AsLongLong(object);
+    if (network->handle == -1 && PyErr_Occurred())
+        return 0;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_network_info(network->handle, &network->shape, error,
+                                     ERROR_CAPACITY);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        return 0;
+    }
+    return 1;
+}
+
+/* The size an array's second dimension must have. */
+enum { ANY_COLUMNS = 0, INPUT_COLUMNS, OUTPUT_COLUMNS, LAYER_COLUMNS };
+
+/* How an array is acquired (flags, or-ed). */
+enum {
+    WRITABLE = 1, /* the engine writes into it */
+    FLOAT64 = 2,  /* float64 whatever the network's dtype */
+    OPTIONAL = 4, /* None is accepted and passed to the engine as NULL */
+};
+
+/* An array argument: what it must be, and the buffer once acquired. */
+typedef struct array_arg {
+    const network_arg *network;         /* its dtype and sizes */
+    const char *name;                   /* for error messages */
+    int ndim;                           /* 1 or 2 */
+    int columns;                        /* ANY_COLUMNS, INPUT_COLUMNS, ... */
+    int flags;                          /* WRITABLE | FLOAT64 | OPTIONAL */
+    const struct array_arg *rows_like;  /* same number of rows as this one */
+    const struct array_arg *size_like;  /* same number of values as this one */
+    Py_buffer view;                     /* view.obj is NULL when not held */
+} array_arg;
+
+static Py_ssize_t
+rows_of(const array_arg *array)
+{
+    return array->view.ndim >= 1 ? array->view.shape[0] : 0;
+}
+
+static Py_ssize_t
+count_of(const array_arg *array)
+{
+    Py_ssize_t itemsize = array->view.itemsize ? array->view.itemsize : 1;
+    return array->view.len / itemsize;
+}
+
+static int
+is_present(const array_arg *array)
+{
+    return array->view.obj != NULL;
 }
 
 /* The struct-module code of a buffer's element, without byte-order marks. */
@@ -77,130 +255,290 @@ format_code(const Py_buffer *view)
     return format[1] == '\0' ? format[0] : '?';
 }
 
-/*
- * Acquires `object` as a C-contiguous buffer of the network's dtype with
- * `ndim` dimensions (and `columns` columns when ndim is 2 and columns >= 0).
- * Returns 0, or -1 with TypeError/ValueError set and nothing held.
- */
-static int
-acquire(PyObject *object, const char *name, int32_t dtype, int ndim,
-        int64_t columns, int writable, Py_buffer *view)
+static int64_t
+expected_columns(const array_arg *array)
 {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(object, view, flags) < 0) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s must be a C-contiguous%s float array "
-                     "(use np.ascontiguousarray)", name,
-                     writable ? " writable" : "");
-        view->obj = NULL;
+    const sp_network_description *shape = &array->network->shape;
+    switch (array->columns) {
+    case INPUT_COLUMNS: return shape->inputs;
+    case OUTPUT_COLUMNS: return shape->outputs;
+    case LAYER_COLUMNS: return shape->layer_count;
+    default: return -1;
+    }
+}
+
+/* Checks an acquired buffer against its description; 0, or -1 with
+ * TypeError/ValueError set. */
+static int
+check_array(const array_arg *array)
+{
+    const Py_buffer *view = &array->view;
+    const char *name = array->name;
+    int float32 = !(array->flags & FLOAT64)
+        && array->network->shape.dtype == SP_FLOAT32;
+    if (format_code(view) != (float32 ? 'f' : 'd')
+        || view->itemsize != (float32 ? 4 : 8)) {
+        PyErr_Format(PyExc_TypeError, "%s must have dtype %s, got format '%s'",
+                     name, float32 ? "float32" : "float64",
+                     view->format ? view->format : "B");
         return -1;
     }
-    char expected = dtype == SP_FLOAT32 ? 'f' : 'd';
-    Py_ssize_t itemsize = dtype == SP_FLOAT32 ? 4 : 8;
-    if (format_code(view) != expected || view->itemsize != itemsize) {
-        PyErr_Format(PyExc_TypeError, "%s must have dtype %s, got format '%s'",
-                     name, dtype == SP_FLOAT32 ? "float32" : "float64",
-                     view->format ? view->format : "B");
-        goto fail;
+    if (view->ndim != array->ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must be %d-D, got %d-D", name,
+                     array->ndim, view->ndim);
+        return -1;
     }
-    if (view->ndim != ndim) {
-        PyErr_Format(PyExc_ValueError, "%s must be %d-D, got %d-D", name, ndim,
-                     view->ndim);
-        goto fail;
-    }
-    if (ndim == 2 && columns >= 0 && view->shape[1] != columns) {
+    int64_t columns = expected_columns(array);
+    if (array->ndim == 2 && columns >= 0 && view->shape[1] != columns) {
         PyErr_Format(PyExc_ValueError, "%s has %zd columns, expected %lld", name,
                      view->shape[1], (long long)columns);
-        goto fail;
+        return -1;
+    }
+    const array_arg *other = array->rows_like;
+    if (other != NULL && is_present(other) && rows_of(array) != rows_of(other)) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd samples, but %s has %zd", name,
+                     rows_of(array), other->name, rows_of(other));
+        return -1;
+    }
+    other = array->size_like;
+    if (other != NULL && is_present(other) && count_of(array) != count_of(other)) {
+        PyErr_Format(PyExc_ValueError, "%s and %s must have the same size",
+                     other->name, name);
+        return -1;
     }
     return 0;
-fail:
-    PyBuffer_Release(view);
-    view->obj = NULL;
-    return -1;
 }
 
-static Py_ssize_t
-rows_of(const Py_buffer *view)
+static void
+release_array(array_arg *array)
 {
-    return view->ndim >= 1 ? view->shape[0] : 0;
+    PyBuffer_Release(&array->view);  /* a no-op when nothing is held */
 }
 
-static Py_ssize_t
-count_of(const Py_buffer *view)
+/* Releases every array of a parsed call: release_arrays(&x, &y, &out). */
+static void
+release_array_list(array_arg *const *arrays, size_t count)
 {
-    return view->len / (view->itemsize ? view->itemsize : 1);
+    for (size_t i = 0; i < count; i++)
+        release_array(arrays[i]);
 }
+#define release_arrays(...)                                              \
+    release_array_list((array_arg *const[]){__VA_ARGS__},                \
+                       sizeof((array_arg *const[]){__VA_ARGS__})         \
+                       / sizeof(array_arg *))
 
-/* Acquires X and Y with matching rows. */
+/* "O&" converter: acquires `object` as its array_arg describes it, C-
+ * contiguous with its format (writable only for WRITABLE), and checks it.
+ * Called with NULL, releases it. */
 static int
-acquire_samples(PyObject *x_object, PyObject *y_object, const network_shape *shape,
-                Py_buffer *x, Py_buffer *y)
+array_converter(PyObject *object, void *address)
 {
-    if (acquire(x_object, "X", shape->dtype, 2, shape->inputs, 0, x) < 0)
-        return -1;
-    if (acquire(y_object, "y", shape->dtype, 2, shape->outputs, 0, y) < 0) {
-        PyBuffer_Release(x);
-        x->obj = NULL;
-        return -1;
+    array_arg *array = (array_arg *)address;
+    if (object == NULL) {
+        release_array(array);
+        return 1;
     }
-    if (rows_of(x) != rows_of(y)) {
-        PyErr_Format(PyExc_ValueError, "y has %zd samples, but X has %zd",
-                     rows_of(y), rows_of(x));
-        PyBuffer_Release(x);
-        PyBuffer_Release(y);
-        x->obj = y->obj = NULL;
-        return -1;
+    if (object == Py_None && (array->flags & OPTIONAL))
+        return Py_CLEANUP_SUPPORTED;  /* view.obj and view.buf stay NULL */
+    int writable = array->flags & WRITABLE;
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, &array->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be a C-contiguous%s float array "
+                     "(use np.ascontiguousarray)", array->name,
+                     writable ? " writable" : "");
+        array->view.obj = NULL;
+        return 0;
     }
-    return 0;
+    if (check_array(array) < 0) {
+        release_array(array);
+        return 0;
+    }
+    return Py_CLEANUP_SUPPORTED;
 }
 
-/* Optimizer settings with room for their values (a bridge from the
- * positional tuple until the settings travel by name). */
+/* Optimizer settings: a kind and its values, owned until released. */
 typedef struct {
-    sp_optimizer optimizer;
-    double values[8];
-} optimizer_settings;
+    sp_optimizer settings;
+    double *values;  /* PyMem; NULL when not held */
+} optimizer_arg;
 
-static int
-parse_optimizer(PyObject *tuple, optimizer_settings *settings)
+static void
+release_optimizer(optimizer_arg *optimizer)
 {
-    /* (kind, lr, momentum, nesterov, beta1, beta2, eps, l2) */
-    int kind, nesterov;
-    double lr, momentum, beta1, beta2, eps, l2;
-    if (!PyArg_ParseTuple(tuple, "iddidddd;optimizer must be a tuple "
-                          "(kind, lr, momentum, nesterov, beta1, beta2, eps, l2)",
-                          &kind, &lr, &momentum, &nesterov, &beta1, &beta2,
-                          &eps, &l2))
-        return -1;
-    double *v = settings->values;
-    v[0] = lr;
-    v[1] = l2;
-    settings->optimizer.kind = kind;
-    settings->optimizer.values = v;
-    if (kind == SP_SGD) {
-        v[2] = momentum;
-        v[3] = nesterov;
-        settings->optimizer.count = 4;
-    } else {
-        v[2] = beta1;
-        v[3] = beta2;
-        v[4] = eps;
-        settings->optimizer.count = 5;
+    PyMem_Free(optimizer->values);
+    optimizer->values = NULL;
+}
+
+/* "O&" converter: a tuple (kind, values), the values a sequence of floats
+ * in the order sp_optimizer_setting names them. Called with NULL, frees
+ * them. */
+static int
+optimizer_converter(PyObject *object, void *address)
+{
+    optimizer_arg *optimizer = (optimizer_arg *)address;
+    if (object == NULL) {
+        release_optimizer(optimizer);
+        return 1;
     }
-    return 0;
+    if (!PyTuple_Check(object) || PyTuple_GET_SIZE(object) != 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "optimizer must be a tuple (kind, values)");
+        return 0;
+    }
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(object, 0));
+    if (kind == -1 && PyErr_Occurred())
+        return 0;
+    if (kind < INT32_MIN || kind > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "unknown optimizer code %ld", kind);
+        return 0;
+    }
+    PyObject *sequence = PySequence_Fast(PyTuple_GET_ITEM(object, 1),
+                                         "optimizer values must be a sequence");
+    if (sequence == NULL)
+        return 0;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    if (count > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many optimizer values");
+        Py_DECREF(sequence);
+        return 0;
+    }
+    double *values = PyMem_New(double, count > 0 ? count : 1);
+    if (values == NULL) {
+        Py_DECREF(sequence);
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        values[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(sequence, i));
+        if (values[i] == -1.0 && PyErr_Occurred()) {
+            PyMem_Free(values);
+            Py_DECREF(sequence);
+            return 0;
+        }
+    }
+    Py_DECREF(sequence);
+    optimizer->values = values;
+    optimizer->settings.kind = (int32_t)kind;
+    optimizer->settings.count = (int32_t)count;
+    optimizer->settings.values = values;
+    return Py_CLEANUP_SUPPORTED;
+}
+
+/* "O&" converter: fit's settings tuple (epochs, batch_size, shuffle,
+ * report_every, tol, patience, poll_interval_ns). Holds nothing. */
+static int
+fit_options_converter(PyObject *object, void *address)
+{
+    sp_fit_options *options = (sp_fit_options *)address;
+    long long epochs, batch_size, report_every, patience, poll_ns;
+    int shuffle;
+    double tolerance;
+    if (!PyTuple_Check(object)) {
+        PyErr_Format(PyExc_TypeError, "settings must be a tuple, not %.100s",
+                     Py_TYPE(object)->tp_name);
+        return 0;
+    }
+    if (!PyArg_ParseTuple(object, "LLpLdLL;settings must be (epochs, batch_size, "
+                          "shuffle, report_every, tol, patience, poll_interval_ns)",
+                          &epochs, &batch_size, &shuffle, &report_every, &tolerance,
+                          &patience, &poll_ns))
+        return 0;
+    options->epochs = epochs;
+    options->batch_size = batch_size;
+    options->shuffle = shuffle;
+    options->report_every = report_every;
+    options->tolerance = tolerance;
+    options->patience = patience;
+    options->poll_interval_ns = poll_ns;
+    return 1;
+}
+
+/* ------------------------------------------------------------- vocabulary */
+
+static PyObject *
+engine_name(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int32_t vocabulary, code;
+    const argument arguments[] = {
+        {int32_converter, &vocabulary}, {int32_converter, &code},
+    };
+    if (parse_arguments(args, nargs, "name", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    char name[NAME_CAPACITY] = "";
+    int32_t status = sp_name(vocabulary, code, name, NAME_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, name);  /* name holds the message */
+    return PyUnicode_FromString(name);
+}
+
+static PyObject *
+engine_loss_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int32_t loss;
+    const argument arguments[] = {
+        {int32_converter, &loss},
+    };
+    if (parse_arguments(args, nargs, "loss_info", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    int32_t output_activation = -1, takes_labels = 0;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_loss_info(loss, &output_activation, &takes_labels, error,
+                                  ERROR_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    return Py_BuildValue("(iO)", output_activation,
+                         takes_labels ? Py_True : Py_False);
+}
+
+static PyObject *
+engine_optimizer_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int32_t kind;
+    const argument arguments[] = {
+        {int32_converter, &kind},
+    };
+    if (parse_arguments(args, nargs, "optimizer_info", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    int32_t settings = 0, state_vectors = 0;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_optimizer_info(kind, &settings, &state_vectors, error,
+                                       ERROR_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    return Py_BuildValue("(ii)", settings, state_vectors);
+}
+
+static PyObject *
+engine_optimizer_setting(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int32_t kind, index;
+    const argument arguments[] = {
+        {int32_converter, &kind}, {int32_converter, &index},
+    };
+    if (parse_arguments(args, nargs, "optimizer_setting", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    char name[NAME_CAPACITY] = "";
+    int32_t status = sp_optimizer_setting(kind, index, name, NAME_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, name);  /* name holds the message */
+    return PyUnicode_FromString(name);
 }
 
 /* ------------------------------------------------------------- lifetime */
 
 static PyObject *
-engine_create(PyObject *module, PyObject *args)
+engine_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *sizes_object, *activations_object;
-    int loss, dtype, initializer;
-    unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "OOiiiK:create", &sizes_object, &activations_object,
-                          &loss, &dtype, &initializer, &seed))
+    int32_t loss, dtype, initializer;
+    uint64_t seed;
+    const argument arguments[] = {
+        {object_converter, &sizes_object}, {object_converter, &activations_object},
+        {int32_converter, &loss}, {int32_converter, &dtype},
+        {int32_converter, &initializer}, {uint64_converter, &seed},
+    };
+    if (parse_arguments(args, nargs, "create", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     PyObject *sizes_seq = PySequence_Fast(sizes_object, "sizes must be a sequence");
     if (sizes_seq == NULL)
@@ -242,7 +580,7 @@ engine_create(PyObject *module, PyObject *args)
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
     status = sp_network_create((int32_t)layer_count, sizes, activations, loss, dtype,
-                               initializer, (uint64_t)seed, &handle, error,
+                               initializer, seed, &handle, error,
                                ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
     if (status != SP_OK) {
@@ -259,83 +597,82 @@ done:
 }
 
 static PyObject *
-engine_destroy(PyObject *module, PyObject *args)
+engine_destroy(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:destroy", &handle))
+    int64_t handle;
+    const argument arguments[] = {
+        {int64_converter, &handle},
+    };
+    if (parse_arguments(args, nargs, "destroy", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     return PyBool_FromLong(sp_network_destroy(handle) == SP_OK);
 }
 
 static PyObject *
-engine_info(PyObject *module, PyObject *args)
+engine_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:info", &handle))
+    network_arg net;
+    const argument arguments[] = {
+        {network_converter, &net},
+    };
+    if (parse_arguments(args, nargs, "info", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    sp_network_description d;
-    char error[ERROR_CAPACITY] = "";
-    int32_t status = sp_network_info(handle, &d, error, ERROR_CAPACITY);
-    if (status != SP_OK)
-        return raise_status(status, error);
-    return Py_BuildValue("(iiLLL)", d.dtype, d.layer_count, (long long)d.inputs,
-                         (long long)d.outputs, (long long)d.parameter_count);
+    const sp_network_description *d = &net.shape;
+    return Py_BuildValue("(iiLLL)", d->dtype, d->layer_count, (long long)d->inputs,
+                         (long long)d->outputs, (long long)d->parameter_count);
 }
 
 /* ----------------------------------------------------- parameters, state */
 
 static PyObject *
-engine_get_parameters(PyObject *module, PyObject *args)
+engine_get_parameters(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *out_object;
-    if (!PyArg_ParseTuple(args, "LO:get_parameters", &handle, &out_object))
-        return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    Py_buffer out;
-    if (acquire(out_object, "out", shape.dtype, 1, -1, 1, &out) < 0)
+    network_arg net;
+    array_arg out = {.network = &net, .name = "out", .ndim = 1, .flags = WRITABLE};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "get_parameters", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
-    int32_t status = sp_network_get_parameters(handle, out.buf, count_of(&out), error,
-                                               ERROR_CAPACITY);
-    PyBuffer_Release(&out);
+    int32_t status = sp_network_get_parameters(net.handle, out.view.buf,
+                                               count_of(&out), error, ERROR_CAPACITY);
+    release_arrays(&out);
     if (status != SP_OK)
         return raise_status(status, error);
     Py_RETURN_NONE;
 }
 
 static PyObject *
-engine_set_parameters(PyObject *module, PyObject *args)
+engine_set_parameters(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *values_object;
-    if (!PyArg_ParseTuple(args, "LO:set_parameters", &handle, &values_object))
-        return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    Py_buffer values;
-    if (acquire(values_object, "values", shape.dtype, 1, -1, 0, &values) < 0)
+    network_arg net;
+    array_arg values = {.network = &net, .name = "values", .ndim = 1};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &values},
+    };
+    if (parse_arguments(args, nargs, "set_parameters", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_set_parameters(handle, values.buf, count_of(&values), error,
-                                       ERROR_CAPACITY);
+    status = sp_network_set_parameters(net.handle, values.view.buf, count_of(&values),
+                                       error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&values);
+    release_arrays(&values);
     if (status != SP_OK)
         return raise_status(status, error);
     Py_RETURN_NONE;
 }
 
 static PyObject *
-engine_get_generator(PyObject *module, PyObject *args)
+engine_get_generator(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:get_generator", &handle))
+    int64_t handle;
+    const argument arguments[] = {
+        {int64_converter, &handle},
+    };
+    if (parse_arguments(args, nargs, "get_generator", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     uint64_t state = 0;
     char error[ERROR_CAPACITY] = "";
@@ -346,11 +683,14 @@ engine_get_generator(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_set_generator(PyObject *module, PyObject *args)
+engine_set_generator(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    unsigned long long state;
-    if (!PyArg_ParseTuple(args, "LK:set_generator", &handle, &state))
+    int64_t handle;
+    uint64_t state;
+    const argument arguments[] = {
+        {int64_converter, &handle}, {uint64_converter, &state},
+    };
+    if (parse_arguments(args, nargs, "set_generator", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status = sp_network_set_generator(handle, state, error, ERROR_CAPACITY);
@@ -360,10 +700,13 @@ engine_set_generator(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_reset_optimizer(PyObject *module, PyObject *args)
+engine_reset_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    if (!PyArg_ParseTuple(args, "L:reset_optimizer", &handle))
+    int64_t handle;
+    const argument arguments[] = {
+        {int64_converter, &handle},
+    };
+    if (parse_arguments(args, nargs, "reset_optimizer", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status = sp_network_reset_optimizer(handle, error, ERROR_CAPACITY);
@@ -373,325 +716,254 @@ engine_reset_optimizer(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-engine_get_optimizer(PyObject *module, PyObject *args)
+engine_get_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *first_object, *second_object;
-    if (!PyArg_ParseTuple(args, "LOO:get_optimizer", &handle, &first_object,
-                          &second_object))
+    network_arg net;
+    array_arg first = {.network = &net, .name = "first", .ndim = 1, .flags = WRITABLE};
+    array_arg second = {.network = &net, .name = "second", .ndim = 1,
+                        .flags = WRITABLE | OPTIONAL, .size_like = &first};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &first},
+        {array_converter, &second},
+    };
+    if (parse_arguments(args, nargs, "get_optimizer", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer first = {0}, second = {0};
-    if (acquire(first_object, "first", shape.dtype, 1, -1, 1, &first) < 0
-        || acquire(second_object, "second", shape.dtype, 1, -1, 1, &second) < 0)
-        goto done;
-    if (count_of(&second) != count_of(&first)) {
-        PyErr_SetString(PyExc_ValueError, "first and second must have the same size");
-        goto done;
-    }
     int32_t kind = -1;
     int64_t step = 0;
     char error[ERROR_CAPACITY] = "";
-    int32_t status = sp_network_get_optimizer(handle, &kind, &step, first.buf, second.buf,
-                                              count_of(&first), error, ERROR_CAPACITY);
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = Py_BuildValue("(iL)", kind, (long long)step);
-done:
-    PyBuffer_Release(&first);
-    PyBuffer_Release(&second);
-    return result;
+    int32_t status = sp_network_get_optimizer(net.handle, &kind, &step, first.view.buf,
+                                              second.view.buf, count_of(&first),
+                                              error, ERROR_CAPACITY);
+    release_arrays(&first, &second);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    return Py_BuildValue("(iL)", kind, (long long)step);
 }
 
 static PyObject *
-engine_set_optimizer(PyObject *module, PyObject *args)
+engine_set_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle, step;
-    int kind;
-    PyObject *first_object, *second_object;
-    if (!PyArg_ParseTuple(args, "LiLOO:set_optimizer", &handle, &kind, &step,
-                          &first_object, &second_object))
+    network_arg net;
+    int32_t kind;
+    int64_t step;
+    array_arg first = {.network = &net, .name = "first", .ndim = 1};
+    array_arg second = {.network = &net, .name = "second", .ndim = 1,
+                        .flags = OPTIONAL, .size_like = &first};
+    const argument arguments[] = {
+        {network_converter, &net}, {int32_converter, &kind}, {int64_converter, &step},
+        {array_converter, &first}, {array_converter, &second},
+    };
+    if (parse_arguments(args, nargs, "set_optimizer", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer first = {0}, second = {0};
-    if (acquire(first_object, "first", shape.dtype, 1, -1, 0, &first) < 0
-        || acquire(second_object, "second", shape.dtype, 1, -1, 0, &second) < 0)
-        goto done;
-    if (count_of(&second) != count_of(&first)) {
-        PyErr_SetString(PyExc_ValueError, "first and second must have the same size");
-        goto done;
-    }
     char error[ERROR_CAPACITY] = "";
-    int32_t status = sp_network_set_optimizer(handle, kind, step, first.buf, second.buf,
-                                              count_of(&first), error, ERROR_CAPACITY);
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&first);
-    PyBuffer_Release(&second);
-    return result;
+    int32_t status = sp_network_set_optimizer(net.handle, kind, step, first.view.buf,
+                                              second.view.buf, count_of(&first),
+                                              error, ERROR_CAPACITY);
+    release_arrays(&first, &second);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    Py_RETURN_NONE;
 }
 
 /* ----------------------------------------------------------- computation */
 
 static PyObject *
-engine_predict(PyObject *module, PyObject *args)
+engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *out_object;
-    if (!PyArg_ParseTuple(args, "LOO:predict", &handle, &x_object, &out_object))
+    network_arg net;
+    array_arg x = {.network = &net, .name = "X", .ndim = 2, .columns = INPUT_COLUMNS};
+    array_arg out = {.network = &net, .name = "out", .ndim = 2,
+                     .columns = OUTPUT_COLUMNS, .flags = WRITABLE};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "predict", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer x = {0}, out = {0};
-    if (acquire(x_object, "X", shape.dtype, 2, shape.inputs, 0, &x) < 0)
-        goto done;
-    if (acquire(out_object, "out", shape.dtype, 2, shape.outputs, 1, &out) < 0)
-        goto done;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_predict(handle, x.buf, rows_of(&x), shape.inputs, out.buf,
-                                count_of(&out), error, ERROR_CAPACITY);
+    status = sp_network_predict(net.handle, x.view.buf, rows_of(&x), net.shape.inputs,
+                                out.view.buf, count_of(&out), error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&out);
-    return result;
+    release_arrays(&x, &out);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    Py_RETURN_NONE;
 }
 
+/* The samples X and y of a call, y with as many rows as X. */
+#define SAMPLES(net, x, y)                                                   \
+    array_arg x = {.network = &(net), .name = "X", .ndim = 2,                \
+                   .columns = INPUT_COLUMNS};                                \
+    array_arg y = {.network = &(net), .name = "y", .ndim = 2,                \
+                   .columns = OUTPUT_COLUMNS, .rows_like = &x}
+
 static PyObject *
-engine_loss(PyObject *module, PyObject *args)
+engine_loss(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *y_object;
-    if (!PyArg_ParseTuple(args, "LOO:loss", &handle, &x_object, &y_object))
-        return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    Py_buffer x = {0}, y = {0};
-    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
+    network_arg net;
+    SAMPLES(net, x, y);
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+    };
+    if (parse_arguments(args, nargs, "loss", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_loss(handle, x.buf, y.buf, rows_of(&x), shape.inputs,
-                             shape.outputs, &loss, error, ERROR_CAPACITY);
+    status = sp_network_loss(net.handle, x.view.buf, y.view.buf, rows_of(&x),
+                             net.shape.inputs, net.shape.outputs, &loss, error,
+                             ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
+    release_arrays(&x, &y);
     if (status != SP_OK)
         return raise_status(status, error);
     return PyFloat_FromDouble(loss);
 }
 
 static PyObject *
-engine_gradients(PyObject *module, PyObject *args)
+engine_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *y_object, *out_object;
-    if (!PyArg_ParseTuple(args, "LOOO:gradients", &handle, &x_object, &y_object,
-                          &out_object))
+    network_arg net;
+    SAMPLES(net, x, y);
+    array_arg out = {.network = &net, .name = "out", .ndim = 1, .flags = WRITABLE};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "gradients", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer x = {0}, y = {0}, out = {0};
-    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
-        return NULL;
-    if (acquire(out_object, "out", shape.dtype, 1, -1, 1, &out) < 0)
-        goto done;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_gradients(handle, x.buf, y.buf, rows_of(&x), shape.inputs,
-                                  shape.outputs, out.buf, count_of(&out), &loss,
-                                  error, ERROR_CAPACITY);
+    status = sp_network_gradients(net.handle, x.view.buf, y.view.buf, rows_of(&x),
+                                  net.shape.inputs, net.shape.outputs, out.view.buf,
+                                  count_of(&out), &loss, error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = PyFloat_FromDouble(loss);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
-    PyBuffer_Release(&out);
-    return result;
+    release_arrays(&x, &y, &out);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    return PyFloat_FromDouble(loss);
 }
 
 static PyObject *
-engine_numerical_gradients(PyObject *module, PyObject *args)
+engine_numerical_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
+    network_arg net;
+    SAMPLES(net, x, y);
     double epsilon;
-    PyObject *x_object, *y_object, *out_object;
-    if (!PyArg_ParseTuple(args, "LOOdO:numerical_gradients", &handle, &x_object,
-                          &y_object, &epsilon, &out_object))
+    array_arg out = {.network = &net, .name = "out", .ndim = 1,
+                     .flags = WRITABLE | FLOAT64};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {double_converter, &epsilon}, {array_converter, &out},
+    };
+    if (parse_arguments(args, nargs, "numerical_gradients", ARGUMENTS(arguments),
+                        0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer x = {0}, y = {0}, out = {0};
-    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
-        return NULL;
-    if (acquire(out_object, "out", SP_FLOAT64, 1, -1, 1, &out) < 0)
-        goto done;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_numerical_gradients(handle, x.buf, y.buf, rows_of(&x),
-                                            shape.inputs, shape.outputs, epsilon,
-                                            (double *)out.buf, count_of(&out), error,
-                                            ERROR_CAPACITY);
+    status = sp_network_numerical_gradients(net.handle, x.view.buf, y.view.buf,
+                                            rows_of(&x), net.shape.inputs,
+                                            net.shape.outputs, epsilon,
+                                            (double *)out.view.buf, count_of(&out),
+                                            error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
-    PyBuffer_Release(&out);
-    return result;
+    release_arrays(&x, &y, &out);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
-engine_train_step(PyObject *module, PyObject *args)
+engine_train_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *y_object, *optimizer_tuple;
-    if (!PyArg_ParseTuple(args, "LOOO!:train_step", &handle, &x_object, &y_object,
-                          &PyTuple_Type, &optimizer_tuple))
-        return NULL;
-    optimizer_settings optimizer;
-    if (parse_optimizer(optimizer_tuple, &optimizer) < 0)
-        return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    Py_buffer x = {0}, y = {0};
-    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
+    network_arg net;
+    SAMPLES(net, x, y);
+    optimizer_arg optimizer = {{0}, NULL};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {optimizer_converter, &optimizer},
+    };
+    if (parse_arguments(args, nargs, "train_step", ARGUMENTS(arguments), 0) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_train_step(handle, x.buf, y.buf, rows_of(&x), shape.inputs,
-                                   shape.outputs, &optimizer.optimizer, &loss, error,
-                                   ERROR_CAPACITY);
+    status = sp_network_train_step(net.handle, x.view.buf, y.view.buf, rows_of(&x),
+                                   net.shape.inputs, net.shape.outputs,
+                                   &optimizer.settings, &loss, error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
+    release_arrays(&x, &y);
+    release_optimizer(&optimizer);
     if (status != SP_OK)
         return raise_status(status, error);
     return PyFloat_FromDouble(loss);
 }
 
 static PyObject *
-engine_forward(PyObject *module, PyObject *args)
+engine_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *z_object, *a_object;
-    if (!PyArg_ParseTuple(args, "LOOO:forward", &handle, &x_object, &z_object,
-                          &a_object))
+    network_arg net;
+    array_arg x = {.network = &net, .name = "X", .ndim = 2, .columns = INPUT_COLUMNS};
+    array_arg z = {.network = &net, .name = "z", .ndim = 1, .flags = WRITABLE};
+    array_arg a = {.network = &net, .name = "a", .ndim = 1, .flags = WRITABLE,
+                   .size_like = &z};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &z},
+        {array_converter, &a},
+    };
+    if (parse_arguments(args, nargs, "forward", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer x = {0}, z = {0}, a = {0};
-    if (acquire(x_object, "X", shape.dtype, 2, shape.inputs, 0, &x) < 0)
-        goto done;
-    if (acquire(z_object, "z", shape.dtype, 1, -1, 1, &z) < 0
-        || acquire(a_object, "a", shape.dtype, 1, -1, 1, &a) < 0)
-        goto done;
-    if (count_of(&z) != count_of(&a)) {
-        PyErr_SetString(PyExc_ValueError, "z and a must have the same size");
-        goto done;
-    }
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_forward(handle, x.buf, rows_of(&x), shape.inputs, z.buf, a.buf,
-                                count_of(&z), error, ERROR_CAPACITY);
+    status = sp_network_forward(net.handle, x.view.buf, rows_of(&x), net.shape.inputs,
+                                z.view.buf, a.view.buf, count_of(&z), error,
+                                ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&z);
-    PyBuffer_Release(&a);
-    return result;
+    release_arrays(&x, &z, &a);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
-engine_backward(PyObject *module, PyObject *args)
+engine_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *y_object, *deltas_object, *gradients_object, *dx_object;
-    if (!PyArg_ParseTuple(args, "LOOOOO:backward", &handle, &x_object, &y_object,
-                          &deltas_object, &gradients_object, &dx_object))
+    network_arg net;
+    SAMPLES(net, x, y);
+    array_arg deltas = {.network = &net, .name = "deltas", .ndim = 1,
+                        .flags = WRITABLE};
+    array_arg gradients = {.network = &net, .name = "gradients", .ndim = 1,
+                           .flags = WRITABLE};
+    array_arg dx = {.network = &net, .name = "dX", .ndim = 2,
+                    .columns = INPUT_COLUMNS, .flags = WRITABLE};
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &deltas}, {array_converter, &gradients},
+        {array_converter, &dx},
+    };
+    if (parse_arguments(args, nargs, "backward", ARGUMENTS(arguments), 0) < 0)
         return NULL;
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
-        return NULL;
-    PyObject *result = NULL;
-    Py_buffer x = {0}, y = {0}, deltas = {0}, gradients = {0}, dx = {0};
-    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
-        return NULL;
-    if (acquire(deltas_object, "deltas", shape.dtype, 1, -1, 1, &deltas) < 0
-        || acquire(gradients_object, "gradients", shape.dtype, 1, -1, 1, &gradients) < 0
-        || acquire(dx_object, "dX", shape.dtype, 2, shape.inputs, 1, &dx) < 0)
-        goto done;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
-    status = sp_network_backward(handle, x.buf, y.buf, rows_of(&x), shape.inputs,
-                                 shape.outputs, deltas.buf, count_of(&deltas),
-                                 gradients.buf, count_of(&gradients), dx.buf,
-                                 count_of(&dx), &loss, error, ERROR_CAPACITY);
+    status = sp_network_backward(net.handle, x.view.buf, y.view.buf, rows_of(&x),
+                                 net.shape.inputs, net.shape.outputs, deltas.view.buf,
+                                 count_of(&deltas), gradients.view.buf,
+                                 count_of(&gradients), dx.view.buf, count_of(&dx),
+                                 &loss, error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    if (status != SP_OK) {
-        raise_status(status, error);
-        goto done;
-    }
-    result = PyFloat_FromDouble(loss);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
-    PyBuffer_Release(&deltas);
-    PyBuffer_Release(&gradients);
-    PyBuffer_Release(&dx);
-    return result;
+    release_arrays(&x, &y, &deltas, &gradients, &dx);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    return PyFloat_FromDouble(loss);
 }
 
 /* ------------------------------------------------------------------- fit */
@@ -740,62 +1012,48 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
 }
 
 static PyObject *
-engine_fit(PyObject *module, PyObject *args)
+engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long handle;
-    PyObject *x_object, *y_object, *vx_object, *vy_object, *optimizer_tuple;
-    PyObject *settings, *reporter, *loss_object, *val_object, *norms_object;
-    PyObject *stop_flag = Py_None;
-    if (!PyArg_ParseTuple(args, "LOOOOO!O!OOOO|O:fit", &handle, &x_object, &y_object,
-                          &vx_object, &vy_object, &PyTuple_Type, &optimizer_tuple,
-                          &PyTuple_Type, &settings, &reporter, &loss_object,
-                          &val_object, &norms_object, &stop_flag))
-        return NULL;
-    optimizer_settings optimizer;
-    if (parse_optimizer(optimizer_tuple, &optimizer) < 0)
-        return NULL;
+    network_arg net;
+    SAMPLES(net, x, y);
+    array_arg vx = {.network = &net, .name = "validation X", .ndim = 2,
+                    .columns = INPUT_COLUMNS, .flags = OPTIONAL};
+    array_arg vy = {.network = &net, .name = "validation y", .ndim = 2,
+                    .columns = OUTPUT_COLUMNS, .flags = OPTIONAL, .rows_like = &vx};
+    array_arg losses = {.network = &net, .name = "loss_history", .ndim = 1,
+                        .flags = WRITABLE | FLOAT64};
+    array_arg val_losses = {.network = &net, .name = "val_history", .ndim = 1,
+                            .flags = WRITABLE | FLOAT64 | OPTIONAL};
+    array_arg norms = {.network = &net, .name = "gradient_norms", .ndim = 2,
+                       .columns = LAYER_COLUMNS, .flags = WRITABLE | FLOAT64};
+    optimizer_arg optimizer = {{0}, NULL};
     sp_fit_options options;
-    long long epochs, batch_size, report_every, patience, poll_ns;
-    int shuffle;
-    double tolerance;
-    if (!PyArg_ParseTuple(settings, "LLpLdLL;settings must be (epochs, batch_size, "
-                          "shuffle, report_every, tol, patience, poll_interval_ns)",
-                          &epochs, &batch_size, &shuffle, &report_every, &tolerance,
-                          &patience, &poll_ns))
-        return NULL;
-    options.epochs = epochs;
-    options.batch_size = batch_size;
-    options.shuffle = shuffle;
-    options.report_every = report_every;
-    options.tolerance = tolerance;
-    options.patience = patience;
-    options.poll_interval_ns = poll_ns;
-    if (reporter != Py_None && !PyCallable_Check(reporter)) {
-        PyErr_SetString(PyExc_TypeError, "reporter must be callable or None");
-        return NULL;
-    }
-    network_shape shape;
-    if (describe(handle, &shape) < 0)
+    PyObject *reporter, *stop_flag = Py_None;
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &vx}, {array_converter, &vy},
+        {optimizer_converter, &optimizer}, {fit_options_converter, &options},
+        {object_converter, &reporter}, {array_converter, &losses},
+        {array_converter, &val_losses}, {array_converter, &norms},
+        {object_converter, &stop_flag},
+    };
+    if (parse_arguments(args, nargs, "fit", ARGUMENTS(arguments), 1) < 0)
         return NULL;
 
     PyObject *result = NULL;
-    Py_buffer x = {0}, y = {0}, vx = {0}, vy = {0}, losses = {0}, val_losses = {0};
-    Py_buffer norms = {0};
-    int validating = vx_object != Py_None;
-    if (acquire_samples(x_object, y_object, &shape, &x, &y) < 0)
-        return NULL;
-    if (validating && acquire_samples(vx_object, vy_object, &shape, &vx, &vy) < 0)
+    int validating = is_present(&vx);
+    if (reporter != Py_None && !PyCallable_Check(reporter)) {
+        PyErr_SetString(PyExc_TypeError, "reporter must be callable or None");
         goto done;
-    if (acquire(loss_object, "loss_history", SP_FLOAT64, 1, -1, 1, &losses) < 0)
+    }
+    if (validating && !(is_present(&vy) && is_present(&val_losses))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "validation X needs validation y and val_history");
         goto done;
-    if (validating
-        && acquire(val_object, "val_history", SP_FLOAT64, 1, -1, 1, &val_losses) < 0)
-        goto done;
-    if (acquire(norms_object, "gradient_norms", SP_FLOAT64, 2, shape.layer_count, 1,
-                &norms) < 0)
-        goto done;
-    if (count_of(&losses) < epochs || (validating && count_of(&val_losses) < epochs)
-        || rows_of(&norms) < epochs) {
+    }
+    if (count_of(&losses) < options.epochs
+        || (validating && count_of(&val_losses) < options.epochs)
+        || rows_of(&norms) < options.epochs) {
         PyErr_SetString(PyExc_ValueError, "history buffers must hold `epochs` values");
         goto done;
     }
@@ -805,73 +1063,113 @@ engine_fit(PyObject *module, PyObject *args)
     char error[ERROR_CAPACITY] = "";
     context.thread_state = PyEval_SaveThread();
     int32_t status = sp_network_fit(
-        handle, x.buf, y.buf, rows_of(&x), shape.inputs, shape.outputs,
-        validating ? vx.buf : NULL, validating ? vy.buf : NULL,
-        validating ? rows_of(&vx) : 0, &optimizer.optimizer, &options, fit_callback, &context,
-        (double *)losses.buf, validating ? (double *)val_losses.buf : NULL,
-        (double *)norms.buf, count_of(&losses), &outcome, error, ERROR_CAPACITY);
+        net.handle, x.view.buf, y.view.buf, rows_of(&x), net.shape.inputs,
+        net.shape.outputs, validating ? vx.view.buf : NULL,
+        validating ? vy.view.buf : NULL, validating ? rows_of(&vx) : 0,
+        &optimizer.settings, &options, fit_callback, &context,
+        (double *)losses.view.buf, validating ? (double *)val_losses.view.buf : NULL,
+        (double *)norms.view.buf, count_of(&losses), &outcome, error, ERROR_CAPACITY);
     PyEval_RestoreThread(context.thread_state);
-    if (status == SP_CALLBACK_ERROR) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_RuntimeError, "fit was stopped by its callback");
-        goto done;
-    }
     if (status != SP_OK) {
         raise_status(status, error);
         goto done;
     }
     result = Py_BuildValue("(Li)", (long long)outcome.epochs, outcome.stop_reason);
 done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
-    PyBuffer_Release(&vx);
-    PyBuffer_Release(&vy);
-    PyBuffer_Release(&losses);
-    PyBuffer_Release(&val_losses);
-    PyBuffer_Release(&norms);
+    release_arrays(&x, &y, &vx, &vy, &losses, &val_losses, &norms);
+    release_optimizer(&optimizer);
     return result;
 }
 
 /* ---------------------------------------------------------------- module */
 
+/* A METH_FASTCALL function in the method table. */
+#define FASTCALL(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL
+
 static PyMethodDef engine_methods[] = {
-    {"create", engine_create, METH_VARARGS,
+    {"name", FASTCALL(engine_name),
+     "name(vocabulary, code) -> the Python API's name of an SP_* code"},
+    {"loss_info", FASTCALL(engine_loss_info),
+     "loss_info(loss) -> (output activation code or -1, takes class labels)"},
+    {"optimizer_info", FASTCALL(engine_optimizer_info),
+     "optimizer_info(kind) -> (number of settings, number of state vectors)"},
+    {"optimizer_setting", FASTCALL(engine_optimizer_setting),
+     "optimizer_setting(kind, index) -> the name of the kind's setting index"},
+    {"create", FASTCALL(engine_create),
      "create(sizes, activations, loss, dtype, init, seed) -> handle"},
-    {"destroy", engine_destroy, METH_VARARGS, "destroy(handle) -> bool"},
-    {"info", engine_info, METH_VARARGS,
+    {"destroy", FASTCALL(engine_destroy), "destroy(handle) -> bool"},
+    {"info", FASTCALL(engine_info),
      "info(handle) -> (dtype, layers, inputs, outputs, parameter_count)"},
-    {"get_parameters", engine_get_parameters, METH_VARARGS,
+    {"get_parameters", FASTCALL(engine_get_parameters),
      "get_parameters(handle, out): copy the flat parameter vector into out"},
-    {"set_parameters", engine_set_parameters, METH_VARARGS,
+    {"set_parameters", FASTCALL(engine_set_parameters),
      "set_parameters(handle, values): replace the flat parameter vector"},
-    {"get_generator", engine_get_generator, METH_VARARGS,
+    {"get_generator", FASTCALL(engine_get_generator),
      "get_generator(handle) -> state of the network's SplitMix64 generator"},
-    {"set_generator", engine_set_generator, METH_VARARGS,
+    {"set_generator", FASTCALL(engine_set_generator),
      "set_generator(handle, state)"},
-    {"reset_optimizer", engine_reset_optimizer, METH_VARARGS,
-     "reset_optimizer(handle): forget momentum and moments"},
-    {"get_optimizer", engine_get_optimizer, METH_VARARGS,
-     "get_optimizer(handle, first, second) -> (kind or -1, step)"},
-    {"set_optimizer", engine_set_optimizer, METH_VARARGS,
-     "set_optimizer(handle, kind, step, first, second)"},
-    {"predict", engine_predict, METH_VARARGS, "predict(handle, X, out)"},
-    {"loss", engine_loss, METH_VARARGS, "loss(handle, X, Y) -> float"},
-    {"gradients", engine_gradients, METH_VARARGS,
+    {"reset_optimizer", FASTCALL(engine_reset_optimizer),
+     "reset_optimizer(handle): forget the optimizer's state"},
+    {"get_optimizer", FASTCALL(engine_get_optimizer),
+     "get_optimizer(handle, first, second or None) -> (kind or -1, step)"},
+    {"set_optimizer", FASTCALL(engine_set_optimizer),
+     "set_optimizer(handle, kind, step, first, second or None)"},
+    {"predict", FASTCALL(engine_predict), "predict(handle, X, out)"},
+    {"loss", FASTCALL(engine_loss), "loss(handle, X, Y) -> float"},
+    {"gradients", FASTCALL(engine_gradients),
      "gradients(handle, X, Y, out) -> loss; out receives the flat gradient"},
-    {"numerical_gradients", engine_numerical_gradients, METH_VARARGS,
+    {"numerical_gradients", FASTCALL(engine_numerical_gradients),
      "numerical_gradients(handle, X, Y, eps, out): central differences (float64)"},
-    {"train_step", engine_train_step, METH_VARARGS,
-     "train_step(handle, X, Y, optimizer) -> loss before the step"},
-    {"forward", engine_forward, METH_VARARGS,
+    {"train_step", FASTCALL(engine_train_step),
+     "train_step(handle, X, Y, (kind, values)) -> loss before the step"},
+    {"forward", FASTCALL(engine_forward),
      "forward(handle, X, z, a): every layer's z and a, concatenated"},
-    {"backward", engine_backward, METH_VARARGS,
+    {"backward", FASTCALL(engine_backward),
      "backward(handle, X, Y, deltas, gradients, dX) -> loss"},
-    {"fit", engine_fit, METH_VARARGS,
-     "fit(handle, X, Y, VX, VY, optimizer, settings, reporter, loss_history, "
+    {"fit", FASTCALL(engine_fit),
+     "fit(handle, X, Y, VX, VY, (kind, values), settings, reporter, loss_history, "
      "val_history, gradient_norms[, stop_flag]) -> (epochs, stop_reason); "
      "fit stops cleanly at the next poll once bool(stop_flag) is true"},
     {NULL, NULL, 0, NULL},
 };
+
+/* Every constant of swiftprop.h, under its C name (as zlib exports Z_*).
+ * The test test_codes.py checks this list against the header. */
+static int
+add_constants(PyObject *module)
+{
+#define ADD(constant)                                                        \
+    do {                                                                     \
+        if (PyModule_AddIntMacro(module, constant) < 0)                      \
+            return -1;                                                       \
+    } while (0)
+    /* statuses */
+    ADD(SP_OK); ADD(SP_INVALID_ARGUMENT); ADD(SP_INVALID_VALUE);
+    ADD(SP_OUT_OF_MEMORY); ADD(SP_BUSY); ADD(SP_DIVERGED);
+    ADD(SP_INVALID_HANDLE); ADD(SP_CALLBACK_ERROR); ADD(SP_STATUS_COUNT);
+    /* dtypes */
+    ADD(SP_FLOAT32); ADD(SP_FLOAT64); ADD(SP_DTYPE_COUNT);
+    /* activations */
+    ADD(SP_IDENTITY); ADD(SP_SIGMOID); ADD(SP_TANH); ADD(SP_RELU);
+    ADD(SP_LEAKY_RELU); ADD(SP_SOFTMAX); ADD(SP_ACTIVATION_COUNT);
+    /* losses */
+    ADD(SP_MSE); ADD(SP_BINARY_CROSS_ENTROPY); ADD(SP_CROSS_ENTROPY);
+    ADD(SP_LOSS_COUNT);
+    /* initializers */
+    ADD(SP_XAVIER); ADD(SP_HE); ADD(SP_NORMAL); ADD(SP_INITIALIZER_COUNT);
+    /* optimizers */
+    ADD(SP_SGD); ADD(SP_ADAM); ADD(SP_OPTIMIZER_COUNT);
+    /* stop reasons */
+    ADD(SP_COMPLETED); ADD(SP_CONVERGED); ADD(SP_STOPPED_BY_CALLBACK);
+    ADD(SP_INTERRUPTED); ADD(SP_STOPPED_DIVERGED); ADD(SP_STOP_REASON_COUNT);
+    /* the lists, for name() */
+    ADD(SP_VOCABULARY_STATUS); ADD(SP_VOCABULARY_DTYPE);
+    ADD(SP_VOCABULARY_ACTIVATION); ADD(SP_VOCABULARY_LOSS);
+    ADD(SP_VOCABULARY_INITIALIZER); ADD(SP_VOCABULARY_OPTIMIZER);
+    ADD(SP_VOCABULARY_STOP_REASON); ADD(SP_VOCABULARY_COUNT);
+#undef ADD
+    return 0;
+}
 
 static struct PyModuleDef engine_module = {
     PyModuleDef_HEAD_INIT, "_engine",
@@ -882,5 +1180,12 @@ static struct PyModuleDef engine_module = {
 PyMODINIT_FUNC
 PyInit__engine(void)
 {
-    return PyModule_Create(&engine_module);
+    PyObject *module = PyModule_Create(&engine_module);
+    if (module == NULL)
+        return NULL;
+    if (add_constants(module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

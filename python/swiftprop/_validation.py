@@ -10,20 +10,15 @@ import numbers
 
 import numpy as np
 
+from ._codes import DTYPES, LABEL_LOSSES
+
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "INITIALIZERS", "DTYPES",
-    "choose", "check_number", "check_int", "check_bool", "check_dtype",
-    "as_float_matrix", "as_targets",
+    "NUMPY_DTYPES", "choose", "check_number", "check_int", "check_bool",
+    "check_dtype", "as_float_matrix", "as_targets",
 ]
 
-# Public names and their engine codes; the Swift enums use the same numbers.
-ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3,
-               "leaky_relu": 4, "softmax": 5}
-LOSSES = {"mse": 0, "binary_cross_entropy": 1, "cross_entropy": 2}
-INITIALIZERS = {"xavier": 0, "he": 1, "normal": 2}
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
-
-LEAKY_RELU_SLOPE = 0.01
+# The NumPy dtype of each of the engine's dtypes, by name.
+NUMPY_DTYPES = {name: np.dtype(name) for name in DTYPES}
 
 
 def choose(kind, name, table):
@@ -91,10 +86,10 @@ def check_dtype(dtype):
         key = np.dtype(dtype).name
     except TypeError:
         key = None
-    if key not in DTYPES:
+    if key not in NUMPY_DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; expected one of: "
-                         + ", ".join(DTYPES))
-    return DTYPES[key]
+                         + ", ".join(NUMPY_DTYPES))
+    return NUMPY_DTYPES[key]
 
 
 def _as_numeric(name, array):
@@ -138,13 +133,14 @@ def as_float_matrix(name, array, dtype, n_features=None, allow_empty=False):
 def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     """Return targets as a C-contiguous ``(n_samples, n_outputs)`` array.
 
-    With ``loss="cross_entropy"``, a 1-D integer array (or an ``(n, 1)``
-    integer array when ``n_outputs > 1``) holds class labels in
-    ``[0, n_outputs)`` and is one-hot encoded. A 1-D array is taken as one
-    column when the network has one output.
+    With a loss that takes class labels (``cross_entropy``: the engine says
+    which), a 1-D integer array (or an ``(n, 1)`` integer array when
+    ``n_outputs > 1``) holds class labels in ``[0, n_outputs)`` and is
+    one-hot encoded. A 1-D array is taken as one column when the network has
+    one output.
     """
     y = _as_numeric(name, y)
-    if loss == "cross_entropy" and y.dtype.kind in "biu" and (
+    if loss in LABEL_LOSSES and y.dtype.kind in "biu" and (
             y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1)):
         # Booleans are the labels 0 and 1 (never a mask).
         labels = y.reshape(-1).astype(np.intp)

@@ -24,7 +24,7 @@ __all__ = ["progress_bar", "ProgressReporter", "TextBar", "network_html",
 _BAR_UPDATES = 100
 
 
-# MARK: - Progress bar
+# Progress bar
 
 
 def progress_bar(reporter, history, progress):
@@ -189,7 +189,7 @@ class TextBar:
             self.file.flush()
 
 
-# MARK: - Network as HTML
+# Network as HTML
 
 
 def network_html(network):
@@ -229,7 +229,7 @@ def network_html(network):
             "</tr></tfoot></table>")
 
 
-# MARK: - Loss curves
+# Loss curves
 
 
 def plot_history(history, ax=None, log=False, **kwargs):

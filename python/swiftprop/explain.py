@@ -171,7 +171,7 @@ class Trace:
     network: str
     precision: int = field(default=4, repr=False)
 
-    # MARK: - The rows both renderings show
+    # The rows both renderings show
 
     def rows(self):
         """The step as a list of ``(stage, name, formula, shape, value)``.
@@ -231,7 +231,7 @@ class Trace:
                          _shape(layer.b_new), layer.b_new))
         return rows
 
-    # MARK: - Text and HTML
+    # Text and HTML
 
     def _heading(self):
         n = self.X.shape[0]
@@ -344,7 +344,7 @@ def _output_delta_rule(loss, activation, l):
     return f"dL/da{l} * f'(z{l})"
 
 
-# MARK: - The computation
+# The computation
 
 
 def explain(net, X, y, lr=None, l2=0.0, precision=4):

@@ -70,7 +70,7 @@ def _require(module, extra, purpose):
             f"{module.split('.')[0]})") from error
 
 
-# MARK: - What is being exported
+# What is being exported
 
 
 def _estimator_kind(model):
@@ -131,7 +131,7 @@ def _label_table(estimator, nocl=False):
                      f"skl2onnx; classes_ has dtype {classes.dtype}")
 
 
-# MARK: - Writing the graph
+# Writing the graph
 
 
 class _HelperGraph:
@@ -262,7 +262,7 @@ def _write_classifier(graph, network, labels, p, dtype, label,
     graph.node("Gather", [table, index], "label", output=label, axis=0)
 
 
-# MARK: - ONNX
+# ONNX
 
 
 def to_onnx(model, *, dtype=None, opset=None, name=None):
@@ -384,7 +384,7 @@ def _version():
     return __version__
 
 
-# MARK: - skl2onnx
+# skl2onnx
 
 
 def register_skl2onnx():
@@ -516,7 +516,7 @@ def _convert_regressor(scope, operator, container):
                    output=operator.outputs[0].full_name, to=cast)
 
 
-# MARK: - PyTorch
+# PyTorch
 
 _TORCH_DTYPES = ("float32", "float64")
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .display import plot_history
+
 __all__ = ["History"]
 
 
@@ -81,7 +83,6 @@ class History:
         -------
         matplotlib.axes.Axes
         """
-        from .display import plot_history
         return plot_history(self, ax=ax, log=log, **kwargs)
 
     def __len__(self):

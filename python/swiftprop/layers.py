@@ -2,12 +2,18 @@
 
 from dataclasses import dataclass
 
-from ._validation import ACTIVATIONS, LOSSES, check_int, choose
+from ._codes import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATION_FOR_LOSS
+from ._validation import check_int, choose
 
-__all__ = ["Dense", "LayerStack", "build_architecture", "MAX_LAYER_SIZE"]
+__all__ = ["Dense", "LayerStack", "build_architecture", "MAX_LAYER_SIZE",
+           "OUTPUT_ONLY_ACTIVATIONS"]
 
 # The engine's limit on one layer's width (it counts sizes in 32 bits).
 MAX_LAYER_SIZE = 2**31 - 1
+
+# Activations that mix a row (a Jacobian, not an element-wise derivative):
+# their delta comes from the loss, so only the output layer may use them.
+OUTPUT_ONLY_ACTIVATIONS = frozenset({"softmax"})
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,6 @@ class Dense:
         return self.n_in * self.n_out + self.n_out
 
 
-_OUTPUT_FOR_LOSS = {"binary_cross_entropy": "sigmoid",
-                    "cross_entropy": "softmax"}
-
-
 def build_architecture(layers, activation, output_activation, loss):
     """Turn the ``Network`` arguments into a validated list of ``Dense``.
 
@@ -55,8 +57,9 @@ def build_architecture(layers, activation, output_activation, loss):
         Activation of the hidden layers when ``layers`` are sizes.
     output_activation : str or None
         Activation of the last layer when ``layers`` are sizes; ``None``
-        picks ``sigmoid`` for ``binary_cross_entropy``, ``softmax`` for
-        ``cross_entropy`` and ``activation`` for ``mse``.
+        picks the one the loss is fused with (``sigmoid`` for
+        ``binary_cross_entropy``, ``softmax`` for ``cross_entropy``), and
+        ``activation`` for a loss that takes any (``mse``).
     loss : str
         The loss name, checked against the output activation.
 
@@ -87,7 +90,8 @@ def build_architecture(layers, activation, output_activation, loss):
                  for i, size in enumerate(layers)]
         choose("activation", activation, ACTIVATIONS)
         if output_activation is None:
-            output_activation = _OUTPUT_FOR_LOSS.get(loss, activation)
+            output_activation = OUTPUT_ACTIVATION_FOR_LOSS.get(
+                loss, activation)
         choose("output_activation", output_activation, ACTIVATIONS)
         dense = [Dense(sizes[i], sizes[i + 1],
                        activation if i < len(sizes) - 2 else output_activation)
@@ -95,10 +99,10 @@ def build_architecture(layers, activation, output_activation, loss):
     if not dense:
         raise ValueError("layers is empty")
     for i, layer in enumerate(dense[:-1]):
-        if layer.activation == "softmax":
-            raise ValueError(f"softmax is for the output layer only, but "
-                             f"hidden layer {i} uses it")
-    needed = _OUTPUT_FOR_LOSS.get(loss)
+        if layer.activation in OUTPUT_ONLY_ACTIVATIONS:
+            raise ValueError(f"{layer.activation} is for the output layer "
+                             f"only, but hidden layer {i} uses it")
+    needed = OUTPUT_ACTIVATION_FOR_LOSS.get(loss)
     if needed is not None and dense[-1].activation != needed:
         raise ValueError(f"loss {loss!r} needs a {needed} output layer, got "
                          f"{dense[-1].activation!r}")

@@ -6,22 +6,21 @@ import weakref
 
 import numpy as np
 
-from . import _engine
+from . import _engine, persistence
+from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES,
+                     OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS, STOP_REASONS,
+                     name_of)
 from ._random import new_seed
 from ._training import EpochReporter, plan_fit
-from ._validation import (ACTIVATIONS, INITIALIZERS, LOSSES, as_float_matrix,
-                          as_targets, check_dtype, check_int, check_number,
-                          choose)
-from .display import progress_bar
+from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
+                          check_number, choose)
+from .display import network_html, progress_bar
 from .history import History
 from .layers import LayerStack, build_architecture
-from .optimizers import resolve_optimizer
+from .optimizers import engine_settings, resolve_optimizer
 
 __all__ = ["Network"]
 
-_DTYPE_CODES = {"float32": 0, "float64": 1}
-_STOP_REASONS = ("completed", "converged", "callback", "interrupted",
-                 "diverged")
 # Least time between two interrupt checks while fit runs in Swift.
 _POLL_INTERVAL_NS = 20_000_000
 
@@ -83,11 +82,11 @@ class Network(LayerStack):
         self._handle = _engine.create(
             [self.layers[0].n_in] + [layer.n_out for layer in self.layers],
             [ACTIVATIONS[layer.activation] for layer in self.layers],
-            LOSSES[loss], _DTYPE_CODES[self.dtype.name], INITIALIZERS[init],
+            LOSSES[loss], DTYPES[self.dtype.name], INITIALIZERS[init],
             self.seed % 2**64)
         weakref.finalize(self, _engine.destroy, self._handle)
 
-    # MARK: - Parameters
+    # Parameters and optimizer state
 
     def _split(self, flat):
         """Cut a flat parameter vector into ``[(W, b), ...]`` copies."""
@@ -127,19 +126,21 @@ class Network(LayerStack):
         Returns
         -------
         dict or None
-            ``{"kind": "sgd" or "adam", "step": int, "first": ndarray,
-            "second": ndarray}``; ``first``/``second`` are flat vectors in
-            the order of the parameters (W0, b0, W1, ...): SGD's velocity in
-            ``first``, Adam's moments in ``first`` and ``second``.
+            ``{"kind": name, "step": int, "first": ndarray, "second":
+            ndarray}`` with the optimizer's name (``"sgd"``, ``"adam"``);
+            ``first``/``second`` are its state vectors, flat in the order of
+            the parameters (W0, b0, W1, ...): SGD's velocity in ``first``,
+            Adam's moments in ``first`` and ``second``; zeros where an
+            optimizer keeps fewer vectors.
         """
         first = np.zeros(self.n_parameters, dtype=self.dtype)
         second = np.zeros(self.n_parameters, dtype=self.dtype)
         with self._lock:
-            kind, step = _engine.get_optimizer(self._handle, first, second)
-        if kind < 0:
+            code, step = _engine.get_optimizer(self._handle, first, second)
+        if code < 0:
             return None
-        return {"kind": ("sgd", "adam")[kind], "step": step, "first": first,
-                "second": second}
+        return {"kind": name_of(OPTIMIZER_KINDS, code), "step": step,
+                "first": first, "second": second}
 
     def set_optimizer_state(self, state):
         """Restore what ``get_optimizer_state`` returned (``None`` resets)."""
@@ -147,7 +148,7 @@ class Network(LayerStack):
             self.reset_optimizer()
             return
         kind = choose("optimizer state kind", state.get("kind"),
-                      {"sgd": 0, "adam": 1})
+                      OPTIMIZER_KINDS)
         step = check_int("step", state.get("step", 0), low=0)
         vectors = []
         for name in ("first", "second"):
@@ -157,9 +158,12 @@ class Network(LayerStack):
                                  f"{vector.shape}, expected "
                                  f"({self.n_parameters},)")
             vectors.append(np.ascontiguousarray(vector, dtype=self.dtype))
+        first, second = vectors
+        if OPTIMIZER_STATE_VECTORS[kind] < 2:
+            second = None  # the engine keeps no second vector for this kind
         with self._lock:
-            _engine.set_optimizer(self._handle, ("sgd", "adam").index(kind),
-                                  step, *vectors)
+            _engine.set_optimizer(self._handle, OPTIMIZER_KINDS[kind], step,
+                                  first, second)
 
     def request_stop(self):
         """Ask a ``fit`` running in another thread to stop.
@@ -175,7 +179,7 @@ class Network(LayerStack):
         with self._lock:
             _engine.reset_optimizer(self._handle)
 
-    # MARK: - Computation
+    # Computation
 
     def _samples(self, X, y):
         X = as_float_matrix("X", X, self.dtype, self.n_inputs)
@@ -308,7 +312,8 @@ class Network(LayerStack):
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
         X, Y = self._samples(X, y)
         with self._lock:
-            return _engine.train_step(self._handle, X, Y, settings.as_tuple())
+            return _engine.train_step(self._handle, X, Y,
+                                      engine_settings(settings))
 
     def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
             shuffle=True, verbose=0, callback=None, validation_data=None,
@@ -381,12 +386,12 @@ class Network(LayerStack):
         with self._lock, bar as reporter:
             self._stop_request.clear()
             done, reason = _engine.fit(
-                self._handle, X, Y, VX, VY, settings.as_tuple(),
+                self._handle, X, Y, VX, VY, engine_settings(settings),
                 (plan.epochs, plan.batch_size, plan.shuffle, reporter.every,
                  plan.tol, plan.patience, _POLL_INTERVAL_NS),
                 reporter if reporter.every else None, history, val_history,
                 norms, self._stop_request)
-        stop_reason = _STOP_REASONS[reason]
+        stop_reason = name_of(STOP_REASONS, reason)
         if stop_reason == "callback" and self._stop_request:
             stop_reason = "requested"
         result = History(history[:done],
@@ -400,7 +405,37 @@ class Network(LayerStack):
                           "lr)", RuntimeWarning, stacklevel=2)
         return result
 
-    # MARK: - Saving, copying and display
+    # Saving, copying and display: all through the network's state
+
+    def _state(self):
+        """Everything that decides this network's future, as a
+        ``persistence.NetworkState``: architecture, weights, the generator's
+        state and the optimizer's, in one consistent snapshot (even with a
+        fit starting in another thread)."""
+        with self._lock:
+            weights = self.weights
+            generator = _engine.get_generator(self._handle)
+            optimizer = self.get_optimizer_state()
+        return persistence.NetworkState(
+            list(self.layers), self.loss_name, self.dtype.name, self.init,
+            self.seed, weights, generator, optimizer)
+
+    def _load_state(self, state):
+        """Become the network ``state`` describes: built afresh from its
+        architecture, then given its weights, generator and optimizer."""
+        self.__init__(state.layers, loss=state.loss, dtype=state.dtype,
+                      init=state.init, seed=state.seed)
+        with self._lock:
+            self.set_weights(state.weights)
+            _engine.set_generator(self._handle, state.generator)
+            self.set_optimizer_state(state.optimizer)
+
+    @classmethod
+    def _from_state(cls, state):
+        """A new network built from a ``persistence.NetworkState``."""
+        network = cls.__new__(cls)
+        network._load_state(state)
+        return network
 
     def save(self, path):
         """Write the network to ``path`` atomically, as an ``.npz`` file.
@@ -415,8 +450,7 @@ class Network(LayerStack):
         path : str or os.PathLike
             Written as given; ``.npz`` is the customary suffix.
         """
-        from .persistence import save
-        save(self, path)
+        persistence.save(self._state(), path)
 
     @classmethod
     def load(cls, path):
@@ -428,35 +462,27 @@ class Network(LayerStack):
             If the file is truncated, corrupted, not a saved network or of
             an unsupported format version.
         """
-        from .persistence import load
-        return load(path, cls)
+        return persistence.load(path, cls._from_state)
 
     def __getstate__(self):
         # The engine handle, lock and finalizer cannot be pickled: the state
         # is the arrays of the saved format, and __setstate__ rebuilds them.
-        from .persistence import network_arrays
-        return network_arrays(self)
+        return persistence.state_to_arrays(self._state())
 
-    def __setstate__(self, state):
-        from .persistence import parse_arrays, restore
-        saved = parse_arrays(state)
-        self.__init__(saved.layers, loss=saved.loss, dtype=saved.dtype,
-                      init=saved.init, seed=saved.seed)
-        restore(self, saved)
+    def __setstate__(self, arrays):
+        self._load_state(persistence.state_from_arrays(arrays))
 
     def __deepcopy__(self, memo):
         # A new engine network with the same state; never a shared handle.
-        duplicate = type(self).__new__(type(self))
-        duplicate.__setstate__(self.__getstate__())
+        duplicate = self._from_state(self._state())
         memo[id(self)] = duplicate
         return duplicate
 
     def _repr_html_(self):
         """A table of the layers for Jupyter (``__repr__`` is the text)."""
-        from .display import network_html
         return network_html(self)
 
-    # MARK: - Explaining and classifying
+    # Explaining and classifying
 
     def explain(self, X, y, lr=None, l2=0.0, precision=4):
         """One backpropagation step written out: z, a, delta, dW, db and
@@ -480,7 +506,7 @@ class Network(LayerStack):
         """
         from .predictions import predict_classes
         return predict_classes(self, X)
-    # MARK: - Export (swiftprop.export)
+    # Export (swiftprop.export)
 
     def to_onnx(self, **options):
         """An ONNX model of the network: ``swiftprop.to_onnx(self, ...)``.

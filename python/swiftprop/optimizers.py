@@ -1,4 +1,4 @@
-"""Optimizer settings: plain values handed to the engine.
+"""Optimizer settings: one frozen dataclass per update rule, in one registry.
 
 The update rules (both backends, PyTorch's conventions):
 
@@ -12,17 +12,55 @@ Adam
 
 ``l2`` adds ``l2 * W`` to the gradient of every weight matrix (never the
 biases); the losses reported are the data loss without it.
+
+Each class's ``name`` is the engine's name of its optimizer kind, and its
+fields are the engine's settings of that kind, by the same names
+(``_codes.OPTIMIZER_SETTINGS``): ``engine_settings`` sends them in the
+engine's order, so a new setting is a new field and nothing else. Adding an
+optimizer here is one ``@register``-ed class (plus its update rule in the
+engine and in ``reference``).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
+from ._codes import OPTIMIZER_KINDS, OPTIMIZER_SETTINGS
 from ._validation import check_bool, check_number, choose
 
-__all__ = ["SGD", "Adam", "resolve_optimizer", "OPTIMIZERS"]
+__all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "register",
+           "resolve_optimizer", "engine_settings"]
+
+# The optimizer classes by name ("sgd": SGD, ...), filled by @register.
+OPTIMIZERS = {}
 
 
+def register(cls):
+    """Class decorator: make ``cls`` the optimizer called ``cls.name``."""
+    OPTIMIZERS[cls.name] = cls
+    return cls
+
+
+class Optimizer:
+    """What every optimizer class shares: the settings every engine rule
+    takes (``lr`` > 0 and ``l2`` >= 0) are checked here; a subclass checks
+    its own in ``_check``."""
+
+    name = None  # the engine's name of the optimizer kind
+
+    def __post_init__(self):
+        self._set("lr", check_number("lr", self.lr, low=0, low_open=True))
+        self._set("l2", check_number("l2", self.l2, low=0))
+        self._check()
+
+    def _check(self):
+        """Check and normalise the settings particular to this optimizer."""
+
+    def _set(self, field, value):
+        object.__setattr__(self, field, value)  # the dataclasses are frozen
+
+
+@register
 @dataclass(frozen=True)
-class SGD:
+class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
     Parameters
@@ -42,28 +80,19 @@ class SGD:
     nesterov: bool = False
     l2: float = 0.0
     name = "sgd"
-    code = 0
 
-    def __post_init__(self):
-        object.__setattr__(self, "lr", check_number("lr", self.lr, low=0,
-                                                    low_open=True))
-        object.__setattr__(self, "momentum", check_number(
-            "momentum", self.momentum, low=0, high=1, high_open=True))
-        object.__setattr__(self, "l2", check_number("l2", self.l2, low=0))
-        object.__setattr__(self, "nesterov",
-                           check_bool("nesterov", self.nesterov))
+    def _check(self):
+        self._set("momentum", check_number("momentum", self.momentum, low=0,
+                                           high=1, high_open=True))
+        self._set("nesterov", check_bool("nesterov", self.nesterov))
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got "
                              "momentum=0.0")
 
-    def as_tuple(self):
-        """``(code, lr, momentum, nesterov, beta1, beta2, eps, l2)``."""
-        return (0, self.lr, self.momentum, int(self.nesterov), 0.0, 0.0, 0.0,
-                self.l2)
 
-
+@register
 @dataclass(frozen=True)
-class Adam:
+class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015), with bias correction.
 
     Parameters
@@ -84,53 +113,52 @@ class Adam:
     eps: float = 1e-8
     l2: float = 0.0
     name = "adam"
-    code = 1
 
-    def __post_init__(self):
-        object.__setattr__(self, "lr", check_number("lr", self.lr, low=0,
-                                                    low_open=True))
+    def _check(self):
         for name in ("beta1", "beta2"):
-            object.__setattr__(self, name, check_number(
-                name, getattr(self, name), low=0, high=1, high_open=True))
-        object.__setattr__(self, "eps", check_number("eps", self.eps, low=0,
-                                                     low_open=True))
-        object.__setattr__(self, "l2", check_number("l2", self.l2, low=0))
-
-    def as_tuple(self):
-        """``(code, lr, momentum, nesterov, beta1, beta2, eps, l2)``."""
-        return (1, self.lr, 0.0, 0, self.beta1, self.beta2, self.eps, self.l2)
+            self._set(name, check_number(name, getattr(self, name), low=0,
+                                         high=1, high_open=True))
+        self._set("eps", check_number("eps", self.eps, low=0, low_open=True))
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+def engine_settings(optimizer):
+    """The optimizer as the engine takes it: ``(kind code, values)``, the
+    values in the order of the engine's setting names (booleans as 0.0 or
+    1.0)."""
+    values = tuple(float(getattr(optimizer, setting))
+                   for setting in OPTIMIZER_SETTINGS[optimizer.name])
+    return OPTIMIZER_KINDS[optimizer.name], values
 
 
 def resolve_optimizer(optimizer="sgd", lr=None, **options):
-    """Return an ``SGD`` or ``Adam`` from a name or an object.
+    """Return an optimizer object from a name or an object.
 
     Parameters
     ----------
-    optimizer : str or SGD or Adam
-        A name from ``OPTIMIZERS`` or an optimizer object.
+    optimizer : str or Optimizer
+        A name from ``OPTIMIZERS`` (``"sgd"``, ``"adam"``) or an optimizer
+        object (``SGD(...)``, ``Adam(...)``).
     lr : float, optional
         Overrides the optimizer's learning rate.
     **options
-        Further settings (``momentum``, ``nesterov``, ``beta1``, ``beta2``,
-        ``eps``, ``l2``); ``None`` values are ignored.
+        Further settings of that optimizer (``momentum``, ``nesterov``,
+        ``beta1``, ``beta2``, ``eps``, ``l2``); ``None`` values are ignored.
     """
     options = {key: value for key, value in options.items()
                if value is not None}
     if lr is not None:
         options["lr"] = lr
-    if isinstance(optimizer, (SGD, Adam)):
+    given = isinstance(optimizer, tuple(OPTIMIZERS.values()))
+    if given:
         cls = type(optimizer)
     else:
         cls = OPTIMIZERS[choose("optimizer", optimizer, OPTIMIZERS)]
-    allowed = set(cls.__dataclass_fields__)
-    unknown = sorted(set(options) - allowed)
+    allowed = [field.name for field in fields(cls)]
+    unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise TypeError(f"{cls.__name__} got unexpected option(s) "
                         f"{', '.join(unknown)}; it takes: "
-                        f"{', '.join(cls.__dataclass_fields__)}")
-    if isinstance(optimizer, (SGD, Adam)):
+                        f"{', '.join(allowed)}")
+    if given:
         return replace(optimizer, **options)
     return cls(**options)

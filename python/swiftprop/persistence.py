@@ -11,8 +11,8 @@ name                 contents
 ``version``          the format version, an int64 scalar (``1``)
 ``sizes``            int64 ``(n_layers + 1,)``: ``[n_inputs, ..., n_outputs]``
 ``activations``      str ``(n_layers,)``: each layer's activation
-``loss``             str scalar: ``mse``, ``binary_cross_entropy`` or
-                     ``cross_entropy``
+``loss``             str scalar: the loss's name (``mse``,
+                     ``binary_cross_entropy``, ``cross_entropy``, ...)
 ``dtype``            str scalar: ``float32`` or ``float64``
 ``init``             str scalar: ``xavier``, ``he`` or ``normal``
 ``seed``             str scalar: the seed, in decimal (seeds may exceed 64
@@ -21,18 +21,26 @@ name                 contents
                      generator, which orders the next mini-batches
 ``W0``, ``b0``, ...  each layer's weights ``(n_in, n_out)`` and biases
                      ``(n_out,)``, in the network's dtype
-``optimizer_kind``   str scalar: ``none``, ``sgd`` or ``adam``
-``optimizer_step``   int64 scalar: Adam's step count
-``optimizer_first``  ``(n_parameters,)``: SGD's velocity or Adam's first
-                     moments, flat in the order W0, b0, W1, ...
-``optimizer_second`` ``(n_parameters,)``: Adam's second moments
+``optimizer_kind``   str scalar: ``none``, or the optimizer's name (``sgd``,
+                     ``adam``, ...)
+``optimizer_step``   int64 scalar: the number of steps taken (Adam's ``t``)
+``optimizer_first``  ``(n_parameters,)``: the optimizer's first state vector
+                     (SGD's velocity, Adam's first moments), flat in the
+                     order W0, b0, W1, ...; zeros when it keeps none
+``optimizer_second`` ``(n_parameters,)``: its second state vector (Adam's
+                     second moments); zeros when it keeps fewer than two
 ``swiftprop``        str scalar: the version of swiftprop that wrote the file
                      (information only)
 ===================  =========================================================
 
 Everything that decides the network's future is in the file: loading it and
 training on gives bit for bit what the saved network would have given.
-``pickle`` and ``copy.deepcopy`` of a ``Network`` carry the same arrays.
+``pickle`` of a ``Network`` carries the same arrays, and ``copy.deepcopy``
+the same state.
+
+This module knows networks only through their state: ``Network._state()``
+returns a ``NetworkState``, ``Network._from_state`` builds one back, and the
+functions here turn a ``NetworkState`` into arrays or a file and back.
 
 Files are written atomically: to a temporary file in the destination's
 directory, flushed to disk, then renamed over the destination, so a crash
@@ -49,19 +57,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES
+from ._codes import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZER_KINDS
+from ._validation import NUMPY_DTYPES
+from ._version import __version__
+from .layers import Dense
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "network_arrays", "SavedNetwork",
-           "parse_arrays", "restore", "save", "load"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "NetworkState", "state_to_arrays",
+           "state_from_arrays", "save", "load"]
 
 FORMAT_NAME = "swiftprop.Network"
 FORMAT_VERSION = 1
-_OPTIMIZER_KINDS = ("none", "sgd", "adam")
+# What optimizer_kind may hold: "none" (no step taken yet) or a kind's name.
+_OPTIMIZER_KINDS = ("none",) + tuple(OPTIMIZER_KINDS)
 
 
 @dataclass(frozen=True)
-class SavedNetwork:
-    """The checked contents of a saved network.
+class NetworkState:
+    """Everything that decides a network's future: what ``Network._state``
+    returns, what a saved file holds, what ``Network._from_state`` takes.
 
     Attributes
     ----------
@@ -85,55 +98,48 @@ class SavedNetwork:
     optimizer: object
 
 
-def network_arrays(network):
-    """Everything needed to rebuild ``network``, as a dict of arrays.
+def state_to_arrays(state):
+    """A network's state as a dict of arrays.
 
     Parameters
     ----------
-    network : Network
+    state : NetworkState
 
     Returns
     -------
     dict of str to ndarray
         The arrays of the format described in this module's docstring.
     """
-    from . import __version__, _engine
-    # One consistent snapshot, even with a fit starting in another thread.
-    with network._lock:
-        weights = network.weights
-        generator = _engine.get_generator(network._handle)
-        optimizer = network.get_optimizer_state()
+    n_parameters = sum(layer.n_parameters for layer in state.layers)
+    sizes = [state.layers[0].n_in] + [layer.n_out for layer in state.layers]
     arrays = {
         "format": np.array(FORMAT_NAME),
         "version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "sizes": np.array(network.sizes, dtype=np.int64),
-        "activations": np.array([layer.activation for layer in network.layers]),
-        "loss": np.array(network.loss_name),
-        "dtype": np.array(network.dtype.name),
-        "init": np.array(network.init),
-        "seed": np.array(str(network.seed)),
-        "generator": np.array(generator, dtype=np.uint64),
+        "sizes": np.array(sizes, dtype=np.int64),
+        "activations": np.array([layer.activation for layer in state.layers]),
+        "loss": np.array(state.loss),
+        "dtype": np.array(state.dtype),
+        "init": np.array(state.init),
+        "seed": np.array(str(state.seed)),
+        "generator": np.array(state.generator, dtype=np.uint64),
         "swiftprop": np.array(__version__),
     }
-    for index, (W, b) in enumerate(weights):
+    for index, (W, b) in enumerate(state.weights):
         arrays[f"W{index}"] = W
         arrays[f"b{index}"] = b
+    optimizer = state.optimizer
     if optimizer is None:
-        arrays["optimizer_kind"] = np.array("none")
-        arrays["optimizer_step"] = np.array(0, dtype=np.int64)
-        arrays["optimizer_first"] = np.zeros(network.n_parameters,
-                                             network.dtype)
-        arrays["optimizer_second"] = np.zeros(network.n_parameters,
-                                              network.dtype)
-    else:
-        arrays["optimizer_kind"] = np.array(optimizer["kind"])
-        arrays["optimizer_step"] = np.array(optimizer["step"], dtype=np.int64)
-        arrays["optimizer_first"] = optimizer["first"]
-        arrays["optimizer_second"] = optimizer["second"]
+        zeros = np.zeros(n_parameters, NUMPY_DTYPES[state.dtype])
+        optimizer = {"kind": "none", "step": 0, "first": zeros,
+                     "second": zeros}
+    arrays["optimizer_kind"] = np.array(optimizer["kind"])
+    arrays["optimizer_step"] = np.array(optimizer["step"], dtype=np.int64)
+    arrays["optimizer_first"] = optimizer["first"]
+    arrays["optimizer_second"] = optimizer["second"]
     return arrays
 
 
-# MARK: - Reading
+# Reading the arrays back
 
 
 class _Invalid(ValueError):
@@ -177,17 +183,17 @@ def _floats(arrays, name, shape, dtype):
     return value.copy()
 
 
-def parse_arrays(arrays):
-    """Check the arrays of a saved network and return their contents.
+def state_from_arrays(arrays):
+    """Check the arrays of a saved network and return the state they hold.
 
     Parameters
     ----------
     arrays : mapping of str to array-like
-        What ``network_arrays`` returned, or the members of a saved file.
+        What ``state_to_arrays`` returned, or the members of a saved file.
 
     Returns
     -------
-    SavedNetwork
+    NetworkState
 
     Raises
     ------
@@ -195,7 +201,6 @@ def parse_arrays(arrays):
         Naming the first array that is missing or wrong, or an unsupported
         format version.
     """
-    from .layers import Dense
     try:
         if _string(arrays, "format") != FORMAT_NAME:
             raise _Invalid("it is not a saved swiftprop network (format is "
@@ -221,7 +226,7 @@ def parse_arrays(arrays):
                                f"{activation!r}")
             layers.append(Dense(int(sizes[i]), int(sizes[i + 1]), activation))
         loss = _string(arrays, "loss", LOSSES)
-        dtype = _string(arrays, "dtype", DTYPES)
+        dtype = _string(arrays, "dtype", NUMPY_DTYPES)
         init = _string(arrays, "init", INITIALIZERS)
         seed_text = _string(arrays, "seed")
         if not seed_text.isdigit():
@@ -232,8 +237,9 @@ def parse_arrays(arrays):
             raise _Invalid("'generator' must be a uint64 scalar, got dtype "
                            f"{generator.dtype} and shape {generator.shape}")
         weights = [(_floats(arrays, f"W{i}", (layer.n_in, layer.n_out),
-                            DTYPES[dtype]),
-                    _floats(arrays, f"b{i}", (layer.n_out,), DTYPES[dtype]))
+                            NUMPY_DTYPES[dtype]),
+                    _floats(arrays, f"b{i}", (layer.n_out,),
+                            NUMPY_DTYPES[dtype]))
                    for i, layer in enumerate(layers)]
         n_parameters = sum(layer.n_parameters for layer in layers)
         kind = _string(arrays, "optimizer_kind", _OPTIMIZER_KINDS)
@@ -241,7 +247,7 @@ def parse_arrays(arrays):
         if step < 0:
             raise _Invalid(f"'optimizer_step' must be >= 0, got {step}")
         first, second = (_floats(arrays, f"optimizer_{name}", (n_parameters,),
-                                 DTYPES[dtype])
+                                 NUMPY_DTYPES[dtype])
                          for name in ("first", "second"))
     except _Invalid:
         raise
@@ -249,41 +255,27 @@ def parse_arrays(arrays):
         raise _Invalid(str(error)) from None
     optimizer = None if kind == "none" else {
         "kind": kind, "step": step, "first": first, "second": second}
-    return SavedNetwork(layers, loss, dtype, init, int(seed_text), weights,
+    return NetworkState(layers, loss, dtype, init, int(seed_text), weights,
                         int(generator), optimizer)
 
 
-def restore(network, saved):
-    """Give a freshly built ``network`` the saved weights and state.
+# Files
+
+
+def save(state, path):
+    """Write a network's state to ``path`` atomically, in the ``.npz``
+    format.
 
     Parameters
     ----------
-    network : Network
-        Built from ``saved.layers``, ``loss``, ``dtype``, ``init``, ``seed``.
-    saved : SavedNetwork
-    """
-    from . import _engine
-    with network._lock:
-        network.set_weights(saved.weights)
-        _engine.set_generator(network._handle, saved.generator)
-        network.set_optimizer_state(saved.optimizer)
-
-
-# MARK: - Files
-
-
-def save(network, path):
-    """Write ``network`` to ``path`` atomically in the ``.npz`` format.
-
-    Parameters
-    ----------
-    network : Network
+    state : NetworkState
+        What ``Network._state()`` returned.
     path : str or os.PathLike
         Written exactly as given (no suffix is added; ``.npz`` is the
         customary one). An existing file is replaced only once the new one
         is complete on disk.
     """
-    arrays = network_arrays(network)
+    arrays = state_to_arrays(state)
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
     while True:
@@ -315,19 +307,22 @@ def save(network, path):
             os.close(descriptor)
 
 
-def load(path, cls=None):
+def load(path, build):
     """Read a network written by ``save``.
 
     Parameters
     ----------
     path : str or os.PathLike
-    cls : type, optional
-        The class to build (``Network`` by default).
+    build : callable
+        Builds the network from a ``NetworkState``
+        (``Network._from_state``); what it raises is reported as a damaged
+        file too.
 
     Returns
     -------
-    Network
-        With the saved weights, generator and optimizer state.
+    object
+        What ``build`` returned: the network, with the saved weights,
+        generator and optimizer state.
 
     Raises
     ------
@@ -337,8 +332,6 @@ def load(path, cls=None):
         If the file is truncated, corrupted, not a saved network, or of an
         unsupported format version.
     """
-    if cls is None:
-        from .network import Network as cls
     path = os.fspath(path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -346,9 +339,7 @@ def load(path, cls=None):
             raise _Invalid("it holds a single array, not an .npz archive")
         with archive:
             arrays = {key: archive[key] for key in archive.files}
-        network = cls.__new__(cls)
-        network.__setstate__(arrays)
-        return network
+        return build(state_from_arrays(arrays))
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as error:

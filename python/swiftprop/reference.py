@@ -30,20 +30,29 @@ import warnings
 
 import numpy as np
 
+from . import _codes
 from ._random import SplitMix64, new_seed
 from ._training import EpochReporter, plan_fit
-from ._validation import (INITIALIZERS, LEAKY_RELU_SLOPE, as_float_matrix,
-                          as_targets, check_dtype, check_int, check_number,
-                          choose)
+from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
+                          check_number, choose)
 from .history import History
 from .layers import LayerStack, build_architecture
 from .optimizers import resolve_optimizer
 
 __all__ = ["Network", "ACTIVATIONS", "DERIVATIVES", "LOSS_FUNCTIONS",
-           "OUTPUT_DELTAS", "sgd_update", "adam_update"]
+           "OUTPUT_DELTAS", "UPDATE_RULES", "WEIGHT_DRAWS", "sgd_update",
+           "adam_update"]
+
+# Every table below maps the engine's names (swiftprop._codes) to this
+# module's functions, one entry per name: test_codes.py checks that they
+# have exactly the engine's names, so an operation added to the engine is
+# written here too.
 
 
-# MARK: - Activations: a = f(z), and f' written from what the forward pass kept
+# Activations: a = f(z), and f' written from what the forward pass kept
+
+# The slope of leaky_relu for z <= 0 (the engine's is the same).
+LEAKY_RELU_SLOPE = 0.01
 
 
 def identity(z):
@@ -116,7 +125,7 @@ DERIVATIVES = {"identity": identity_derivative,
                "relu": relu_derivative, "leaky_relu": leaky_relu_derivative}
 
 
-# MARK: - Losses: the value, and delta = dLoss/dz of the output layer
+# Losses: the value, and delta = dLoss/dz of the output layer
 #
 # z, a and Y all have shape (n_samples, n_outputs). Values are computed in
 # float64 (from float64 copies in a float32 network), as the engine
@@ -188,7 +197,7 @@ OUTPUT_DELTAS = {"mse": mse_output_delta,
                  "cross_entropy": cross_entropy_output_delta}
 
 
-# MARK: - Optimizer updates (PyTorch's conventions), out of place
+# Optimizer updates (PyTorch's conventions), out of place
 
 
 def sgd_update(p, g, velocity, lr, momentum, nesterov):
@@ -232,8 +241,28 @@ def adam_update(p, g, m, v, t, lr, beta1, beta2, eps):
                                          + dtype(eps)))), m, v
 
 
+def sgd_rule(p, g, velocity, unused, t, settings):
+    """``sgd_update`` with an ``SGD``'s settings; SGD keeps one vector."""
+    p, velocity = sgd_update(p, g, velocity, settings.lr, settings.momentum,
+                             settings.nesterov)
+    return p, velocity, unused
+
+
+def adam_rule(p, g, m, v, t, settings):
+    """``adam_update`` with an ``Adam``'s settings."""
+    return adam_update(p, g, m, v, t, settings.lr, settings.beta1,
+                       settings.beta2, settings.eps)
+
+
+# Each optimizer's update of one parameter array, by name:
+# rule(p, g, first, second, t, settings) -> (p, first, second), out of
+# place, with the optimizer's state vectors and the step t counted from 1.
+UPDATE_RULES = {"sgd": sgd_rule, "adam": adam_rule}
+
+
 class _OptimizerState:
-    """SGD's velocity or Adam's moments, one array per parameter array in
+    """The optimizer's state vectors (SGD's velocity in ``first``, Adam's
+    moments in ``first`` and ``second``), one array per parameter array in
     the order W0, b0, W1, b1, ...; ``step`` counts the steps taken."""
 
     def __init__(self, kind, parameters, step=0, first=None, second=None):
@@ -243,7 +272,40 @@ class _OptimizerState:
         self.second = second or [np.zeros_like(p) for p in parameters]
 
 
-# MARK: - The network
+# Initial weights: one draw w[i, j] from the generator, in float64
+
+
+def xavier_weight(generator, n_in, n_out):
+    """Glorot uniform: U(-limit, limit) with limit = sqrt(6 / (n_in + n_out))."""
+    limit = math.sqrt(6.0 / (n_in + n_out))
+    return (2.0 * generator.uniform() - 1.0) * limit
+
+
+def he_weight(generator, n_in, n_out):
+    """He normal: N(0, 2 / n_in)."""
+    return generator.normal() * math.sqrt(2.0 / n_in)
+
+
+def normal_weight(generator, n_in, n_out):
+    """Standard normal: N(0, 1)."""
+    return generator.normal()
+
+
+WEIGHT_DRAWS = {"xavier": xavier_weight, "he": he_weight,
+                "normal": normal_weight}
+
+
+def _implemented(kind, name, table):
+    """``table[name]``, or ValueError when the engine knows ``name`` but
+    this module does not (yet)."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"swiftprop.reference has no {kind} {name!r}; it "
+                         "has: " + ", ".join(table)) from None
+
+
+# The network
 
 
 class Network(LayerStack):
@@ -287,7 +349,11 @@ class Network(LayerStack):
                                          loss)
         self.loss_name = loss
         self.dtype = check_dtype(dtype)
-        self.init = choose("init", init, INITIALIZERS)
+        self.init = choose("init", init, _codes.INITIALIZERS)
+        for layer in self.layers:
+            _implemented("activation", layer.activation, ACTIVATIONS)
+        _implemented("loss", loss, LOSS_FUNCTIONS)
+        _implemented("init", init, WEIGHT_DRAWS)
         self.seed = new_seed() if seed is None else check_int("seed", seed,
                                                               low=0, high=None)
         self._generator = SplitMix64(self.seed)
@@ -300,22 +366,16 @@ class Network(LayerStack):
         """Draw W of shape (n_in, n_out) row by row from the generator, in
         float64, then round it to the network's dtype."""
         n_in, n_out = layer.n_in, layer.n_out
-        g = self._generator
+        draw = WEIGHT_DRAWS[self.init]
         W = np.empty((n_in, n_out))
         for i in range(n_in):
             for j in range(n_out):
-                if self.init == "xavier":
-                    limit = math.sqrt(6.0 / (n_in + n_out))
-                    W[i, j] = (2.0 * g.uniform() - 1.0) * limit
-                elif self.init == "he":
-                    W[i, j] = g.normal() * math.sqrt(2.0 / n_in)
-                else:
-                    W[i, j] = g.normal()
+                W[i, j] = draw(self._generator, n_in, n_out)
         return W.astype(self.dtype)
 
     _display_name = "reference.Network"
 
-    # MARK: - Parameters
+    # Parameters
 
     @property
     def weights(self):
@@ -392,7 +452,8 @@ class Network(LayerStack):
             raise TypeError("state must be a dict from get_optimizer_state "
                             f"or None, got {type(state).__name__}")
         kind = choose("optimizer state kind", state.get("kind"),
-                      {"sgd": 0, "adam": 1})
+                      _codes.OPTIMIZER_KINDS)
+        _implemented("optimizer", kind, UPDATE_RULES)
         step = check_int("step", state.get("step", 0), low=0)
         flat = self._flat_parameters()
         arrays = {}
@@ -417,7 +478,7 @@ class Network(LayerStack):
         """The parameter arrays in the order W0, b0, W1, b1, ..."""
         return [p for pair in self._parameters for p in pair]
 
-    # MARK: - Forward and backward
+    # Forward and backward
 
     def _samples(self, X, y):
         X = as_float_matrix("X", X, self.dtype, self.n_inputs)
@@ -580,11 +641,12 @@ class Network(LayerStack):
             result.append(tuple(estimates))
         return result
 
-    # MARK: - Training
+    # Training
 
     def _state_for(self, settings):
         """The optimizer state, kept while the kind of optimizer stays the
         same and started afresh (zeros, step 0) when it changes."""
+        _implemented("optimizer", settings.name, UPDATE_RULES)
         if self._optimizer is None or self._optimizer.kind != settings.name:
             self._optimizer = _OptimizerState(settings.name,
                                               self._flat_parameters())
@@ -615,21 +677,16 @@ class Network(LayerStack):
     def _updated(self, gradients, settings, state):
         """The parameters and optimizer state after one update, as new
         lists in the order W0, b0, W1, b1, ..."""
+        rule = UPDATE_RULES[settings.name]  # checked by _state_for
         grads = [g for pair in gradients for g in pair]
-        t = state.step + 1                   # Adam's step, counted from 1
+        t = state.step + 1                   # the step, counted from 1
         parameters, first, second = [], [], []
         for index, (p, grad) in enumerate(zip(self._flat_parameters(),
                                               grads)):
             # l2 decay acts on the weight matrices (even places), not biases.
             g = grad + settings.l2 * p if index % 2 == 0 else grad
-            m, v = state.first[index], state.second[index]
-            if settings.name == "sgd":
-                p, m = sgd_update(p, g, m, settings.lr, settings.momentum,
-                                  settings.nesterov)
-            else:
-                p, m, v = adam_update(p, g, m, v, t, settings.lr,
-                                      settings.beta1, settings.beta2,
-                                      settings.eps)
+            p, m, v = rule(p, g, state.first[index], state.second[index], t,
+                           settings)
             parameters.append(p)
             first.append(m)
             second.append(v)

@@ -137,7 +137,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
 
-    # MARK: - Checking the parameters
+    # Checking the parameters
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -221,7 +221,7 @@ class _BaseMLP(BaseEstimator):
         integer("n_iter_no_change", 1)
         check_dtype(self.dtype)
 
-    # MARK: - Training
+    # Training
 
     def _validate_input(self, X, y, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
@@ -444,7 +444,7 @@ def _dense(X):
     return X.toarray() if hasattr(X, "toarray") else X
 
 
-# MARK: - Classifier
+# Classifier
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -671,7 +671,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
 
-# MARK: - Regressor
+# Regressor
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):

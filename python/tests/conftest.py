@@ -1,6 +1,10 @@
 import numpy as np
 import pytest
 
+from swiftprop._codes import (ACTIVATIONS, LOSSES,
+                              OUTPUT_ACTIVATION_FOR_LOSS)
+from swiftprop.layers import OUTPUT_ONLY_ACTIVATIONS
+
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=float)
 
@@ -31,10 +35,11 @@ def relative_error(a, b):
                                        1e-300)
 
 
-# Every output activation with every loss it can be used with.
+# Every output activation with every loss it can be used with, from the
+# engine's tables: ("identity", "mse"), ..., ("softmax", "cross_entropy").
 OUTPUT_LOSS_PAIRS = [
-    ("identity", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("relu", "mse"),
-    ("leaky_relu", "mse"), ("softmax", "mse"),
-    ("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy"),
-]
-HIDDEN_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+    (activation, loss) for loss in LOSSES for activation in ACTIVATIONS
+    if OUTPUT_ACTIVATION_FOR_LOSS.get(loss, activation) == activation]
+# Every activation a hidden layer may use.
+HIDDEN_ACTIVATIONS = [activation for activation in ACTIVATIONS
+                      if activation not in OUTPUT_ONLY_ACTIVATIONS]

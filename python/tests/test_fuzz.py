@@ -28,6 +28,10 @@ from hypothesis import strategies as st
 
 import swiftprop as sp
 import swiftprop.reference as reference
+from conftest import HIDDEN_ACTIVATIONS
+from swiftprop._codes import (ACTIVATIONS as ALL_ACTIVATIONS, INITIALIZERS,
+                              LABEL_LOSSES, LOSSES,
+                              OUTPUT_ACTIVATION_FOR_LOSS)
 
 
 def fuzz(examples):
@@ -55,7 +59,8 @@ FLOAT_VALUES = st.one_of(MODERATE_FLOATS, MODERATE_FLOATS,
                          st.sampled_from(SPECIAL_FLOATS))
 LAYOUTS = ["C", "F", "strided", "negative", "transposed", "readonly",
            "unaligned", "unaligned readonly", "list"]
-ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+ACTIVATIONS = HIDDEN_ACTIVATIONS
+OUTPUT_ACTIVATIONS = list(ALL_ACTIVATIONS)
 
 
 @st.composite
@@ -169,7 +174,7 @@ def expected_y_error(array, n_samples, n_outputs, loss, dtype):
     kind = array.dtype.kind
     if kind not in "biuf":
         return TypeError
-    if loss == "cross_entropy" and kind in "biu" and (
+    if loss in LABEL_LOSSES and kind in "biu" and (
             array.ndim == 1 or (array.ndim == 2 and array.shape[1] == 1
                                 and n_outputs > 1)):
         labels = array.reshape(-1).astype(np.int64) if kind != "u" else \
@@ -190,21 +195,19 @@ def expected_y_error(array, n_samples, n_outputs, loss, dtype):
 
 
 @st.composite
-def networks(draw, max_width=4, losses=("mse", "binary_cross_entropy",
-                                        "cross_entropy")):
+def networks(draw, max_width=4, losses=tuple(LOSSES)):
     """Keyword arguments of a small valid network."""
     n_layers = draw(st.integers(1, 3))
     sizes = draw(st.lists(st.integers(1, max_width), min_size=n_layers + 1,
                           max_size=n_layers + 1))
     loss = draw(st.sampled_from(losses))
-    output = {"binary_cross_entropy": "sigmoid",
-              "cross_entropy": "softmax"}.get(loss)
+    output = OUTPUT_ACTIVATION_FOR_LOSS.get(loss)
     if output is None:
-        output = draw(st.sampled_from(ACTIVATIONS + ["softmax"]))
+        output = draw(st.sampled_from(OUTPUT_ACTIVATIONS))
     return dict(layers=sizes, activation=draw(st.sampled_from(ACTIVATIONS)),
                 output_activation=output, loss=loss,
                 dtype=draw(st.sampled_from(["float64", "float32"])),
-                init=draw(st.sampled_from(["xavier", "he", "normal"])),
+                init=draw(st.sampled_from(list(INITIALIZERS))),
                 seed=draw(st.integers(0, 2**64 - 1)))
 
 
@@ -312,7 +315,7 @@ def samples(draw, net):
     else:
         X = draw(values_array((n, net.n_inputs), dtypes=["float64"],
                               finite=True))
-    if net.loss_name == "cross_entropy" and draw(st.booleans()):
+    if net.loss_name in LABEL_LOSSES and draw(st.booleans()):
         y_shape = draw(st.sampled_from([(n,), (n, 1), (n + 1,), (n, 2)]))
         labels = draw(st.sampled_from(["int8", "int64", "uint8", "uint64",
                                        "bool", ">i4"]))
@@ -443,7 +446,7 @@ def test_finite_extremes_never_corrupt_the_weights(kwargs, data, lr,
                                     min_size=n * net.n_inputs,
                                     max_size=n * net.n_inputs))).reshape(
         n, net.n_inputs)
-    if net.loss_name == "cross_entropy":
+    if net.loss_name in LABEL_LOSSES:
         y = np.array(data.draw(st.lists(st.integers(0, net.n_outputs - 1),
                                         min_size=n, max_size=n)))
     else:
@@ -624,12 +627,11 @@ def layer_lists():
                                                  None, 1, "relu "]),
        output_activation=st.sampled_from(ACTIVATIONS + [None, "softmax",
                                                         "gelu", 0]),
-       loss=st.sampled_from(["mse", "binary_cross_entropy", "cross_entropy",
-                             "MSE", None, 0]),
+       loss=st.sampled_from(list(LOSSES) + ["MSE", None, 0]),
        dtype=st.sampled_from(["float64", "float32", np.float32, np.float64,
                               "f4", ">f8", "float16", "int32", "complex128",
                               1, "", object, [1]]),
-       init=st.sampled_from(["xavier", "he", "normal", "zeros", None]),
+       init=st.sampled_from(list(INITIALIZERS) + ["zeros", None]),
        seed=st.sampled_from([None, 0, 1, 2**64 - 1, 2**64, -1, 1.0, "0",
                              True, np.uint64(5)]))
 def test_network_constructor(layers, activation, output_activation, loss,

@@ -17,6 +17,7 @@ import pytest
 
 import swiftprop as sp
 from swiftprop import _engine
+from swiftprop.optimizers import engine_settings
 
 MB = 1024
 
@@ -139,8 +140,9 @@ def error_cases(net):
     h, n_in, n_out, n_params = (net._handle, net.n_inputs, net.n_outputs,
                                 net.n_parameters)
     width = sum(layer.n_out for layer in net.layers)
-    sgd = (0, 0.1, 0.0, 0, 0.0, 0.0, 0.0, 0.0)
-    bad_lr = (0, -1.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0)
+    sgd = engine_settings(sp.SGD(lr=0.1))
+    kind, values = sgd
+    bad_lr = (kind, (-1.0,) + values[1:])  # lr comes first
     cases = []
 
     def add(description, make):
@@ -271,7 +273,7 @@ def error_cases(net):
         lambda a, b: _engine.get_optimizer(h, a, b), view((n_params,)),
         view((n_params - 1,))))
     add("set_optimizer sizes (engine)", lambda: optimizer_case(
-        lambda a, b: _engine.set_optimizer(h, 0, 1, a, b),
+        lambda a, b: _engine.set_optimizer(h, _engine.SP_SGD, 1, a, b),
         view((n_params + 1,)), view((n_params + 1,))))
     return cases
 
@@ -309,7 +311,7 @@ def test_success_paths_release_every_buffer_too():
     z, a = view((4 * width,)), view((4 * width,))
     _engine.forward(h, x, z, a)
     losses, norms = view((2,)), view((2, 2))
-    _engine.fit(h, x, y, None, None, (0, 0.1, 0.0, 0, 0.0, 0.0, 0.0, 0.0),
+    _engine.fit(h, x, y, None, None, engine_settings(sp.SGD(lr=0.1)),
                 (2, 4, False, 0, -1.0, 10, 20_000_000), None, losses, None,
                 norms)
     assert_released(x, y, out, g, z, a, losses, norms)
