@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_number
+from .optimizers import SGD
 
 __all__ = ["explain", "Trace", "LayerTrace"]
 
@@ -403,7 +404,6 @@ def explain(net, X, y, lr=None, l2=0.0, precision=4):
     stepped.reset_optimizer()  # plain SGD: no velocity from earlier steps
     stepped.train_step(X, Y, lr=lr, optimizer="sgd", l2=l2)
     if lr is None:
-        from .optimizers import SGD
         lr = SGD().lr
     deltas = traced["deltas"]
     last = len(net.layers) - 1

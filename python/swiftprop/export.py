@@ -43,7 +43,12 @@ import sys
 
 import numpy as np
 
-from ._validation import LEAKY_RELU_SLOPE, check_dtype, check_int
+from . import network as network_module
+from . import reference
+from ._validation import check_dtype, check_int
+from ._version import __version__
+from .layers import Dense
+from .reference import LEAKY_RELU_SLOPE
 
 __all__ = ["to_onnx", "register_skl2onnx", "to_torch", "from_torch",
            "DEFAULT_OPSET"]
@@ -87,9 +92,9 @@ def _estimator_kind(model):
 
 
 def _is_network(model):
-    from . import reference
-    from .network import Network
-    return isinstance(model, (Network, reference.Network))
+    # network.py imports this module too: its names are read only when a
+    # call needs them.
+    return isinstance(model, (network_module.Network, reference.Network))
 
 
 def _fitted_network(estimator):
@@ -380,7 +385,6 @@ def _ir_version(onnx, opsets):
 
 
 def _version():
-    from . import __version__
     return __version__
 
 
@@ -675,7 +679,6 @@ def from_torch(module, loss="mse", *, seed=None, network_class=None):
         raise TypeError("from_torch takes a torch.nn.Sequential of Linear "
                         "layers and activations (or one Linear), got "
                         f"{type(module).__name__}")
-    from .layers import Dense
     leaves = [(path, child) for path, child in _flatten(nn, module, "")
               if not isinstance(child, nn.Identity)]
     if not leaves:
@@ -716,9 +719,9 @@ def from_torch(module, loss="mse", *, seed=None, network_class=None):
                              "activation; each Linear takes at most one")
         specs[-1][2] = activation
     if network_class is None:
-        from .network import Network as network_class
+        network_class = network_module.Network
     layers = [Dense(n_in, n_out, activation)
               for n_in, n_out, activation, _, _ in specs]
-    network = network_class(layers, loss=loss, dtype=dtype, seed=seed)
-    network.set_weights([(W, b) for _, _, _, W, b in specs])
-    return network
+    built = network_class(layers, loss=loss, dtype=dtype, seed=seed)
+    built.set_weights([(W, b) for _, _, _, W, b in specs])
+    return built

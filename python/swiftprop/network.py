@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 
-from . import _engine, persistence
+from . import _engine, export, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES,
                      OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS, STOP_REASONS,
                      name_of)
@@ -15,9 +15,11 @@ from ._training import EpochReporter, plan_fit
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
 from .display import network_html, progress_bar
+from .explain import explain as explain_step
 from .history import History
 from .layers import LayerStack, build_architecture
 from .optimizers import engine_settings, resolve_optimizer
+from .predictions import predict_classes
 
 __all__ = ["Network"]
 
@@ -493,8 +495,7 @@ class Network(LayerStack):
         -------
         Trace
         """
-        from .explain import explain
-        return explain(self, X, y, lr=lr, l2=l2, precision=precision)
+        return explain_step(self, X, y, lr=lr, l2=l2, precision=precision)
 
     def predict_classes(self, X):
         """Predicted class labels: the argmax of several outputs, or
@@ -504,8 +505,8 @@ class Network(LayerStack):
         -------
         ndarray of int of shape (n_samples,)
         """
-        from .predictions import predict_classes
         return predict_classes(self, X)
+
     # Export (swiftprop.export)
 
     def to_onnx(self, **options):
@@ -517,15 +518,13 @@ class Network(LayerStack):
             Input ``"X"`` of shape ``(N, n_inputs)``, output ``"Y"`` of shape
             ``(N, n_outputs)``; see ``swiftprop.export.to_onnx``.
         """
-        from .export import to_onnx
-        return to_onnx(self, **options)
+        return export.to_onnx(self, **options)
 
     def to_torch(self):
         """The network as a ``torch.nn.Sequential`` (Linear layers with
         ``weight = W.T``, ``bias = b``, and activation modules), in the
         network's dtype; see ``swiftprop.export.to_torch``."""
-        from .export import to_torch
-        return to_torch(self)
+        return export.to_torch(self)
 
     @classmethod
     def from_torch(cls, module, loss="mse", seed=None):
@@ -538,8 +537,8 @@ class Network(LayerStack):
         ValueError
             Naming the module that has no counterpart in the engine.
         """
-        from .export import from_torch
-        return from_torch(module, loss=loss, seed=seed, network_class=cls)
+        return export.from_torch(module, loss=loss, seed=seed,
+                                 network_class=cls)
 
 
 class _StopRequest:

@@ -16,6 +16,7 @@ install.
 import numpy as np
 
 from ._validation import check_bool, check_int, choose
+from .display import plot_history
 from .predictions import check_has_classes, classes_from_outputs, is_classifier
 
 __all__ = ["decision_boundary", "DecisionBoundary", "loss", "gradient_norms",
@@ -44,7 +45,7 @@ def _axes(ax, what):
     return ax
 
 
-# MARK: - Decision boundary
+# Decision boundary
 
 
 class DecisionBoundary:
@@ -221,7 +222,7 @@ def decision_boundary(net, X, y=None, ax=None, response="auto",
     return DecisionBoundary(ax, xx, yy, Z, response, surface)
 
 
-# MARK: - Curves of a fit
+# Curves of a fit
 
 
 def loss(history, ax=None, log=False, **kwargs):
@@ -242,7 +243,6 @@ def loss(history, ax=None, log=False, **kwargs):
     """
     _check_history(history, "loss")
     _pyplot("loss")
-    from .display import plot_history
     return plot_history(history, ax=_axes(ax, "loss"), log=log, **kwargs)
 
 
@@ -294,7 +294,7 @@ def gradient_norms(history, ax=None, labels=None):
     return ax
 
 
-# MARK: - The network itself
+# The network itself
 
 
 def network(net, ax=None, max_neurons=32, max_width=4.0):

@@ -89,18 +89,27 @@ def header_list(vocabulary):
 # (a) the extension's constants are the header's
 
 
+# The lists that grow: the package knows their codes by name (from the
+# engine), so the extension exports only their counts.
+GROWING = ("ACTIVATION", "LOSS", "INITIALIZER", "OPTIMIZER")
+
+
 def test_every_header_constant_is_exported_with_its_value():
     constants = header_constants()
+    growing = {name for vocabulary in GROWING
+               for name, _ in header_list(vocabulary)[0]}
+    expected = set(constants) - growing
     exported = {name: getattr(_engine, name) for name in dir(_engine)
                 if name.startswith("SP_")}
-    missing = sorted(set(constants) - set(exported))
+    missing = sorted(expected - set(exported))
     assert not missing, (
         f"swiftprop.h defines {missing} but _engine does not export them: "
         "add PyModule_AddIntMacro lines in _engine.c (add_constants)")
-    unknown = sorted(set(exported) - set(constants))
-    assert not unknown, f"_engine exports {unknown}, which swiftprop.h lacks"
+    unknown = sorted(set(exported) - expected)
+    assert not unknown, (f"_engine exports {unknown}, which swiftprop.h "
+                         "lacks or which belong to a growing list")
     different = {name: (exported[name], constants[name])
-                 for name in constants if exported[name] != constants[name]}
+                 for name in expected if exported[name] != constants[name]}
     assert not different, ("_engine value vs swiftprop.h value: "
                            f"{different}")
 

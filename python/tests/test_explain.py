@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import swiftprop as sp
-from swiftprop._validation import ACTIVATIONS, LOSSES
+from swiftprop._codes import ACTIVATIONS, LOSSES
 from swiftprop.layers import build_architecture
 
 from conftest import XOR_X, XOR_Y, random_data

@@ -13,8 +13,11 @@ import swiftprop
 PACKAGE = Path(swiftprop.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
 # Optional dependencies, imported where they are used so that
-# `import swiftprop` never needs them.
-OPTIONAL = {"tqdm.auto", "matplotlib.pyplot"}
+# `import swiftprop` never needs them (swiftprop.sklearn needs
+# scikit-learn).
+OPTIONAL = {"tqdm.auto", "matplotlib.pyplot", "matplotlib.collections",
+            "onnx", "skl2onnx.common.data_types", "skl2onnx.common.utils",
+            ".sklearn"}
 
 
 def imports_inside_functions(tree):

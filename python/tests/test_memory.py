@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import swiftprop as sp
-from swiftprop import _engine
+from swiftprop import _codes, _engine
 from swiftprop.optimizers import engine_settings
 
 MB = 1024
@@ -273,7 +273,7 @@ def error_cases(net):
         lambda a, b: _engine.get_optimizer(h, a, b), view((n_params,)),
         view((n_params - 1,))))
     add("set_optimizer sizes (engine)", lambda: optimizer_case(
-        lambda a, b: _engine.set_optimizer(h, _engine.SP_SGD, 1, a, b),
+        lambda a, b: _engine.set_optimizer(h, _codes.OPTIMIZER_KINDS["sgd"], 1, a, b),
         view((n_params + 1,)), view((n_params + 1,))))
     return cases
 
