@@ -14,7 +14,7 @@ import CSwiftprop
 /// value and derivative below, the code in `swiftprop.h`, and its NumPy
 /// twin in the Python package's `reference.py`.
 public enum Activation: String, Coded {
-  case identity, sigmoid, tanh, relu, leakyRelu = "leaky_relu", softmax
+  case identity, sigmoid, tanh, relu, leakyRelu = "leaky_relu", softmax, elu
 
   public var code: Int32 {
     switch self {
@@ -24,6 +24,7 @@ public enum Activation: String, Coded {
     case .relu: headerCode(SP_RELU)
     case .leakyRelu: headerCode(SP_LEAKY_RELU)
     case .softmax: headerCode(SP_SOFTMAX)
+    case .elu: headerCode(SP_ELU)
     }
   }
 
@@ -38,7 +39,8 @@ public enum Activation: String, Coded {
 
   /// a = f(z), element by element (softmax: see `softmaxRow`).
   /// Sigmoid is 1 / (1 + e^−z): e^−z may overflow to +inf for z ≪ 0, and
-  /// 1 / (1 + inf) = 0 is right.
+  /// 1 / (1 + inf) = 0 is right. ELU (α = 1, Clevert et al. 2016) is z for
+  /// z > 0 and eᶻ − 1 otherwise.
   @inlinable @inline(__always)
   func value<V: Lanes>(_ z: V) -> V {
     switch self {
@@ -48,12 +50,13 @@ public enum Activation: String, Coded {
     case .relu: V.select(z, above: V(repeating: 0), z, else: V(repeating: 0))
     case .leakyRelu:
       V.select(z, above: V(repeating: 0), z, else: V(repeating: V.Element(Self.leakySlope)) * z)
+    case .elu: V.select(z, above: V(repeating: 0), z, else: V.exponential(z) - V(repeating: 1))
     }
   }
 
   /// δ ⊙ f′, element by element, from the stored z and a = f(z):
   /// sigmoid a(1 − a), tanh 1 − a², relu [z > 0], leaky relu 1 or the
-  /// slope. Softmax's Jacobian is not diagonal: its δ comes from the loss
+  /// slope, ELU 1 or eᶻ = a + 1. Softmax's Jacobian is not diagonal: its δ comes from the loss
   /// (`Loss.outputDelta`), so here it passes δ through, as identity does.
   @inlinable @inline(__always)
   func derivativeTimes<V: Lanes>(_ delta: V, z: V, a: V) -> V {
@@ -66,6 +69,7 @@ public enum Activation: String, Coded {
       delta
         * V.select(
           z, above: V(repeating: 0), V(repeating: 1), else: V(repeating: V.Element(Self.leakySlope)))
+    case .elu: delta * V.select(z, above: V(repeating: 0), V(repeating: 1), else: a + V(repeating: 1))
     }
   }
 
