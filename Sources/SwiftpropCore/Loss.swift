@@ -8,6 +8,10 @@ import CSwiftprop
 /// - `binaryCrossEntropy` (sigmoid output): L = Σ [max(z, 0) − z·y +
 ///   log(1 + e^−|z|)] / (n·k), computed from the pre-activation z so that it
 ///   stays finite when the sigmoid saturates; ∂L/∂z = (a − y) / (n·k).
+/// - `huber`: L = Σ h(a − y) / (n·k) with h(d) = d²/2 for |d| ≤ 1 and
+///   |d| − 1/2 beyond (PyTorch's `HuberLoss` with δ = 1): the mean squared
+///   error near the target, the absolute error far from it, so outliers
+///   pull less; ∂L/∂a = clip(a − y, −1, 1) / (n·k).
 /// - `crossEntropy` (softmax output): L = −Σ y · log softmax(z) / n, with a
 ///   log-sum-exp shifted by the row maximum (read off the softmax output);
 ///   ∂L/∂z = (a·Σⱼyⱼ − y) / n, which is (a − y) / n for one-hot rows.
@@ -20,13 +24,14 @@ import CSwiftprop
 /// (and `requiredOutput` if it is fused with an output activation), the
 /// code in `swiftprop.h`, and its NumPy twin in `reference.py`.
 public enum Loss: String, Coded {
-  case mse, binaryCrossEntropy = "binary_cross_entropy", crossEntropy = "cross_entropy"
+  case mse, binaryCrossEntropy = "binary_cross_entropy", crossEntropy = "cross_entropy", huber
 
   public var code: Int32 {
     switch self {
     case .mse: headerCode(SP_MSE)
     case .binaryCrossEntropy: headerCode(SP_BINARY_CROSS_ENTROPY)
     case .crossEntropy: headerCode(SP_CROSS_ENTROPY)
+    case .huber: headerCode(SP_HUBER)
     }
   }
 
@@ -37,7 +42,7 @@ public enum Loss: String, Coded {
   /// The output activation this loss is fused with, if any.
   public var requiredOutput: Activation? {
     switch self {
-    case .mse: nil
+    case .mse, .huber: nil
     case .binaryCrossEntropy: .sigmoid
     case .crossEntropy: .softmax
     }
@@ -83,24 +88,32 @@ public enum Loss: String, Coded {
         }
       }
       return total / Double(rows)
+    case .huber:
+      for r in 0..<rows {
+        for j in 0..<cols {
+          let d = abs(Double(input.a(r, j)) - Double(input.y(r, j)))
+          total += d <= 1 ? 0.5 * d * d : d - 0.5
+        }
+      }
+      return total / Double(rows * cols)
     }
   }
 
   /// The factor of every output delta of a batch: 2/(n·k) for mse, 1/(n·k)
-  /// for binary cross-entropy, 1/n for cross-entropy.
+  /// for binary cross-entropy and huber, 1/n for cross-entropy.
   @inlinable @inline(__always)
   func deltaScale<T: Scalar>(rows: Int, cols: Int) -> T {
     switch self {
     case .mse: T(2) / T(rows * cols)
-    case .binaryCrossEntropy: 1 / T(rows * cols)
+    case .binaryCrossEntropy, .huber: 1 / T(rows * cols)
     case .crossEntropy: 1 / T(rows)
     }
   }
 
   /// δ = ∂L/∂z of the `cols` output units of one row (V a scalar) or of
   /// eight rows at once (V = SIMD8, a row per lane), with `scale` from
-  /// `deltaScale`. For mse the output activation's derivative follows (the
-  /// Jacobian-vector product a ⊙ (g − Σⱼ gⱼaⱼ) for softmax).
+  /// `deltaScale`. For mse and huber the output activation's derivative
+  /// follows (the Jacobian-vector product a ⊙ (g − Σⱼ gⱼaⱼ) for softmax).
   @inlinable @inline(__always)
   func outputDeltaRow<V: Lanes>(
     z: UnsafePointer<V>, a: UnsafePointer<V>, y: UnsafePointer<V>, scale: V.Element,
@@ -108,8 +121,16 @@ public enum Loss: String, Coded {
   ) {
     let scale = V(repeating: scale)
     switch self {
-    case .mse:
-      for j in 0..<cols { delta[j] = (a[j] - y[j]) * scale }
+    case .mse, .huber:
+      if self == .mse {
+        for j in 0..<cols { delta[j] = (a[j] - y[j]) * scale }
+      } else {
+        let one = V(repeating: 1)
+        for j in 0..<cols {
+          let d = a[j] - y[j]
+          delta[j] = V.select(d, above: one, one, else: V.select(-d, above: one, -one, else: d)) * scale
+        }
+      }
       if output == .softmax {
         var s = V(repeating: 0)
         for j in 0..<cols { s = s + delta[j] * a[j] }

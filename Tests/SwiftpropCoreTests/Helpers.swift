@@ -99,6 +99,9 @@ func sampleData(rows: Int, inputs: Int, outputs: Int, loss: Loss, seed: UInt64) 
   for r in 0..<rows {
     switch loss {
     case .mse: for j in 0..<outputs { y[r * outputs + j] = 2 * generator.uniform() - 1 }
+    case .huber:
+      // Targets in [−3, 3): residuals on both sides of huber's δ = 1.
+      for j in 0..<outputs { y[r * outputs + j] = 6 * generator.uniform() - 3 }
     case .binaryCrossEntropy: for j in 0..<outputs { y[r * outputs + j] = generator.uniform() }
     case .crossEntropy: y[r * outputs + generator.below(outputs)] = 1
     }
