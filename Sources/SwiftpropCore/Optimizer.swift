@@ -13,12 +13,13 @@ import CSwiftprop
 /// the code in `swiftprop.h`, and its settings class in the Python
 /// package's `optimizers.py` (plus its twin in `reference.py`).
 public enum OptimizerKind: String, Coded {
-  case sgd, adam
+  case sgd, adam, rmsprop
 
   public var code: Int32 {
     switch self {
     case .sgd: headerCode(SP_SGD)
     case .adam: headerCode(SP_ADAM)
+    case .rmsprop: headerCode(SP_RMSPROP)
     }
   }
 
@@ -27,6 +28,7 @@ public enum OptimizerKind: String, Coded {
     switch self {
     case .sgd: SGD.self
     case .adam: Adam.self
+    case .rmsprop: RMSprop.self
     }
   }
 
@@ -87,6 +89,7 @@ public struct OptimizerConfig: Sendable, Equatable {
   public init(kind: OptimizerKind, _ settings: [String: Double]) {
     let defaults: [String: Double] = [
       "l2": 0, "momentum": 0, "nesterov": 0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+      "alpha": 0.99,
     ]
     self.init(kind: kind, values: kind.settingNames.map { settings[$0] ?? defaults[$0] ?? .nan })
   }
@@ -200,6 +203,7 @@ final class OptimizerState<T: Scalar> {
     switch kind {
     case .sgd: return run(SGD(config, step: step + 1))
     case .adam: return run(Adam(config, step: step + 1))
+    case .rmsprop: return run(RMSprop(config, step: step + 1))
     }
   }
 }
