@@ -82,6 +82,11 @@ def leaky_relu(z):
     return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
 
 
+def elu(z):
+    """a = z where z > 0, else exp(z) - 1 (ELU with alpha = 1)."""
+    return np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1)
+
+
 def softmax(z):
     """a = exp(z) / sum(exp(z)) row by row, shifted by the row maximum so
     that exp never overflows. Output layer only."""
@@ -110,19 +115,26 @@ def relu_derivative(z, a):
     return (z > 0).astype(z.dtype)
 
 
+def elu_derivative(z, a):
+    """f'(z) = 1 where z > 0, else exp(z) = a + 1, from the output a."""
+    return np.where(z > 0, 1, a + 1)
+
+
 def leaky_relu_derivative(z, a):
     """f'(z) = 1 where z > 0, else 0.01."""
     return np.where(z > 0, 1.0, LEAKY_RELU_SLOPE).astype(z.dtype)
 
 
 ACTIVATIONS = {"identity": identity, "sigmoid": sigmoid, "tanh": tanh,
-               "relu": relu, "leaky_relu": leaky_relu, "softmax": softmax}
+               "relu": relu, "leaky_relu": leaky_relu, "softmax": softmax,
+               "elu": elu}
 
 # Softmax has no entry: it mixes a row, so it has a Jacobian rather than an
 # element-wise derivative, and its delta comes from the loss (OUTPUT_DELTAS).
 DERIVATIVES = {"identity": identity_derivative,
                "sigmoid": sigmoid_derivative, "tanh": tanh_derivative,
-               "relu": relu_derivative, "leaky_relu": leaky_relu_derivative}
+               "relu": relu_derivative, "leaky_relu": leaky_relu_derivative,
+               "elu": elu_derivative}
 
 
 # Losses: the value, and delta = dLoss/dz of the output layer
