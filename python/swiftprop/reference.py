@@ -176,16 +176,30 @@ def cross_entropy_loss(z, a, Y):
     return float(-np.sum(Y * log_p) / z.shape[0])
 
 
-def mse_output_delta(z, a, Y, activation):
-    """delta = dL/da * f'(z), with dL/da = 2 (a - Y) / (n k).
+def huber_loss(z, a, Y):
+    """L = sum(h(a - Y)) / (n k), with h(d) = d^2 / 2 where |d| <= 1 and
+    |d| - 1/2 beyond (PyTorch's HuberLoss with delta = 1)."""
+    d = np.abs(a.astype(np.float64) - Y.astype(np.float64))
+    return float(np.sum(np.where(d <= 1, 0.5 * d * d, d - 0.5)) / d.size)
 
-    For a softmax output the product with its Jacobian, row by row:
-    ``delta = a * (g - sum(g * a))`` with ``g = dL/da``.
-    """
-    dL_da = (2 / a.size) * (a - Y)
+
+def _through_activation(dL_da, z, a, activation):
+    """delta = dL/da * f'(z); for a softmax output the product with its
+    Jacobian, row by row: ``a * (g - sum(g * a))`` with ``g = dL/da``."""
     if activation == "softmax":
         return a * (dL_da - np.sum(dL_da * a, axis=1, keepdims=True))
     return dL_da * DERIVATIVES[activation](z, a)
+
+
+def mse_output_delta(z, a, Y, activation):
+    """delta = dL/da * f'(z), with dL/da = 2 (a - Y) / (n k)."""
+    return _through_activation((2 / a.size) * (a - Y), z, a, activation)
+
+
+def huber_output_delta(z, a, Y, activation):
+    """delta = dL/da * f'(z), with dL/da = clip(a - Y, -1, 1) / (n k)."""
+    return _through_activation(np.clip(a - Y, -1, 1) / a.size, z, a,
+                               activation)
 
 
 def binary_cross_entropy_output_delta(z, a, Y, activation):
@@ -202,11 +216,13 @@ def cross_entropy_output_delta(z, a, Y, activation):
 
 LOSS_FUNCTIONS = {"mse": mse_loss,
                   "binary_cross_entropy": binary_cross_entropy_loss,
-                  "cross_entropy": cross_entropy_loss}
+                  "cross_entropy": cross_entropy_loss,
+                  "huber": huber_loss}
 
 OUTPUT_DELTAS = {"mse": mse_output_delta,
                  "binary_cross_entropy": binary_cross_entropy_output_delta,
-                 "cross_entropy": cross_entropy_output_delta}
+                 "cross_entropy": cross_entropy_output_delta,
+                 "huber": huber_output_delta}
 
 
 # Optimizer updates (PyTorch's conventions), out of place
