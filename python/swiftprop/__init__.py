@@ -20,8 +20,8 @@ from .export import to_onnx
 from .history import History
 from .layers import Dense
 from .network import Network
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adam, RMSprop
 
-__all__ = ["Network", "Dense", "SGD", "Adam", "History", "compare",
+__all__ = ["Network", "Dense", "SGD", "Adam", "RMSprop", "History", "compare",
            "Comparison", "Trace", "explain", "plot", "reference",
            "to_onnx", "__version__"]

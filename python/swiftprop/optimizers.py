@@ -9,6 +9,9 @@ SGD
 Adam
     ``t += 1; m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
     p -= lr * (m / (1-beta1**t)) / (sqrt(v / (1-beta2**t)) + eps)``.
+RMSprop
+    ``v = alpha*v + (1-alpha)*g*g; step = g / (sqrt(v) + eps)``; with
+    momentum ``b = momentum*b + step; p -= lr*b``, else ``p -= lr*step``.
 
 ``l2`` adds ``l2 * W`` to the gradient of every weight matrix (never the
 biases); the losses reported are the data loss without it.
@@ -26,7 +29,7 @@ from dataclasses import dataclass, fields, replace
 from ._codes import OPTIMIZER_KINDS, OPTIMIZER_SETTINGS
 from ._validation import check_bool, check_number, choose
 
-__all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "register",
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "register",
            "resolve_optimizer", "engine_settings"]
 
 # The optimizer classes by name ("sgd": SGD, ...), filled by @register.
@@ -116,6 +119,41 @@ class Adam(Optimizer):
 
     def _check(self):
         for name in ("beta1", "beta2"):
+            self._set(name, check_number(name, getattr(self, name), low=0,
+                                         high=1, high_open=True))
+        self._set("eps", check_number("eps", self.eps, low=0, low_open=True))
+
+
+@register
+@dataclass(frozen=True)
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman and Hinton, 2012), PyTorch's rule (not centered):
+    each step divides the gradient by the root of a running mean of its
+    squares.
+
+    Parameters
+    ----------
+    lr : float, default=0.01
+        Learning rate, > 0.
+    alpha : float, default=0.99
+        Decay rate of the running mean of squared gradients, in [0, 1).
+    eps : float, default=1e-8
+        Added to the denominator, > 0.
+    momentum : float, default=0.0
+        Momentum factor in [0, 1).
+    l2 : float, default=0.0
+        L2 weight decay on the weights (not the biases), >= 0.
+    """
+
+    lr: float = 0.01
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+    l2: float = 0.0
+    name = "rmsprop"
+
+    def _check(self):
+        for name in ("alpha", "momentum"):
             self._set(name, check_number(name, getattr(self, name), low=0,
                                          high=1, high_open=True))
         self._set("eps", check_number("eps", self.eps, low=0, low_open=True))

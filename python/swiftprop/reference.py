@@ -269,6 +269,25 @@ def adam_update(p, g, m, v, t, lr, beta1, beta2, eps):
                                          + dtype(eps)))), m, v
 
 
+def rmsprop_update(p, g, square_average, buffer, lr, alpha, eps, momentum):
+    """One RMSprop step on one parameter array (PyTorch's, not centered):
+    ``v = alpha v + (1 - alpha) g^2``, ``step = g / (sqrt(v) + eps)``; with
+    momentum ``b = momentum b + step`` and ``p -= lr b``, else
+    ``p -= lr step``.
+
+    Returns
+    -------
+    p, square_average, buffer : ndarray
+        New arrays; the arguments are not modified.
+    """
+    square_average = alpha * square_average + (1 - alpha) * g * g
+    step = g / (np.sqrt(square_average) + eps)
+    if momentum > 0:
+        buffer = momentum * buffer + step
+        return p - lr * buffer, square_average, buffer
+    return p - lr * step, square_average, buffer
+
+
 def sgd_rule(p, g, velocity, unused, t, settings):
     """``sgd_update`` with an ``SGD``'s settings; SGD keeps one vector."""
     p, velocity = sgd_update(p, g, velocity, settings.lr, settings.momentum,
@@ -282,10 +301,16 @@ def adam_rule(p, g, m, v, t, settings):
                        settings.beta2, settings.eps)
 
 
+def rmsprop_rule(p, g, square_average, buffer, t, settings):
+    """``rmsprop_update`` with an ``RMSprop``'s settings."""
+    return rmsprop_update(p, g, square_average, buffer, settings.lr,
+                          settings.alpha, settings.eps, settings.momentum)
+
+
 # Each optimizer's update of one parameter array, by name:
 # rule(p, g, first, second, t, settings) -> (p, first, second), out of
 # place, with the optimizer's state vectors and the step t counted from 1.
-UPDATE_RULES = {"sgd": sgd_rule, "adam": adam_rule}
+UPDATE_RULES = {"sgd": sgd_rule, "adam": adam_rule, "rmsprop": rmsprop_rule}
 
 
 class _OptimizerState:
