@@ -32,12 +32,14 @@ struct RMSprop: UpdateRule {
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, gradient: UnsafePointer<T>,
     state: StateVectors<T>, count: Int, decay: T, wantSquares: Bool
   ) -> (finite: Bool, squares: Double) {
-    let lr = T(learningRate), alpha = T(alpha), eps = T(eps), mu = T(momentum)
+    // 1 − α in Double, then rounded, as NumPy's reference rounds it.
+    let lr = T(learningRate), alpha = T(alpha), keep = T(1 - self.alpha)
+    let eps = T(eps), mu = T(momentum)
     let v = state.first!, vNext = state.nextFirst!
     let b = state.second!, bNext = state.nextSecond!
     for i in 0..<count {
       let g = gradient[i] + decay * p[i]
-      vNext[i] = alpha * v[i] + (1 - alpha) * g * g
+      vNext[i] = alpha * v[i] + keep * g * g
       let step = g / (vNext[i].squareRoot() + eps)
       if mu > 0 {
         bNext[i] = mu * b[i] + step

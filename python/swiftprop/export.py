@@ -60,7 +60,7 @@ _MIN_OPSET = 13
 
 _ONNX_ACTIVATIONS = {"identity": "Identity", "sigmoid": "Sigmoid",
                      "tanh": "Tanh", "relu": "Relu", "leaky_relu": "LeakyRelu",
-                     "softmax": "Softmax"}
+                     "softmax": "Softmax", "elu": "Elu"}
 
 
 def _require(module, extra, purpose):
@@ -234,6 +234,16 @@ def _write_activation(graph, activation, z, dtype, index):
             scaled = graph.node("Mul", [z, slope], f"scaled{index}")
             return graph.node("Max", [z, scaled], hint)
         return graph.node("LeakyRelu", [z], hint, alpha=LEAKY_RELU_SLOPE)
+    if activation == "elu" and np.dtype(dtype) == np.float64:
+        # ONNX Runtime has no double Elu: where(z > 0, z, exp(z) - 1).
+        zero = graph.constant(f"zero{index}", np.array(0.0, np.float64))
+        one = graph.constant(f"one{index}", np.array(1.0, np.float64))
+        positive = graph.node("Greater", [z, zero], f"positive{index}")
+        exp = graph.node("Exp", [z], f"exp{index}")
+        below = graph.node("Sub", [exp, one], f"below{index}")
+        return graph.node("Where", [positive, z, below], hint)
+    if activation == "elu":
+        return graph.node("Elu", [z], hint, alpha=1.0)
     return graph.node(_ONNX_ACTIVATIONS[activation], [z], hint)
 
 
@@ -531,7 +541,8 @@ def _torch_activation(nn, activation):
         return None
     return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
             "leaky_relu": lambda: nn.LeakyReLU(LEAKY_RELU_SLOPE),
-            "softmax": lambda: nn.Softmax(dim=-1)}[activation]()
+            "softmax": lambda: nn.Softmax(dim=-1),
+            "elu": nn.ELU}[activation]()
 
 
 def to_torch(model):
@@ -615,6 +626,11 @@ def _activation_of(nn, path, module, last):
                 f"{module.negative_slope}; the engine's leaky_relu has slope "
                 f"{LEAKY_RELU_SLOPE}")
         return "leaky_relu"
+    if isinstance(module, nn.ELU):
+        if module.alpha != 1.0:
+            raise ValueError(f"module {path} ({module!r}) has alpha "
+                             f"{module.alpha}; the engine's elu has alpha 1")
+        return "elu"
     if isinstance(module, nn.Softmax):
         if module.dim not in (-1, 1):
             raise ValueError(f"module {path} ({module!r}) takes the softmax "
@@ -628,7 +644,7 @@ def _activation_of(nn, path, module, last):
     raise ValueError(
         f"module {path} ({module!r}) is not supported: from_torch takes a "
         "Sequential of Linear layers, each followed by at most one of "
-        "Identity, Sigmoid, Tanh, ReLU, LeakyReLU(0.01) or, last, "
+        "Identity, Sigmoid, Tanh, ReLU, LeakyReLU(0.01), ELU(1.0) or, last, "
         "Softmax(dim=-1)")
 
 
