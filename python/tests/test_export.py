@@ -487,7 +487,7 @@ def test_to_torch_computes_predict_and_round_trips(torch, hidden, output,
     module = net.to_torch()
     assert isinstance(module, nn.Sequential)
     kinds = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-             "leaky_relu": nn.LeakyReLU, "softmax": nn.Softmax}
+             "leaky_relu": nn.LeakyReLU, "softmax": nn.Softmax, "elu": nn.ELU}
     expected = []
     for activation in (hidden, hidden, output):
         expected.append(nn.Linear)
@@ -582,8 +582,10 @@ def unsupported_modules(nn):
          r"module 1 \(Dropout.*not supported"),
         (nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1)),
          r"module 1 \(GELU.*not supported"),
-        (nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ELU())),
-         r"module 1\.0 \(ELU.*not supported"),
+        (nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.SELU())),
+         r"module 1\.0 \(SELU.*not supported"),
+        (nn.Sequential(nn.Linear(2, 3), nn.ELU(alpha=0.5)),
+         r"module 1 \(ELU.*alpha 0\.5"),
         (nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.2)),
          r"module 1 .*negative_slope 0\.2"),
         (nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=0)),
