@@ -20,8 +20,11 @@ from .export import to_onnx
 from .history import History
 from .layers import Dense
 from .network import Network
-from .optimizers import SGD, Adam, RMSprop
+from .optimizers import OPTIMIZERS, SGD, Adam  # SGD, Adam: for static tools
+# Every registered optimizer class by its own name, so that a new one is
+# sp.<Name> without an edit here.
+globals().update({cls.__name__: cls for cls in OPTIMIZERS.values()})
 
-__all__ = ["Network", "Dense", "SGD", "Adam", "RMSprop", "History", "compare",
-           "Comparison", "Trace", "explain", "plot", "reference",
-           "to_onnx", "__version__"]
+__all__ = ["Network", "Dense", "History", "compare", "Comparison", "Trace",
+           "explain", "plot", "reference", "to_onnx", "__version__",
+           *(cls.__name__ for cls in OPTIMIZERS.values())]

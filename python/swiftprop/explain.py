@@ -29,13 +29,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import reference
+from ._codes import OUTPUT_ACTIVATION_FOR_LOSS
 from ._validation import check_number
 from .optimizers import SGD
 
 __all__ = ["explain", "Trace", "LayerTrace"]
 
-# f'(z) of each element-wise activation, written from what the forward pass
-# kept (the output a, or z), as text and as a function of (z, a).
+# How each formula reads, for the tables. The numbers never come from here:
+# f'(z) and dL/da are computed by the NumPy twin's functions
+# (``reference.DERIVATIVES``, ``reference.OUTPUT_DELTAS``), the one place
+# they are written in Python; a name missing here reads as ``f'(z)``.
 _DERIVATIVE_TEXT = {
     "identity": "1",
     "sigmoid": "{a} (1 - {a})",
@@ -43,21 +47,6 @@ _DERIVATIVE_TEXT = {
     "relu": "1 where {z} > 0, else 0",
     "leaky_relu": "1 where {z} > 0, else 0.01",
 }
-
-
-def _derivative(activation, z, a):
-    """f'(z) of an element-wise activation, as an array shaped like z."""
-    if activation == "identity":
-        return np.ones_like(z)
-    if activation == "sigmoid":
-        return a * (1 - a)
-    if activation == "tanh":
-        return 1 - a * a
-    if activation == "relu":
-        return (z > 0).astype(z.dtype)
-    if activation == "leaky_relu":
-        return np.where(z > 0, 1.0, 0.01).astype(z.dtype)
-    raise ValueError(f"{activation} has no element-wise derivative")
 
 
 _ACTIVATION_TEXT = {
@@ -191,25 +180,31 @@ class Trace:
             rows.append(("forward", f"z{l}", f"a{prev} @ W{l} + b{l}",
                          f"{_shape(layer.a_in)} @ {_shape(layer.W)} + "
                          f"{_shape(layer.b)} -> {_shape(layer.z)}", layer.z))
-            formula = _ACTIVATION_TEXT[layer.activation].format(z=f"z{l}")
+            formula = _ACTIVATION_TEXT.get(
+                layer.activation, "{activation}({z})").format(
+                    z=f"z{l}", activation=layer.activation)
             rows.append(("forward", f"a{l}",
                          f"{layer.activation}(z{l})" + (
                              "" if formula == f"{layer.activation}(z{l})"
                              else f" = {formula}"),
                          _shape(layer.a), layer.a))
         rows.append(("loss", "L", f"{self.loss_name}: "
-                     f"{_LOSS_TEXT[self.loss_name]}", "scalar", self.loss))
+                     f"{_LOSS_TEXT.get(self.loss_name, 'the mean loss')}",
+                     "scalar", self.loss))
         for layer in reversed(self.layers):
             l, prev = layer.number, layer.number - 1
             if layer.grad_a is not None:
                 rows.append(("backward", f"dL/da{l}", _grad_a_text(
-                    layer, len(self.layers)), _shape(layer.grad_a),
+                    layer, len(self.layers), self.loss_name),
+                    _shape(layer.grad_a),
                     layer.grad_a))
             if layer.f_prime is not None:
                 rows.append(("backward", f"f'(z{l})",
-                             f"{layer.activation}'(z{l}) = "
-                             + _DERIVATIVE_TEXT[layer.activation].format(
-                                 a=f"a{l}", z=f"z{l}"),
+                             f"{layer.activation}'(z{l})" + (
+                                 " = " + _DERIVATIVE_TEXT[layer.activation]
+                                 .format(a=f"a{l}", z=f"z{l}")
+                                 if layer.activation in _DERIVATIVE_TEXT
+                                 else ""),
                              _shape(layer.f_prime), layer.f_prime))
             rows.append(("backward", f"delta{l}", layer.delta_rule,
                          _shape(layer.delta), layer.delta))
@@ -323,11 +318,13 @@ def _indent(text, spaces=4):
     return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
-def _grad_a_text(layer, n_layers):
+def _grad_a_text(layer, n_layers, loss):
     l = layer.number
-    if l == n_layers:
+    if l == n_layers and loss == "mse":
         return (f"2 (a{l} - y) / (n k): the derivative of the mean squared "
                 "error")
+    if l == n_layers:
+        return f"the derivative of the {loss} loss with respect to a{l}"
     return f"delta{l + 1} @ W{l + 1}.T"
 
 
@@ -411,15 +408,20 @@ def explain(net, X, y, lr=None, l2=0.0, precision=4):
     for index, layer in enumerate(net.layers):
         z, a = zs[index], activations[index + 1]
         number = index + 1
-        f_prime = (None if layer.activation == "softmax"
-                   else _derivative(layer.activation, z, a))
+        f_prime = (reference.DERIVATIVES[layer.activation](z, a)
+                   if layer.activation in reference.DERIVATIVES else None)
         if index < last:
             grad_a = deltas[index + 1] @ weights[index + 1][0].T
             rule = (f"dL/da{number} * f'(z{number}) = (delta{number + 1} @ "
                     f"W{number + 1}.T) * {layer.activation}'(z{number})")
         else:
-            fused = net.loss_name != "mse"
-            grad_a = None if fused else 2 * (a - Y) / a.size
+            # A loss fused with its output activation (sigmoid with binary
+            # cross-entropy, softmax with cross-entropy) has no separate
+            # dL/da; for the others dL/da is the output delta of an
+            # identity output.
+            fused = net.loss_name in OUTPUT_ACTIVATION_FOR_LOSS
+            grad_a = None if fused else reference.OUTPUT_DELTAS[
+                net.loss_name](z, a, Y, "identity")
             if fused:
                 f_prime = None
             rule = _output_delta_rule(net.loss_name, layer.activation, number)
