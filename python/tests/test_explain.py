@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 import swiftprop as sp
-from swiftprop._codes import ACTIVATIONS, LOSSES
+from swiftprop._codes import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATION_FOR_LOSS
 from swiftprop.layers import build_architecture
 
-from conftest import XOR_X, XOR_Y, random_data
+from conftest import (HIDDEN_ACTIVATIONS, OUTPUT_LOSS_PAIRS, XOR_X, XOR_Y,
+                      random_data)
 
 TOL = 1e-12
 SIZES = [3, 4, 5, 3]
@@ -43,9 +44,11 @@ COMBINATIONS = allowed_combinations()
 
 
 def test_the_combinations_cover_every_name():
-    # 5 hidden activations (softmax is output-only) times 8 output/loss
-    # pairs; and every activation and loss appears somewhere.
-    assert len(COMBINATIONS) == 40
+    # Every hidden activation (softmax is output-only) times every output
+    # activation and loss pair; and every activation and loss appears
+    # somewhere (40 combinations with 6 activations and 3 losses).
+    assert len(COMBINATIONS) == len(HIDDEN_ACTIVATIONS) * len(
+        OUTPUT_LOSS_PAIRS)
     assert {c[0] for c in COMBINATIONS} == set(ACTIVATIONS) - {"softmax"}
     assert {c[1] for c in COMBINATIONS} == set(ACTIVATIONS)
     assert {c[2] for c in COMBINATIONS} == set(LOSSES)
@@ -125,8 +128,14 @@ def test_chain_rule_factors_multiply_to_delta(hidden, output, loss):
             close(layer.grad_a, trace.layers[l + 1].delta @ W_next.T,
                   "grad_a")
             close(layer.grad_a * layer.f_prime, layer.delta, "delta")
-        elif loss == "mse":
-            close(layer.grad_a, 2 * (layer.a - Y) / (n * k), "grad_a")
+        elif loss not in OUTPUT_ACTIVATION_FOR_LOSS:
+            # Not fused with its output activation: dL/da, then f' (or the
+            # softmax's Jacobian).
+            if loss == "mse":
+                close(layer.grad_a, 2 * (layer.a - Y) / (n * k), "grad_a")
+            else:
+                close(layer.grad_a, sp.reference.OUTPUT_DELTAS[loss](
+                    layer.z, layer.a, Y, "identity"), "grad_a")
             if output == "softmax":
                 g, a = layer.grad_a, layer.a
                 expected = a * (g - np.sum(g * a, axis=1, keepdims=True))
