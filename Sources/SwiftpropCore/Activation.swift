@@ -35,6 +35,23 @@ public enum Activation: String, Coded {
   /// which acts on a row).
   public var isElementWise: Bool { self != .softmax }
 
+  /// `body(self)` with `self` a constant in each branch, so that a loop in
+  /// `body` runs with its activation's formula alone, not a `switch` per
+  /// value (which cost a digits fit a fifth of its time in register
+  /// spills). The one list of cases the loops need.
+  @inlinable @inline(__always)
+  func withFormula<R>(_ body: (Activation) -> R) -> R {
+    switch self {
+    case .identity: body(.identity)
+    case .sigmoid: body(.sigmoid)
+    case .tanh: body(.tanh)
+    case .relu: body(.relu)
+    case .leakyRelu: body(.leakyRelu)
+    case .softmax: body(.softmax)
+    case .elu: body(.elu)
+    }
+  }
+
   // MARK: - The formulas
 
   /// a = f(z), element by element (softmax: see `softmaxRow`).
@@ -100,23 +117,50 @@ public enum Activation: String, Coded {
     _ z: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil,
     into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
   ) {
-    guard let bias else {
-      if isElementWise {
-        inEights(rows * cols) { i, n in store8(value(load8(z + i, n)), a + i, n) }
-      } else {
-        for r in 0..<rows { Self.softmaxRow(z + r * cols, into: a + r * cols, count: cols) }
+    if !isElementWise {
+      if let bias {
+        for r in 0..<rows {
+          let zRow = z + r * cols
+          for j in 0..<cols { zRow[j] = zRow[j] + bias[j] }
+        }
       }
+      for r in 0..<rows { Self.softmaxRow(z + r * cols, into: a + r * cols, count: cols) }
       return
     }
-    for r in 0..<rows {
-      let zRow = z + r * cols
-      let aRow = a + r * cols
-      inEights(cols) { j, n in
-        let sum = load8(zRow + j, n) + load8(bias + j, n)
-        store8(sum, zRow + j, n)
-        if isElementWise { store8(value(sum), aRow + j, n) }
+    // Whole 512-bit chunks, then the last values one by one: the same
+    // formula on either, so the same bits.
+    let width = T.Chunk.scalarCount
+    withFormula { f in
+      guard let bias else {
+        let count = rows * cols
+        var i = 0
+        while i + width <= count {
+          storeChunk(f.value(loadChunk(z + i)), a + i)
+          i += width
+        }
+        while i < count {
+          a[i] = f.value(z[i])
+          i += 1
+        }
+        return
       }
-      if !isElementWise { Self.softmaxRow(zRow, into: aRow, count: cols) }
+      for r in 0..<rows {
+        let zRow = z + r * cols
+        let aRow = a + r * cols
+        var j = 0
+        while j + width <= cols {
+          let sum = loadChunk(zRow + j) + loadChunk(bias + j)
+          storeChunk(sum, zRow + j)
+          storeChunk(f.value(sum), aRow + j)
+          j += width
+        }
+        while j < cols {
+          let sum = zRow[j] + bias[j]
+          zRow[j] = sum
+          aRow[j] = f.value(sum)
+          j += 1
+        }
+      }
     }
   }
 
@@ -126,9 +170,19 @@ public enum Activation: String, Coded {
     _ delta: UnsafeMutablePointer<T>, z: UnsafePointer<T>, a: UnsafePointer<T>, count: Int
   ) {
     if self == .identity || self == .softmax { return }
-    inEights(count) { i, n in
-      store8(
-        derivativeTimes(load8(delta + i, n), z: load8(z + i, n), a: load8(a + i, n)), delta + i, n)
+    let width = T.Chunk.scalarCount
+    withFormula { f in
+      var i = 0
+      while i + width <= count {
+        storeChunk(
+          f.derivativeTimes(loadChunk(delta + i), z: loadChunk(z + i), a: loadChunk(a + i)),
+          delta + i)
+        i += width
+      }
+      while i < count {
+        delta[i] = f.derivativeTimes(delta[i], z: z[i], a: a[i])
+        i += 1
+      }
     }
   }
 }

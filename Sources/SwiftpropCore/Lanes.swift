@@ -1,9 +1,10 @@
 /// What the formulas of activations and losses compute on: one value of the
-/// network's element type (`Float`, `Double`), or `SIMD8` of it.
+/// network's element type (`Float`, `Double`), or `SIMD8` or `SIMD16` of it.
 ///
 /// Each formula is written once, generic over `Lanes`, and every pass
 /// calls that one definition: the general and small passes on one row's
-/// values as scalars (or on 8 consecutive values at a time), the lane pass
+/// values as scalars (or on 512 bits of consecutive values at a time,
+/// `Scalar.Chunk`), the lane pass
 /// on vectors whose lanes are the rows of a batch. Every operation here
 /// acts lane by lane with the same rounding as the scalar operation, so a
 /// formula gives the same bits whichever way it is called.
@@ -79,6 +80,39 @@ extension SIMD8: Lanes where Scalar: SwiftpropCore.Scalar {
   }
 }
 
+extension SIMD16: Lanes where Scalar: SwiftpropCore.Scalar {
+  public typealias Element = Scalar
+
+  @inlinable @inline(__always)
+  public static func select(_ x: Self, above limit: Self, _ yes: Self, else no: Self) -> Self {
+    Self(
+      lowHalf: SwiftpropCore.select(x.lowHalf, above: limit.lowHalf, yes.lowHalf, else: no.lowHalf),
+      highHalf: SwiftpropCore.select(
+        x.highHalf, above: limit.highHalf, yes.highHalf, else: no.highHalf))
+  }
+
+  /// Each half by `exp8`: the same value in every lane as SIMD8 and the
+  /// scalars get.
+  @inlinable @inline(__always)
+  public static func exponential(_ x: Self) -> Self {
+    Self(lowHalf: laneExp(x.lowHalf), highHalf: laneExp(x.highHalf))
+  }
+
+  @inlinable @inline(__always)
+  public static func exp(
+    _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
+  ) {
+    for j in 0..<count { out[j] = exponential(x[j] - shift) }
+  }
+
+  @inlinable @inline(__always)
+  public static func tanh(_ x: Self) -> Self {
+    var result = Self()
+    for lane in 0..<16 { result[lane] = Scalar.tanh(x[lane]) }
+    return result
+  }
+}
+
 /// Lane by lane, `yes` where x > limit and `no` elsewhere (NaN included),
 /// as the scalar `x > limit ? yes : no`. Comparisons and masks compile to
 /// vector instructions only for the concrete vector types, hence the casts.
@@ -100,39 +134,18 @@ func select<T: Scalar>(
   return unsafeBitCast(result, to: SIMD8<T>.self)
 }
 
-/// Runs `body` over `count` values in steps of 8: `body(i, n)` handles
-/// values i..<i+n, with n = 8 except in the last, partial step.
+/// The chunk (512 bits of values) at `pointer`.
 @inlinable @inline(__always)
-func inEights(_ count: Int, _ body: (Int, Int) -> Void) {
-  var i = 0
-  while i + 8 <= count {
-    body(i, 8)
-    i += 8
-  }
-  if i < count { body(i, count - i) }
-}
-
-/// The `n` ≤ 8 values at `pointer` as the first lanes of a vector (zero in
-/// the others).
-@inlinable @inline(__always)
-func load8<T: Scalar>(_ pointer: UnsafePointer<T>, _ n: Int) -> SIMD8<T> {
-  if n == 8 { return UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<T>.self) }
-  var vector = SIMD8<T>()
-  for j in 0..<n { vector[j] = pointer[j] }
-  return vector
+func loadChunk<T: Scalar>(_ pointer: UnsafePointer<T>) -> T.Chunk {
+  UnsafeRawPointer(pointer).loadUnaligned(as: T.Chunk.self)
 }
 
 @inlinable @inline(__always)
-func load8<T: Scalar>(_ pointer: UnsafeMutablePointer<T>, _ n: Int) -> SIMD8<T> {
-  load8(UnsafePointer(pointer), n)
+func loadChunk<T: Scalar>(_ pointer: UnsafeMutablePointer<T>) -> T.Chunk {
+  loadChunk(UnsafePointer(pointer))
 }
 
-/// Stores the first `n` ≤ 8 lanes of `vector` at `pointer`.
 @inlinable @inline(__always)
-func store8<T: Scalar>(_ vector: SIMD8<T>, _ pointer: UnsafeMutablePointer<T>, _ n: Int) {
-  if n == 8 {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD8<T>.self)
-    return
-  }
-  for j in 0..<n { pointer[j] = vector[j] }
+func storeChunk<T: Scalar>(_ chunk: T.Chunk, _ pointer: UnsafeMutablePointer<T>) {
+  UnsafeMutableRawPointer(pointer).storeBytes(of: chunk, as: T.Chunk.self)
 }

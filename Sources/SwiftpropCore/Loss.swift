@@ -136,7 +136,9 @@ public enum Loss: String, Coded {
         for j in 0..<cols { s = s + delta[j] * a[j] }
         for j in 0..<cols { delta[j] = a[j] * (delta[j] - s) }
       } else {
-        for j in 0..<cols { delta[j] = output.derivativeTimes(delta[j], z: z[j], a: a[j]) }
+        output.withFormula { f in
+          for j in 0..<cols { delta[j] = f.derivativeTimes(delta[j], z: z[j], a: a[j]) }
+        }
       }
     case .binaryCrossEntropy:
       for j in 0..<cols { delta[j] = (a[j] - y[j]) * scale }

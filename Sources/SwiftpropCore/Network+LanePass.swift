@@ -162,7 +162,7 @@ struct LaneSpace<T: Scalar> {
     count: Int
   ) {
     if activation.isElementWise {
-      for j in 0..<count { a[j] = activation.value(z[j]) }
+      activation.withFormula { f in for j in 0..<count { a[j] = f.value(z[j]) } }
     } else {
       Activation.softmaxRow(z, into: a, count: count)
     }
@@ -175,7 +175,9 @@ struct LaneSpace<T: Scalar> {
     z: UnsafeMutablePointer<Lane>, a: UnsafeMutablePointer<Lane>, count: Int
   ) {
     if activation == .identity || activation == .softmax { return }
-    for j in 0..<count { delta[j] = activation.derivativeTimes(delta[j], z: z[j], a: a[j]) }
+    activation.withFormula { f in
+      for j in 0..<count { delta[j] = f.derivativeTimes(delta[j], z: z[j], a: a[j]) }
+    }
   }
 }
 

@@ -13,6 +13,9 @@ where Element == Self {
   /// The SIMD vector the matrix kernel computes with: 256 bits (AVX2),
   /// so a 6 × 2-vector tile of accumulators stays in the 16 registers.
   associatedtype Vector: SIMD where Vector.Scalar == Self
+  /// The 512 bits the element-wise passes (activations and their
+  /// derivatives) work on: 16 Floats, 8 Doubles.
+  associatedtype Chunk: SIMD & Lanes where Chunk.Scalar == Self, Chunk.Element == Self
   /// eˣ
   static func exp(_ x: Self) -> Self
   /// Natural logarithm.
@@ -27,6 +30,7 @@ where Element == Self {
 
 extension Float: Scalar {
   public typealias Vector = SIMD8<Float>
+  public typealias Chunk = SIMD16<Float>
   @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
   @inlinable public static func log(_ x: Float) -> Float { logf(x) }
   @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
@@ -36,6 +40,7 @@ extension Float: Scalar {
 
 extension Double: Scalar {
   public typealias Vector = SIMD4<Double>
+  public typealias Chunk = SIMD8<Double>
   @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
   @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
   @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
