@@ -213,7 +213,8 @@ extension Network {
     let space = try workspace(rows: batchSize, forTraining: true)
     let state = try optimizerState(for: config)
     let shuffling = options.shuffle && batchSize < rows
-    var order = [Int](repeating: 0, count: shuffling ? rows : 0)
+    // One row number per row: as large as the data, so a checked buffer.
+    let order = try IndexBuffer(count: shuffling ? rows : 0)
     let inputs = inputCount
     let outputs = outputCount
 
@@ -225,7 +226,7 @@ extension Network {
     var best = Double.infinity
     var wait = 0
     for epoch in 0..<options.epochs {
-      if shuffling { generator.fillPermutation(&order) }
+      if shuffling { generator.fillPermutation(order.indices) }
       var total = 0.0
       var start = 0
       let norms = gradientNorms.map { $0 + epoch * layers.count }

@@ -42,7 +42,7 @@ final class Workspace<T: Scalar> {
     batchX = try Buffer(count: product(rows, layers[0].inputs))
     batchY = try Buffer(count: product(rows, layers[layers.count - 1].outputs))
     laneSpace = forTraining && widest <= lanePassWidth
-      ? LaneSpace(widest: widest, layers: layers.count) : nil
+      ? try LaneSpace(widest: widest, layers: layers.count) : nil
   }
 
   deinit { laneSpace?.deallocate() }
