@@ -1,7 +1,3 @@
-/// Rows per block when predicting or scoring many samples, so the
-/// inference workspace stays small whatever the input size.
-let inferenceBlockRows = 1024
-
 extension Network {
   /// The forward pass: z_l = a_{l−1} · W_l + b_l and a_l = f_l(z_l) for every
   /// layer, kept in `space` for the backward pass. a₋₁ is `x` (rows × inputs).
@@ -28,14 +24,15 @@ extension Network {
   public func predict(_ x: Matrix<T>, into output: MutableMatrix<T>) throws {
     try x.check("X", columns: inputCount)
     try output.check("out", rows: x.rows, columns: outputCount)
+    defer { releaseLargeWorkspaces() }
     try predict(x.base, rows: x.rows, into: output.base)
   }
 
   func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>) throws {
-    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    let space = try workspace(rows: min(rows, blockRows), forTraining: false)
     var start = 0
     while start < rows {
-      let count = min(inferenceBlockRows, rows - start)
+      let count = min(blockRows, rows - start)
       forward(x + start * inputCount, rows: count, space: space)
       (output + start * outputCount).update(
         from: space.a[layers.count - 1].pointer, count: count * outputCount)
@@ -50,6 +47,7 @@ extension Network {
   @_specialize(where T == Double)
   public func lossValue(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Double {
     try checkSamples(x, y)
+    defer { releaseLargeWorkspaces() }
     return try lossValue(x.base, y.base, rows: x.rows)
   }
 
@@ -61,7 +59,7 @@ extension Network {
   }
 
   func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
-    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    let space = try workspace(rows: min(rows, blockRows), forTraining: false)
     let last = layers.count - 1
     func blockLoss(_ start: Int, _ count: Int) -> Double {
       forward(x + start * inputCount, rows: count, space: space)
@@ -69,11 +67,11 @@ extension Network {
         z: space.z[last].pointer, a: space.a[last].pointer, y: y + start * outputCount,
         rows: count, cols: outputCount)
     }
-    if rows <= inferenceBlockRows { return blockLoss(0, rows) }
+    if rows <= blockRows { return blockLoss(0, rows) }
     var total = 0.0
     var start = 0
     while start < rows {
-      let count = min(inferenceBlockRows, rows - start)
+      let count = min(blockRows, rows - start)
       total += blockLoss(start, count) * Double(count)
       start += count
     }

@@ -12,6 +12,7 @@ extension Network {
   {
     try checkSamples(x, y)
     try output.check("gradients", count: parameterCount)
+    defer { releaseLargeWorkspaces() }
     return try gradients(x.base, y.base, rows: x.rows, into: output.base)
   }
 

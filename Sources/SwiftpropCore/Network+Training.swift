@@ -142,6 +142,7 @@ extension Network {
   @_specialize(where T == Double)
   public func trainStep(_ x: Matrix<T>, _ y: Matrix<T>, config: OptimizerConfig) throws -> Double {
     try checkSamples(x, y)
+    defer { releaseLargeWorkspaces() }
     return try trainStep(x.base, y.base, rows: x.rows, config: config)
   }
 
@@ -189,6 +190,7 @@ extension Network {
       try norms.check(
         "gradient_norms", count: try product(options.epochs, layers.count), atLeast: true)
     }
+    defer { releaseLargeWorkspaces() }
     return try fit(
       x.base, y.base, rows: x.rows,
       validation: validation.map { ($0.x.base, $0.y.base, $0.x.rows) }, config: config,
@@ -210,9 +212,9 @@ extension Network {
     }
     try refuseWhileTraining("start fit")
     let batchSize = min(options.batchSize, rows)
-    let space = try workspace(rows: batchSize, forTraining: true)
-    let state = try optimizerState(for: config)
     let shuffling = options.shuffle && batchSize < rows
+    let space = try workspace(rows: batchSize, forTraining: true, gathersRows: shuffling)
+    let state = try optimizerState(for: config)
     // One row number per row: as large as the data, so a checked buffer.
     let order = try IndexBuffer(count: shuffling ? rows : 0)
     let inputs = inputCount

@@ -41,6 +41,7 @@ public final class Network<T: Scalar> {
     parameterCount = parameters.reduce(0) { $0 + $1.count }
     largestLayerProduct = layers.reduce(0) { max($0, $1.inputs * $1.outputs) }
     widestLayer = layers.reduce(0) { max($0, $1.inputs, $1.outputs) }
+    blockRows = inferenceBlockRows(rowValues: layers.reduce(0) { $0 + $1.outputs }, of: T.self)
   }
 
   public var inputCount: Int { layers[0].inputs }
@@ -52,6 +53,8 @@ public final class Network<T: Scalar> {
   @usableFromInline let largestLayerProduct: Int
   /// The largest input or output count of any layer.
   @usableFromInline let widestLayer: Int
+  /// Rows per block of `predict` and `lossValue` (`inferenceBlockRows`).
+  let blockRows: Int
 
   /// Copies the flat parameter vector W₀, b₀, W₁, b₁, … into `values`
   /// (parameterCount values).
@@ -152,19 +155,6 @@ public final class Network<T: Scalar> {
     }
   }
 
-  /// The workspace for `rows` rows, made or grown as needed.
-  func workspace(rows: Int, forTraining: Bool) throws -> Workspace<T> {
-    if forTraining {
-      if let space = trainingSpace, space.capacity >= rows { return space }
-      let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: true)
-      trainingSpace = space
-      return space
-    }
-    if let space = inferenceSpace, space.capacity >= rows { return space }
-    let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: false)
-    inferenceSpace = space
-    return space
-  }
 }
 
 /// The sizes of W₀, b₀, W₁, b₁, …, checked for overflow.

@@ -1,0 +1,90 @@
+import XCTest
+
+@testable import SwiftpropCore
+
+/// The memory policy (`Workspace`): small workspaces are kept and reused,
+/// one whose batch part passes `retainedBatchBytes` lives only as long as
+/// its call, and inference blocks never need one that large.
+final class WorkspaceTests: XCTestCase {
+  /// 512 identity units: 12 KiB of z, a and δ per row in Double, so 6000
+  /// rows pass the 64 MiB limit.
+  func wideNetwork() throws -> Network<Double> {
+    try Network<Double>(
+      layers: [Dense(1, 512, .identity)], loss: .mse, initializer: .xavier, seed: 0)
+  }
+
+  func data(rows: Int) -> (x: [Double], y: [Double]) {
+    ((0..<rows).map { Double($0 % 7) / 7 }, [Double](repeating: 0.5, count: rows * 512))
+  }
+
+  func testSmallWorkspacesAreKeptAndReused() throws {
+    let network = try wideNetwork()
+    let (x, y) = data(rows: 32)
+    _ = try network.trainStep(x, y, rows: 32, config: .sgd(0.01))
+    let kept = try XCTUnwrap(network.trainingSpace)
+    for rows in [32, 16, 1] {
+      _ = try network.trainStep(
+        Array(x.prefix(rows)), Array(y.prefix(rows * 512)), rows: rows, config: .sgd(0.01))
+      _ = try network.gradients(Array(x.prefix(rows)), Array(y.prefix(rows * 512)), rows: rows)
+      XCTAssertTrue(network.trainingSpace === kept, "\(rows) rows")
+    }
+    _ = try network.predict(x, rows: 32)
+    let inference = try XCTUnwrap(network.inferenceSpace)
+    _ = try network.predict(x, rows: 32)
+    XCTAssertTrue(network.inferenceSpace === inference)
+  }
+
+  func testALargeWorkspaceLivesOnlyAsLongAsItsCall() throws {
+    let network = try wideNetwork()
+    let small = data(rows: 8)
+    _ = try network.trainStep(small.x, small.y, rows: 8, config: .sgd(0.01))
+    XCTAssertNotNil(network.trainingSpace)
+    let (x, y) = data(rows: 6000)
+    let expected = try network.gradients(x, y, rows: 6000)
+    XCTAssertNil(network.trainingSpace)
+    // The same gradients again, from a fresh workspace.
+    XCTAssertEqual(try network.gradients(x, y, rows: 6000), expected)
+    XCTAssertNil(network.trainingSpace)
+    // A full-batch fit keeps it while it runs, then lets it go.
+    var sizes: [Int] = []
+    _ = try network.fit(
+      x, y, rows: 6000, config: .sgd(0.01), options: FitOptions(epochs: 2, batchSize: 6000, reportEvery: 1)
+    ) { event in
+      if case .epochEnd = event { sizes.append(network.trainingSpace?.capacity ?? 0) }
+      return .proceed
+    }
+    XCTAssertEqual(sizes, [6000, 6000])
+    XCTAssertNil(network.trainingSpace)
+    // The next small call makes a small one, and keeps it.
+    _ = try network.trainStep(small.x, small.y, rows: 8, config: .sgd(0.01))
+    XCTAssertEqual(network.trainingSpace?.capacity, 8)
+  }
+
+  func testOnlyShuffledFitsGatherRows() throws {
+    let network = try wideNetwork()
+    let (x, y) = data(rows: 64)
+    _ = try network.fit(
+      x, y, rows: 64, config: .sgd(0.01), options: FitOptions(epochs: 1, batchSize: 64))
+    XCTAssertEqual(network.trainingSpace?.gathersRows, false)
+    XCTAssertEqual(network.trainingSpace?.batchX.count, 0)
+    _ = try network.fit(
+      x, y, rows: 64, config: .sgd(0.01), options: FitOptions(epochs: 1, batchSize: 16))
+    XCTAssertEqual(network.trainingSpace?.gathersRows, true)
+    XCTAssertEqual(network.trainingSpace?.batchX.count, 16)
+  }
+
+  func testInferenceBlocksStayUnderTheLimit() throws {
+    XCTAssertEqual(inferenceBlockRows(rowValues: 10, of: Double.self), 1024)
+    // 40,000 outputs: 625 KiB of z and a per row, 104 rows per block.
+    let network = try Network<Double>(
+      layers: [Dense(1, 40_000, .identity)], loss: .mse, initializer: .xavier, seed: 0)
+    XCTAssertEqual(network.blockRows, 104)
+    let x = (0..<300).map { Double($0) / 300 }
+    let all = try network.predict(x, rows: 300)
+    XCTAssertLessThanOrEqual(network.inferenceSpace!.batchBytes, retainedBatchBytes)
+    for row in [0, 103, 104, 299] {
+      XCTAssertEqual(
+        try network.predict([x[row]], rows: 1), Array(all[row * 40_000..<(row + 1) * 40_000]))
+    }
+  }
+}
