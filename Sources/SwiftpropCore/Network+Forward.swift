@@ -29,10 +29,10 @@ extension Network {
   }
 
   func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>) throws {
-    let space = try workspace(rows: min(rows, blockRows), forTraining: false)
+    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     var start = 0
     while start < rows {
-      let count = min(blockRows, rows - start)
+      let count = min(inferenceBlockRows, rows - start)
       forward(x + start * inputCount, rows: count, space: space)
       (output + start * outputCount).update(
         from: space.a[layers.count - 1].pointer, count: count * outputCount)
@@ -59,7 +59,7 @@ extension Network {
   }
 
   func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
-    let space = try workspace(rows: min(rows, blockRows), forTraining: false)
+    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     let last = layers.count - 1
     func blockLoss(_ start: Int, _ count: Int) -> Double {
       forward(x + start * inputCount, rows: count, space: space)
@@ -67,11 +67,11 @@ extension Network {
         z: space.z[last].pointer, a: space.a[last].pointer, y: y + start * outputCount,
         rows: count, cols: outputCount)
     }
-    if rows <= blockRows { return blockLoss(0, rows) }
+    if rows <= inferenceBlockRows { return blockLoss(0, rows) }
     var total = 0.0
     var start = 0
     while start < rows {
-      let count = min(blockRows, rows - start)
+      let count = min(inferenceBlockRows, rows - start)
       total += blockLoss(start, count) * Double(count)
       start += count
     }

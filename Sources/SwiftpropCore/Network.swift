@@ -41,7 +41,6 @@ public final class Network<T: Scalar> {
     parameterCount = parameters.reduce(0) { $0 + $1.count }
     largestLayerProduct = layers.reduce(0) { max($0, $1.inputs * $1.outputs) }
     widestLayer = layers.reduce(0) { max($0, $1.inputs, $1.outputs) }
-    blockRows = inferenceBlockRows(rowValues: layers.reduce(0) { $0 + $1.outputs }, of: T.self)
   }
 
   public var inputCount: Int { layers[0].inputs }
@@ -53,8 +52,6 @@ public final class Network<T: Scalar> {
   @usableFromInline let largestLayerProduct: Int
   /// The largest input or output count of any layer.
   @usableFromInline let widestLayer: Int
-  /// Rows per block of `predict` and `lossValue` (`inferenceBlockRows`).
-  let blockRows: Int
 
   /// Copies the flat parameter vector W₀, b₀, W₁, b₁, … into `values`
   /// (parameterCount values).

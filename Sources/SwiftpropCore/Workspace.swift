@@ -27,8 +27,9 @@
 ///   release theirs on return (and the C allocator is asked to give the
 ///   memory back to the system). A loop of such calls pays one allocation
 ///   per call, which is small beside the work on that many rows.
-/// - Inference works in blocks of at most 1024 rows, and fewer when a row
-///   is so wide that 1024 would pass the limit, so its workspace is kept.
+/// - Inference works in blocks of at most 1024 rows, so its workspace is
+///   kept unless 1024 rows pass the limit (networks of more than 4096
+///   units in all in Double, 8192 in Float).
 /// - A call that needs a larger workspace than the kept one drops the kept
 ///   one first, so the two are never held at once.
 ///
@@ -98,14 +99,9 @@ final class Workspace<T: Scalar> {
 /// calls (see `Workspace`).
 let retainedBatchBytes = 64 << 20
 
-/// Rows per block when predicting or scoring many samples: 1024, or fewer
-/// when a row's z and a (`rowValues` values each) take more than
-/// `retainedBatchBytes` / 1024, so the inference workspace is always one
-/// the network keeps.
-func inferenceBlockRows<T: Scalar>(rowValues: Int, of _: T.Type) -> Int {
-  let rowBytes = max(1, 2 * rowValues) * MemoryLayout<T>.stride
-  return max(1, min(1024, retainedBatchBytes / rowBytes))
-}
+/// Rows per block when predicting or scoring many samples, so the
+/// inference workspace stays small whatever the input size.
+let inferenceBlockRows = 1024
 
 extension Network {
   /// The workspace for `rows` rows, made or grown as needed. The kept one

@@ -73,18 +73,17 @@ final class WorkspaceTests: XCTestCase {
     XCTAssertEqual(network.trainingSpace?.batchX.count, 16)
   }
 
-  func testInferenceBlocksStayUnderTheLimit() throws {
-    XCTAssertEqual(inferenceBlockRows(rowValues: 10, of: Double.self), 1024)
-    // 40,000 outputs: 625 KiB of z and a per row, 104 rows per block.
+  func testAWideInferenceWorkspaceIsReleasedToo() throws {
+    // 9000 outputs: 141 KiB of z and a per row, 141 MiB for 1024 rows.
     let network = try Network<Double>(
-      layers: [Dense(1, 40_000, .identity)], loss: .mse, initializer: .xavier, seed: 0)
-    XCTAssertEqual(network.blockRows, 104)
-    let x = (0..<300).map { Double($0) / 300 }
-    let all = try network.predict(x, rows: 300)
-    XCTAssertLessThanOrEqual(network.inferenceSpace!.batchBytes, retainedBatchBytes)
-    for row in [0, 103, 104, 299] {
-      XCTAssertEqual(
-        try network.predict([x[row]], rows: 1), Array(all[row * 40_000..<(row + 1) * 40_000]))
-    }
+      layers: [Dense(1, 9000, .identity)], loss: .mse, initializer: .xavier, seed: 0)
+    _ = try network.predict([0.5], rows: 1)
+    let kept = try XCTUnwrap(network.inferenceSpace)
+    _ = try network.predict([0.25], rows: 1)
+    XCTAssertTrue(network.inferenceSpace === kept)
+    let x = (0..<1100).map { Double($0) / 1100 }
+    let all = try network.predict(x, rows: 1100)
+    XCTAssertNil(network.inferenceSpace)
+    XCTAssertEqual(try network.predict([x[1099]], rows: 1), Array(all[1099 * 9000..<1100 * 9000]))
   }
 }
