@@ -15,7 +15,10 @@ public func sp_network_create(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    guard layerCount >= 1 else { throw ABIError.argument("layer_count must be >= 1, got \(layerCount)") }
+    guard layerCount >= 1, layerCount <= Dense.maximumLayers else {
+      throw ABIError.argument(
+        "layer_count must be in [1, \(Dense.maximumLayers)], got \(layerCount)")
+    }
     guard let sizes, let activations, let handle else {
       throw ABIError.argument("sizes, activations and handle must not be NULL")
     }

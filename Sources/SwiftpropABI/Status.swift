@@ -32,12 +32,17 @@ struct ABIError: Error {
   }
 }
 
-/// Copies `message` as UTF-8, truncated to `capacity − 1` bytes, plus NUL.
+/// Copies `message` as UTF-8, truncated to `capacity − 1` bytes, plus NUL
+/// (straight from the string: no copy of it is made).
 func write(_ message: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int64) {
   guard let buffer, capacity > 0 else { return }
-  let bytes = Array(message.utf8.prefix(Int(capacity) - 1))
-  for (i, byte) in bytes.enumerated() { buffer[i] = CChar(bitPattern: byte) }
-  buffer[bytes.count] = 0
+  var count = 0
+  for byte in message.utf8 {
+    guard Int64(count) < capacity - 1 else { break }
+    buffer[count] = CChar(bitPattern: byte)
+    count += 1
+  }
+  buffer[count] = 0
 }
 
 /// Checks that a pointer is present and that `rows × columns` matches the

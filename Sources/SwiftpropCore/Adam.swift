@@ -21,6 +21,24 @@ struct Adam: UpdateRule {
     return eps > 0 ? nil : "eps must be > 0, got \(eps)"
   }
 
+  /// The moments must be finite, and the second moment, an average of
+  /// squared gradients, >= 0: a negative one has no square root, and every
+  /// step from it would be NaN (refused as diverged). The first moment can
+  /// be any finite value. (The step count was checked by the network.)
+  static func stateProblem<T: Scalar>(_ vectors: [UnsafePointer<T>], count: Int) -> String? {
+    if let problem = nonFiniteProblem(
+      vectors, count: count, names: ["Adam's first moment", "Adam's second moment"])
+    {
+      return problem
+    }
+    let second = vectors[1]
+    for i in 0..<count where second[i] < 0 {
+      return
+        "Adam's second moment has negative values (\(second[i]) at index \(i)); it averages squared gradients, so every value must be >= 0"
+    }
+    return nil
+  }
+
   /// In Float the 16-lane pass sums them; Double runs the plain loop.
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool { T.self == Float.self }
 

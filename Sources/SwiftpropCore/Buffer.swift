@@ -23,6 +23,27 @@ let physicalMemory: Int = {
   return pages > 0 && size > 0 ? pages &* size : Int.max
 }()
 
+/// `count` zeroed values of `Element` from the C allocator, or an
+/// `EngineError(.outOfMemory)`: the one way the engine allocates memory
+/// sized by a caller's data. A Swift `Array` (and `map`, string building,
+/// `UnsafeMutablePointer.allocate`) ends the host process when its
+/// allocation fails; this reports it. Released with `free`.
+///
+/// The C allocator aligns to 16 bytes, as much as any element here needs
+/// (`SIMD8<Double>` included); a size past the machine's physical memory
+/// is refused without asking it.
+func allocateZeroed<Element>(_ count: Int, of _: Element.Type) throws
+  -> UnsafeMutablePointer<Element>
+{
+  let bytes = try product(max(count, 0), MemoryLayout<Element>.stride)
+  guard MemoryLayout<Element>.alignment <= 16, bytes <= physicalMemory,
+    let raw = calloc(max(count, 1), MemoryLayout<Element>.stride)
+  else {
+    throw EngineError(.outOfMemory, "cannot allocate \(bytes) bytes for \(count) values")
+  }
+  return raw.bindMemory(to: Element.self, capacity: max(count, 1))
+}
+
 /// A fixed-size, zero-initialised array of scalars owned by a class, so the
 /// kernels work on stable pointers; allocation failure is an `EngineError`,
 /// not a trap. A buffer is either an allocation of its own or a part of one
@@ -40,12 +61,10 @@ final class Buffer<T: Scalar> {
   init(count: Int) throws {
     // A sum that wraps is negative, and `product` reports it.
     let allocated = max(count, 0) &+ bufferSlack(of: T.self)
-    let bytes = try product(allocated, MemoryLayout<T>.stride)
-    guard bytes <= physicalMemory, let raw = calloc(allocated, MemoryLayout<T>.stride)
-    else {
-      throw EngineError(.outOfMemory, "cannot allocate \(bytes) bytes for \(count) values")
+    guard allocated >= 0 else {
+      throw EngineError(.outOfMemory, "a buffer of \(count) values is too large")
     }
-    pointer = raw.bindMemory(to: T.self, capacity: allocated)
+    pointer = try allocateZeroed(allocated, of: T.self)
     self.count = count
     whole = nil
   }
@@ -85,7 +104,30 @@ final class Buffer<T: Scalar> {
 
   func zero() { pointer.update(repeating: 0, count: count) }
 
+  /// The values as an `Array`: for tests only, since the copy is an
+  /// unchecked allocation.
   var values: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+/// A fixed-size, zero-initialised array of row numbers, checked as a
+/// `Buffer` is: the order in which `fit` visits the rows of a shuffled
+/// epoch (one `Int` per row, as large as the data).
+final class IndexBuffer {
+  let pointer: UnsafeMutablePointer<Int>
+  let count: Int
+
+  init(count: Int) throws {
+    pointer = try allocateZeroed(count, of: Int.self)
+    self.count = count
+  }
+
+  deinit { free(pointer) }
+
+  subscript(index: Int) -> Int { pointer[index] }
+
+  var indices: UnsafeMutableBufferPointer<Int> {
+    UnsafeMutableBufferPointer(start: pointer, count: count)
+  }
 }
 
 /// Values past the end of every buffer: the most the matrix kernel reads

@@ -12,10 +12,19 @@ public struct Dense: Sendable, Equatable {
     self.activation = activation
   }
 
+  /// Most layers a network may have (as many as the Python package
+  /// allows). The engine keeps a few small Swift arrays with one entry per
+  /// layer (the layers, their parameter and workspace buffers); this bound
+  /// keeps them a few megabytes at most, whatever a caller asks for.
+  public static let maximumLayers = 100_000
+
   /// Checks a stack of layers with its loss; returns why it cannot be
   /// built, or nil.
   public static func problem(in layers: [Dense], loss: Loss) -> String? {
     guard let last = layers.last else { return "a network needs at least one layer" }
+    if layers.count > maximumLayers {
+      return "a network has at most \(maximumLayers) layers, got \(layers.count)"
+    }
     for (index, layer) in layers.enumerated() {
       if layer.inputs < 1 || layer.outputs < 1 {
         return "layer \(index) has \(layer.inputs) inputs and \(layer.outputs) outputs; both must be >= 1"

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// The engine's one matrix product; every product in the core goes through
 /// it, so the kernel can be changed in one place.
 ///
@@ -15,7 +13,8 @@ import Dispatch
 /// (6 or 8 × 2) register-blocked SIMD micro-kernel that reads A in place
 /// (either layout) and B in place when it is small and untransposed (a layer's
 /// weights), else from panels packed into `scratch`; over both cores when
-/// the product is large enough to pay for it. The
+/// the product is large enough to pay for it (`runTwoParts`, which runs
+/// both halves on the calling thread when no second thread can be had). The
 /// summation order is fixed for given sizes, so results are reproducible
 /// bit for bit.
 @inlinable
@@ -116,7 +115,7 @@ func multiply<T: Scalar>(
   if threads == 1 {
     run(part: 0)
   } else {
-    DispatchQueue.concurrentPerform(iterations: threads) { run(part: $0) }
+    runTwoParts(run(part:))
   }
 }
 

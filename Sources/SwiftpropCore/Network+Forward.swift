@@ -1,7 +1,3 @@
-/// Rows per block when predicting or scoring many samples, so the
-/// inference workspace stays small whatever the input size.
-let inferenceBlockRows = 1024
-
 extension Network {
   /// The forward pass: z_l = a_{l−1} · W_l + b_l and a_l = f_l(z_l) for every
   /// layer, kept in `space` for the backward pass. a₋₁ is `x` (rows × inputs).
@@ -28,6 +24,7 @@ extension Network {
   public func predict(_ x: Matrix<T>, into output: MutableMatrix<T>) throws {
     try x.check("X", columns: inputCount)
     try output.check("out", rows: x.rows, columns: outputCount)
+    defer { releaseLargeWorkspaces() }
     try predict(x.base, rows: x.rows, into: output.base)
   }
 
@@ -50,6 +47,7 @@ extension Network {
   @_specialize(where T == Double)
   public func lossValue(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Double {
     try checkSamples(x, y)
+    defer { releaseLargeWorkspaces() }
     return try lossValue(x.base, y.base, rows: x.rows)
   }
 

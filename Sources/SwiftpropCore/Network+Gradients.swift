@@ -12,6 +12,7 @@ extension Network {
   {
     try checkSamples(x, y)
     try output.check("gradients", count: parameterCount)
+    defer { releaseLargeWorkspaces() }
     return try gradients(x.base, y.base, rows: x.rows, into: output.base)
   }
 
@@ -55,22 +56,34 @@ extension Network {
     for (mine, theirs) in zip(parameters, twin.parameters) {
       for i in 0..<mine.count { theirs.pointer[i] = Double(mine.pointer[i]) }
     }
-    let x64 = try Buffer<Double>(count: product(rows, inputCount))
-    let y64 = try Buffer<Double>(count: product(rows, outputCount))
-    for i in 0..<x64.count { x64.pointer[i] = Double(x[i]) }
-    for i in 0..<y64.count { y64.pointer[i] = Double(y[i]) }
-    var offset = 0
-    for buffer in twin.parameters {
-      for i in 0..<buffer.count {
-        let saved = buffer.pointer[i]
-        buffer.pointer[i] = saved + epsilon
-        let above = try twin.lossValue(x64.pointer, y64.pointer, rows: rows)
-        buffer.pointer[i] = saved - epsilon
-        let below = try twin.lossValue(x64.pointer, y64.pointer, rows: rows)
-        buffer.pointer[i] = saved
-        output[offset + i] = (above - below) / (2 * epsilon)
+    // A Double network's samples are read in place; a Float network's are
+    // widened once, into checked buffers as large as the data.
+    var widened: (x: Buffer<Double>, y: Buffer<Double>)?
+    if T.self != Double.self {
+      let x64 = try Buffer<Double>(count: product(rows, inputCount))
+      let y64 = try Buffer<Double>(count: product(rows, outputCount))
+      for i in 0..<x64.count { x64.pointer[i] = Double(x[i]) }
+      for i in 0..<y64.count { y64.pointer[i] = Double(y[i]) }
+      widened = (x64, y64)
+    }
+    let x64 = widened.map { UnsafePointer($0.x.pointer) }
+      ?? UnsafeRawPointer(x).assumingMemoryBound(to: Double.self)
+    let y64 = widened.map { UnsafePointer($0.y.pointer) }
+      ?? UnsafeRawPointer(y).assumingMemoryBound(to: Double.self)
+    try withExtendedLifetime(widened) {
+      var offset = 0
+      for buffer in twin.parameters {
+        for i in 0..<buffer.count {
+          let saved = buffer.pointer[i]
+          buffer.pointer[i] = saved + epsilon
+          let above = try twin.lossValue(x64, y64, rows: rows)
+          buffer.pointer[i] = saved - epsilon
+          let below = try twin.lossValue(x64, y64, rows: rows)
+          buffer.pointer[i] = saved
+          output[offset + i] = (above - below) / (2 * epsilon)
+        }
+        offset += buffer.count
       }
-      offset += buffer.count
     }
   }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The forward and backward pass for the tutorials' toy networks (XOR:
 /// 2-2-1 on 4 rows; one sample at a time for online gradient descent),
 /// with each row of the batch in one lane of a SIMD vector.
@@ -128,14 +132,17 @@ struct LaneSpace<T: Scalar> {
   let widest: Int
   let storage: UnsafeMutablePointer<Lane>
 
-  init(widest: Int, layers: Int) {
+  /// Throws `EngineError(.outOfMemory)` when the vectors cannot be
+  /// allocated (widest × 3 per layer: 6 KiB a layer at the widest in
+  /// Double, so a deep network's are large).
+  init(widest: Int, layers: Int) throws {
     self.widest = widest
-    let count = widest * (2 + 3 * layers)
-    storage = UnsafeMutablePointer<Lane>.allocate(capacity: count)
-    storage.initialize(repeating: Lane(), count: count)
+    let count = try product(widest, 3 * layers + 2)
+    // Zeroed memory is a zero vector.
+    storage = try allocateZeroed(count, of: Lane.self)
   }
 
-  func deallocate() { storage.deallocate() }
+  func deallocate() { free(storage) }
 
   var input: UnsafeMutablePointer<Lane> { storage }
   var target: UnsafeMutablePointer<Lane> { storage + widest }

@@ -46,6 +46,7 @@ extension Network {
     try deltas.check("deltas", count: try product(x.rows, traceWidth))
     try gradients.check("gradients", count: parameterCount)
     try inputGradient.check("dx", rows: x.rows, columns: inputCount)
+    defer { releaseLargeWorkspaces() }
     return try backwardTrace(
       x.base, y.base, rows: x.rows, deltas: deltas.base, gradients: gradients.base,
       inputGradient: inputGradient.base)

@@ -142,6 +142,7 @@ extension Network {
   @_specialize(where T == Double)
   public func trainStep(_ x: Matrix<T>, _ y: Matrix<T>, config: OptimizerConfig) throws -> Double {
     try checkSamples(x, y)
+    defer { releaseLargeWorkspaces() }
     return try trainStep(x.base, y.base, rows: x.rows, config: config)
   }
 
@@ -189,6 +190,7 @@ extension Network {
       try norms.check(
         "gradient_norms", count: try product(options.epochs, layers.count), atLeast: true)
     }
+    defer { releaseLargeWorkspaces() }
     return try fit(
       x.base, y.base, rows: x.rows,
       validation: validation.map { ($0.x.base, $0.y.base, $0.x.rows) }, config: config,
@@ -210,10 +212,11 @@ extension Network {
     }
     try refuseWhileTraining("start fit")
     let batchSize = min(options.batchSize, rows)
-    let space = try workspace(rows: batchSize, forTraining: true)
-    let state = try optimizerState(for: config)
     let shuffling = options.shuffle && batchSize < rows
-    var order = [Int](repeating: 0, count: shuffling ? rows : 0)
+    let space = try workspace(rows: batchSize, forTraining: true, gathersRows: shuffling)
+    let state = try optimizerState(for: config)
+    // One row number per row: as large as the data, so a checked buffer.
+    let order = try IndexBuffer(count: shuffling ? rows : 0)
     let inputs = inputCount
     let outputs = outputCount
 
@@ -225,7 +228,7 @@ extension Network {
     var best = Double.infinity
     var wait = 0
     for epoch in 0..<options.epochs {
-      if shuffling { generator.fillPermutation(&order) }
+      if shuffling { generator.fillPermutation(order.indices) }
       var total = 0.0
       var start = 0
       let norms = gradientNorms.map { $0 + epoch * layers.count }

@@ -108,22 +108,32 @@ public final class Network<T: Scalar> {
   /// Restores optimizer memory saved by `copyOptimizerState`: `vectors`
   /// holds at least `kind.stateVectors` vectors of parameterCount values
   /// (further ones are ignored).
+  ///
+  /// Refuses, with the network unchanged, a state the optimizer could
+  /// never have produced: a step count past `OptimizerState.maximumStep`
+  /// (2⁵³), NaN or infinity, or what the rule itself rules out (Adam's
+  /// negative second moments), so a hand-made or damaged state fails here,
+  /// by name, instead of making every later step diverge.
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   public func restoreOptimizer(kind: OptimizerKind, step: Int, vectors: [Matrix<T>]) throws {
     try refuseWhileTraining("restore the optimizer")
     guard step >= 0 else { throw EngineError(.invalidArgument, "step must be >= 0, got \(step)") }
+    let maximum = OptimizerState<T>.maximumStep
+    guard step <= maximum else {
+      throw EngineError(
+        .invalidArgument,
+        "step must be <= \(maximum) (2**53, beyond which a step count is not exact in a Double), got \(step)")
+    }
     let vectors = Array(vectors.prefix(kind.stateVectors))
     guard vectors.count == kind.stateVectors else {
       throw EngineError(
         .invalidArgument,
         "\(kind.name)'s state needs \(kind.stateVectors) vectors, got \(vectors.count)")
     }
-    for vector in vectors {
-      try vector.check("optimizer state", count: parameterCount)
-      guard allFinite(vector.base, count: parameterCount) else {
-        throw EngineError(.invalidValue, "optimizer state contains NaN or infinity")
-      }
+    for vector in vectors { try vector.check("optimizer state", count: parameterCount) }
+    if let problem = kind.rule.stateProblem(vectors.map(\.base), count: parameterCount) {
+      throw EngineError(.invalidValue, problem)
     }
     let state = try OptimizerState<T>(kind: kind, counts: parameters.map(\.count))
     state.restore(step: step, vectors: vectors.map(\.base))
@@ -142,19 +152,6 @@ public final class Network<T: Scalar> {
     }
   }
 
-  /// The workspace for `rows` rows, made or grown as needed.
-  func workspace(rows: Int, forTraining: Bool) throws -> Workspace<T> {
-    if forTraining {
-      if let space = trainingSpace, space.capacity >= rows { return space }
-      let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: true)
-      trainingSpace = space
-      return space
-    }
-    if let space = inferenceSpace, space.capacity >= rows { return space }
-    let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: false)
-    inferenceSpace = space
-    return space
-  }
 }
 
 /// The sizes of W₀, b₀, W₁, b₁, …, checked for overflow.

@@ -49,6 +49,11 @@ protocol UpdateRule {
   static var stateVectors: Int { get }
   /// Why the rule's own settings cannot be used, or nil when they can.
   static func problem(_ config: OptimizerConfig) -> String?
+  /// Why `vectors` (its `stateVectors` state vectors of `count` values
+  /// each) are not a state the rule could have produced, or nil when they
+  /// could be: restored state (`Network.restoreOptimizer`, which has
+  /// checked the step count) is checked here before any step reads it.
+  static func stateProblem<T: Scalar>(_ vectors: [UnsafePointer<T>], count: Int) -> String?
   /// Whether `update` sums the gradient squares (for the gradient norms)
   /// in its own pass, for element type `T`.
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool
@@ -153,6 +158,16 @@ final class OptimizerState<T: Scalar> {
   /// The number of committed steps (Adam's t).
   fileprivate(set) var step = 0
 
+  /// The largest step count a restored state may have: 2⁵³. Adam takes
+  /// t = step + 1 to a Double power in its bias corrections 1 − βᵗ; up to
+  /// 2⁵³ every count is exact in a Double and t + 1 cannot wrap, and for
+  /// any 1 ≤ t ≤ 2⁵³ + 1, βᵗ is in [0, β], so 1 − βᵗ is in [1 − β, 1]:
+  /// finite and non-zero. Past it a count stops meaning anything (at
+  /// 2⁶³ − 1, t wraps to −2⁶³, βᵗ is infinite and every later step is NaN
+  /// and refused as diverged). No run gets near it: 2⁵³ steps at one per
+  /// nanosecond take 104 days.
+  static var maximumStep: Int { 1 << 53 }
+
   init(kind: OptimizerKind, counts: [Int]) throws {
     self.kind = kind
     let count = kind.stateVectors
@@ -206,4 +221,15 @@ final class OptimizerState<T: Scalar> {
     case .rmsprop: return run(RMSprop(config, step: step + 1))
     }
   }
+}
+
+/// Why one of `vectors` (`count` values each, named by `names`) contains
+/// NaN or infinity, or nil: the check every rule makes of its state.
+func nonFiniteProblem<T: Scalar>(
+  _ vectors: [UnsafePointer<T>], count: Int, names: [String]
+) -> String? {
+  for (vector, name) in zip(vectors, names) where !allFinite(vector, count: count) {
+    return "\(name) contains NaN or infinity"
+  }
+  return nil
 }

@@ -16,6 +16,12 @@ struct SGD: UpdateRule {
 
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool { true }
 
+  /// Any finite velocity can be reached (it accumulates gradients, which
+  /// can be anything finite); NaN or infinity cannot.
+  static func stateProblem<T: Scalar>(_ vectors: [UnsafePointer<T>], count: Int) -> String? {
+    nonFiniteProblem(vectors, count: count, names: ["SGD's velocity"])
+  }
+
   var learningRate, momentum: Double
   var nesterov: Bool
 

@@ -38,12 +38,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
   }
 
   /// Fisher–Yates shuffle of 0..<order.count, starting from the identity.
-  public mutating func fillPermutation(_ order: inout [Int]) {
+  public mutating func fillPermutation(_ order: UnsafeMutableBufferPointer<Int>) {
     for i in order.indices { order[i] = i }
     var i = order.count - 1
     while i > 0 {
       order.swapAt(i, below(i + 1))
       i -= 1
     }
+  }
+
+  /// The same shuffle of an array (tests and small callers).
+  public mutating func fillPermutation(_ order: inout [Int]) {
+    order.withUnsafeMutableBufferPointer { fillPermutation($0) }
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 @testable import SwiftpropCore
@@ -100,5 +101,50 @@ final class MultiplyTests: XCTestCase {
   func testTwoThreadPath() {
     check(Float.self, m: 200, n: 150, k: 160, tolerance: 1e-6)
     check(Double.self, m: 160, n: 200, k: 170, tolerance: 1e-15)
+  }
+
+  /// C of a product large enough for two threads, with the helper thread
+  /// allowed or not.
+  func product<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int, transposeA: Bool, helper: Bool) -> [T] {
+    var generator = SeededGenerator(seed: 5)
+    let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
+    let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
+    var c = [T](repeating: 0, count: m * n)
+    var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, of: T.self))
+    HelperThread.shared.enabled = helper
+    defer { HelperThread.shared.enabled = true }
+    multiply(a, transposeA: transposeA, b, transposeB: false, into: &c, m: m, n: n, k: k,
+             accumulate: false, scratch: &scratch)
+    return c
+  }
+
+  func testOneThreadGivesTheTwoThreadResultBitForBit() {
+    XCTAssertGreaterThanOrEqual(240 * 150 * 120, parallelProductLimit)
+    for transposeA in [false, true] {
+      let two = product(Float.self, m: 240, n: 150, k: 120, transposeA: transposeA, helper: true)
+      let one = product(Float.self, m: 240, n: 150, k: 120, transposeA: transposeA, helper: false)
+      XCTAssertEqual(two.map(\.bitPattern), one.map(\.bitPattern))
+      let two64 = product(Double.self, m: 240, n: 150, k: 120, transposeA: transposeA, helper: true)
+      let one64 = product(Double.self, m: 240, n: 150, k: 120, transposeA: transposeA, helper: false)
+      XCTAssertEqual(two64.map(\.bitPattern), one64.map(\.bitPattern))
+    }
+  }
+
+  /// Eight threads at once share the one helper (the others run both
+  /// halves themselves): every result is still the single-thread one.
+  func testConcurrentProductsShareTheHelper() {
+    let expected = product(Double.self, m: 240, n: 150, k: 120, transposeA: false, helper: false)
+    let lock = NSLock()
+    var results: [[Double]] = []
+    DispatchQueue.concurrentPerform(iterations: 8) { _ in
+      for _ in 0..<2 {
+        let c = product(Double.self, m: 240, n: 150, k: 120, transposeA: false, helper: true)
+        lock.lock()
+        results.append(c)
+        lock.unlock()
+      }
+    }
+    XCTAssertEqual(results.count, 16)
+    for result in results { XCTAssertEqual(result, expected) }
   }
 }

@@ -115,5 +115,10 @@ final class TrainingTests: XCTestCase {
     XCTAssertThrowsError(try network.setParameters([1, 2, 3]))
     XCTAssertThrowsError(try Network<Double>(
       layers: [Dense(1 << 40, 1 << 40, .relu)], loss: .mse, initializer: .xavier, seed: 0))
+    XCTAssertThrowsError(try Network<Double>(
+      layers: [Dense](repeating: Dense(1, 1, .identity), count: Dense.maximumLayers + 1),
+      loss: .mse, initializer: .xavier, seed: 0)) { error in
+      XCTAssertEqual("\(error)", "a network has at most 100000 layers, got 100001")
+    }
   }
 }

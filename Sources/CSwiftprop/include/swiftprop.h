@@ -120,7 +120,8 @@ typedef struct sp_network_description {
     int64_t parameter_count;
 } sp_network_description;
 
-/* sizes has layer_count + 1 entries; activations has layer_count. */
+/* sizes has layer_count + 1 entries; activations has layer_count;
+ * layer_count is in [1, 100000]. */
 int32_t sp_network_create(int32_t layer_count, const int64_t *sizes,
                           const int32_t *activations, int32_t loss, int32_t dtype,
                           int32_t initializer, uint64_t seed, int64_t *handle,
