@@ -16,6 +16,22 @@ struct RMSprop: UpdateRule {
     return OptimizerConfig.outside("momentum", config.values[4], 0, 1)
   }
 
+  /// The running mean of squares averages squared gradients, so it is
+  /// never negative; both vectors are finite.
+  static func stateProblem<T: Scalar>(_ vectors: [UnsafePointer<T>], count: Int) -> String? {
+    if let problem = nonFiniteProblem(
+      vectors, count: count, names: ["RMSprop's mean of squares", "RMSprop's momentum buffer"])
+    {
+      return problem
+    }
+    let squares = vectors[0]
+    for i in 0..<count where squares[i] < 0 {
+      return
+        "RMSprop's mean of squares has negative values (\(squares[i]) at index \(i)); it averages squared gradients, so every value must be >= 0"
+    }
+    return nil
+  }
+
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool { false }
 
   var learningRate, alpha, eps, momentum: Double
