@@ -79,6 +79,7 @@ extension Network {
 
   /// ‖dW_l‖ (Frobenius) of every layer's last computed weight gradient,
   /// added to `sums`: the vanishing/exploding-gradient diagnostic.
+  @inline(__always)
   func addGradientNorms(_ space: Workspace<T>, to sums: UnsafeMutablePointer<Double>) {
     for l in layers.indices {
       let gradient = space.gradients[2 * l].pointer

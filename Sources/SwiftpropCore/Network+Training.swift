@@ -110,8 +110,9 @@ extension Network {
     // no decay, unless the update can take the norms per layer in its pass
     // (SGD, and Adam in Float) and the network is large enough for a call
     // per array not to matter.
-    let squaresInPass = config.kind.rule.sumsSquaresInPass(T.self)
-    let normsInPass = norms != nil && squaresInPass && parameterCount >= flatUpdateLimit
+    let normsInPass =
+      norms != nil && parameterCount >= flatUpdateLimit
+      && config.kind.rule.sumsSquaresInPass(T.self)
     if config.l2 == 0 && !normsInPass {
       finite = state.update(
         parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,

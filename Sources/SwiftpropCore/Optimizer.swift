@@ -155,6 +155,12 @@ final class OptimizerState<T: Scalar> {
   /// vectors[v][i]: state vector v of parameter array i.
   private(set) var vectors: [[Buffer<T>]]
   private var nextVectors: [[Buffer<T>]]
+  /// Where each vector's values start (its buffers are consecutive) and
+  /// where parameter array i starts in them: what a step reads, without
+  /// reference counting the buffers (a tenth of an XOR step).
+  private var bases: (first: UnsafeMutablePointer<T>?, second: UnsafeMutablePointer<T>?)
+  private var nextBases: (first: UnsafeMutablePointer<T>?, second: UnsafeMutablePointer<T>?)
+  private let offsets: [Int]
   /// The number of committed steps (Adam's t).
   fileprivate(set) var step = 0
 
@@ -173,6 +179,17 @@ final class OptimizerState<T: Scalar> {
     let count = kind.stateVectors
     vectors = try (0..<count).map { _ in try Buffer<T>.consecutive(counts: counts) }
     nextVectors = try (0..<count).map { _ in try Buffer<T>.consecutive(counts: counts) }
+    var offsets: [Int] = []
+    var offset = 0
+    for count in counts {
+      offsets.append(offset)
+      offset += count
+    }
+    self.offsets = offsets
+    bases = (vectors.first?.first?.pointer, vectors.count > 1 ? vectors[1].first?.pointer : nil)
+    nextBases = (
+      nextVectors.first?.first?.pointer, nextVectors.count > 1 ? nextVectors[1].first?.pointer : nil
+    )
   }
 
   /// Restores flat state vectors in parameter order (as many as the rule
@@ -191,6 +208,7 @@ final class OptimizerState<T: Scalar> {
   /// Makes the state written by the last `update` calls current.
   func commit() {
     swap(&vectors, &nextVectors)
+    swap(&bases, &nextBases)
     step += 1
   }
 
@@ -204,11 +222,12 @@ final class OptimizerState<T: Scalar> {
     gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double,
     wantSquares: Bool = false
   ) -> (finite: Bool, squares: Double) {
+    let offset = offsets[index]
     let state = StateVectors<T>(
-      first: vectors.count > 0 ? UnsafePointer(vectors[0][index].pointer) : nil,
-      second: vectors.count > 1 ? UnsafePointer(vectors[1][index].pointer) : nil,
-      nextFirst: nextVectors.count > 0 ? nextVectors[0][index].pointer : nil,
-      nextSecond: nextVectors.count > 1 ? nextVectors[1][index].pointer : nil)
+      first: bases.first.map { UnsafePointer($0 + offset) },
+      second: bases.second.map { UnsafePointer($0 + offset) },
+      nextFirst: nextBases.first.map { $0 + offset },
+      nextSecond: nextBases.second.map { $0 + offset })
     func run<R: UpdateRule>(_ rule: R) -> (finite: Bool, squares: Double) {
       rule.update(
         p, into: next, gradient: gradient, state: state, count: count, decay: T(decay),
