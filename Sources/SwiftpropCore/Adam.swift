@@ -31,12 +31,7 @@ struct Adam: UpdateRule {
     {
       return problem
     }
-    let second = vectors[1]
-    for i in 0..<count where second[i] < 0 {
-      return
-        "Adam's second moment has negative values (\(second[i]) at index \(i)); it averages squared gradients, so every value must be >= 0"
-    }
-    return nil
+    return negativeSquaresProblem(vectors[1], count: count, name: "Adam's second moment")
   }
 
   /// In Float the 16-lane pass sums them; Double runs the plain loop.

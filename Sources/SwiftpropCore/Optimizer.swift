@@ -252,3 +252,15 @@ func nonFiniteProblem<T: Scalar>(
   }
   return nil
 }
+
+/// Why `values`, a running mean of squared gradients called `name`, has a
+/// negative value (which no step produces), or nil.
+func negativeSquaresProblem<T: Scalar>(_ values: UnsafePointer<T>, count: Int, name: String)
+  -> String?
+{
+  for i in 0..<count where values[i] < 0 {
+    return
+      "\(name) has negative values (\(values[i]) at index \(i)); it averages squared gradients, so every value must be >= 0"
+  }
+  return nil
+}

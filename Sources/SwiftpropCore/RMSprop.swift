@@ -24,12 +24,7 @@ struct RMSprop: UpdateRule {
     {
       return problem
     }
-    let squares = vectors[0]
-    for i in 0..<count where squares[i] < 0 {
-      return
-        "RMSprop's mean of squares has negative values (\(squares[i]) at index \(i)); it averages squared gradients, so every value must be >= 0"
-    }
-    return nil
+    return negativeSquaresProblem(vectors[0], count: count, name: "RMSprop's mean of squares")
   }
 
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool { false }
