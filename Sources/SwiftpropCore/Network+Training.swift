@@ -42,9 +42,13 @@ public enum FitEvent {
 /// The handler's answer.
 public enum FitControl { case proceed, stop, abort }
 
-/// Why `fit` ended.
+/// Why `fit` or `fitLBFGS` ended.
 public enum StopReason: String, Coded {
   case completed, converged, callback, interrupted, diverged
+  // L-BFGS (`LBFGSOptions` says when each applies).
+  case convergedGtol = "converged_gtol", convergedFtol = "converged_ftol"
+  case maxIterations = "max_iter", maxEvaluations = "max_fun"
+  case lineSearchFailed = "line_search_failed"
 
   public var code: Int32 {
     switch self {
@@ -53,6 +57,11 @@ public enum StopReason: String, Coded {
     case .callback: headerCode(SP_STOPPED_BY_CALLBACK)
     case .interrupted: headerCode(SP_INTERRUPTED)
     case .diverged: headerCode(SP_STOPPED_DIVERGED)
+    case .convergedGtol: headerCode(SP_CONVERGED_GTOL)
+    case .convergedFtol: headerCode(SP_CONVERGED_FTOL)
+    case .maxIterations: headerCode(SP_MAX_ITER)
+    case .maxEvaluations: headerCode(SP_MAX_FUN)
+    case .lineSearchFailed: headerCode(SP_LINE_SEARCH_FAILED)
     }
   }
 }

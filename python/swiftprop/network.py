@@ -10,6 +10,7 @@ from . import _engine, export, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES,
                      OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS, STOP_REASONS,
                      name_of)
+from ._lbfgs import lbfgs_history, plan_lbfgs
 from ._random import new_seed
 from ._training import EpochReporter, plan_fit
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
@@ -18,7 +19,8 @@ from .display import network_html, progress_bar
 from .explain import explain as explain_step
 from .history import History
 from .layers import LayerStack, build_architecture
-from .optimizers import engine_settings, resolve_optimizer
+from .optimizers import (LBFGS, engine_settings, lbfgs_settings,
+                         resolve_optimizer)
 from .predictions import predict_classes
 
 __all__ = ["Network"]
@@ -312,6 +314,10 @@ class Network(LayerStack):
             The loss before the step.
         """
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        if isinstance(settings, LBFGS):
+            raise ValueError("L-BFGS minimises over the full batch in one "
+                             "call and has no single step: use "
+                             "fit(X, y, optimizer='lbfgs')")
         X, Y = self._samples(X, y)
         with self._lock:
             return _engine.train_step(self._handle, X, Y,
@@ -330,7 +336,14 @@ class Network(LayerStack):
         epochs : int, default=1
         lr : float, optional
             Learning rate (default: 0.01 for SGD, 0.001 for Adam).
-        optimizer : {"sgd", "adam"} or SGD or Adam, default="sgd"
+        optimizer : str or optimizer object, default="sgd"
+            ``"sgd"``, ``"adam"``, ``"rmsprop"`` (``SGD``, ``Adam``,
+            ``RMSprop``) or ``"lbfgs"`` (``LBFGS``), which minimises over the full batch by
+            L-BFGS: ``epochs`` is then its iteration limit, ``tol`` its
+            gradient tolerance ``gtol``, ``max_fun``, ``memory``, ``ftol``,
+            ``max_ls``, ``l2`` and ``scale`` its options; it takes no
+            ``lr``, ``batch_size`` or ``validation_data``, and
+            ``History.loss`` holds the objective after each iteration.
         batch_size : int, optional
             Rows per mini-batch; ``None`` trains on the full batch.
         shuffle : bool, default=True
@@ -366,6 +379,10 @@ class Network(LayerStack):
         and ``History.stop_reason == "diverged"``.
         """
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        if isinstance(settings, LBFGS):
+            return self._fit_lbfgs(X, y, settings, epochs, batch_size,
+                                   verbose, callback, validation_data, tol,
+                                   progress)
         X, Y = self._samples(X, y)
         plan = plan_fit(X.shape[0], epochs, batch_size, shuffle, verbose,
                         callback, tol, patience)
@@ -406,6 +423,30 @@ class Network(LayerStack):
                           "the weights of its last finite step (try a smaller "
                           "lr)", RuntimeWarning, stacklevel=2)
         return result
+
+    def _fit_lbfgs(self, X, y, settings, epochs, batch_size, verbose,
+                   callback, validation_data, tol, progress):
+        """``fit(optimizer="lbfgs")``: the whole L-BFGS run in one engine
+        call (``epochs`` iterations at most, ``tol`` as ``gtol``)."""
+        X, Y = self._samples(X, y)
+        settings, plan, reporter = plan_lbfgs(
+            X.shape[0], settings, epochs, batch_size, verbose, callback,
+            validation_data, tol)
+        history = np.full(plan.epochs, np.nan)
+        bar = progress_bar(reporter, history, progress)
+        with self._lock, bar as reporter:
+            self._stop_request.clear()
+            iterations, evaluations, _, reason = _engine.fit_lbfgs(
+                self._handle, X, Y,
+                lbfgs_settings(settings, plan.epochs, reporter.every,
+                               _POLL_INTERVAL_NS),
+                reporter if reporter.every else None, history,
+                self._stop_request)
+        stop_reason = name_of(STOP_REASONS, reason)
+        if stop_reason == "callback" and self._stop_request:
+            stop_reason = "requested"
+        return lbfgs_history(history, iterations, evaluations, stop_reason,
+                             stacklevel=3)
 
     # Saving, copying and display: all through the network's state
 
