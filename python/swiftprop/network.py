@@ -338,12 +338,13 @@ class Network(LayerStack):
             Learning rate (default: 0.01 for SGD, 0.001 for Adam).
         optimizer : str or optimizer object, default="sgd"
             ``"sgd"``, ``"adam"``, ``"rmsprop"`` (``SGD``, ``Adam``,
-            ``RMSprop``) or ``"lbfgs"`` (``LBFGS``), which minimises over the full batch by
-            L-BFGS: ``epochs`` is then its iteration limit, ``tol`` its
-            gradient tolerance ``gtol``, ``max_fun``, ``memory``, ``ftol``,
-            ``max_ls``, ``l2`` and ``scale`` its options; it takes no
-            ``lr``, ``batch_size`` or ``validation_data``, and
-            ``History.loss`` holds the objective after each iteration.
+            ``RMSprop``) or ``"lbfgs"`` (``LBFGS``), which minimises over
+            the full batch by L-BFGS: ``epochs`` is then its iteration
+            limit, ``tol`` its gradient tolerance ``gtol``, ``max_fun``,
+            ``memory``, ``ftol``, ``max_ls``, ``l2`` and ``scale`` its
+            options; it takes no ``lr``, ``batch_size`` or
+            ``validation_data``, and ``History.loss`` holds the objective
+            after each iteration.
         batch_size : int, optional
             Rows per mini-batch; ``None`` trains on the full batch.
         shuffle : bool, default=True

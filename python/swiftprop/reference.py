@@ -443,7 +443,8 @@ def strong_wolfe_search(start, initial_step, max_evaluations, evaluate,
         while True:
             a, b = min(low[0], high[0]), max(low[0], high[0])
             width = b - a
-            if width <= BRACKET_TOLERANCE * b or evaluations >= max_evaluations:
+            if (width <= BRACKET_TOLERANCE * b
+                    or evaluations >= max_evaluations):
                 return ("low", low) if low[0] > 0 else ("failed", None)
             step = a + 0.5 * width
             if _finite_point(low) and _finite_point(high):
