@@ -199,7 +199,14 @@ private final class LBFGSRun<T: Scalar> {
     gradient = gradientBuffers[0].pointer
     trialGradient = gradientBuffers[1].pointer
     lowGradient = gradientBuffers[2].pointer
-    memory = try CorrectionPairs(capacity: options.memory, count: count)
+    do {
+      memory = try CorrectionPairs(capacity: options.memory, count: count)
+    } catch let error as EngineError where error.code == .outOfMemory {
+      throw EngineError(
+        .outOfMemory,
+        "L-BFGS with memory=\(options.memory) keeps 2 x (memory + 1) vectors of \(count) parameters: \(error.message)"
+      )
+    }
     clock = PollClock(interval: options.pollInterval)
   }
 

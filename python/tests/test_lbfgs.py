@@ -394,7 +394,7 @@ def test_memory_too_large_is_a_memory_error():
     X, y = regression_data()
     net = regression_net()
     weights = net.weights
-    with pytest.raises(MemoryError):
+    with pytest.raises(MemoryError, match="L-BFGS with memory=1099511627776"):
         net.fit(X, y, optimizer="lbfgs", epochs=5, memory=2**40)
     assert largest_difference(net.weights, weights) == 0
     net.fit(X, y, optimizer="lbfgs", epochs=5)  # not left busy
