@@ -5,7 +5,8 @@
 ///     ∇F   = scale · ∇L + l2 · W   (biases: scale · ∇L)
 ///
 /// with L the network's data loss over the whole batch (one `backward`
-/// pass per evaluation) and the l2 term on the weights only, as a training
+/// pass per evaluation; with sample weights wᵣ, the weighted mean
+/// Σᵣ wᵣ Lᵣ / Σᵣ wᵣ) and the l2 term on the weights only, as a training
 /// step's `l2`. `scale` (> 0) lets a caller put F on another library's
 /// scale (scikit-learn's squared error is half our mean squared error).
 ///
@@ -117,25 +118,30 @@ extension Network {
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   public func fitLBFGS(
-    _ x: Matrix<T>, _ y: Matrix<T>, options: LBFGSOptions, history: MutableMatrix<Double>,
-    handler: (FitEvent) -> FitControl
+    _ x: Matrix<T>, _ y: Matrix<T>, weights: Matrix<T>? = nil, options: LBFGSOptions,
+    history: MutableMatrix<Double>, handler: (FitEvent) -> FitControl
   ) throws -> LBFGSOutcome {
     try checkSamples(x, y)
+    let weightSum = try weights.map { try checkWeights($0, rows: x.rows, name: "sample_weight") }
     if let problem = options.problem { throw EngineError(.invalidArgument, problem) }
     try history.check("loss_history", count: options.maxIterations, atLeast: true)
     defer { releaseLargeWorkspaces() }
     return try fitLBFGS(
-      x.base, y.base, rows: x.rows, options: options, history: history.base, handler: handler)
+      x.base, y.base, rows: x.rows, weights: weights?.base, weightSum: weightSum ?? 0,
+      options: options, history: history.base, handler: handler)
   }
 
   func fitLBFGS(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, options: LBFGSOptions,
-    history: UnsafeMutablePointer<Double>, handler: (FitEvent) -> FitControl
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, weights: UnsafePointer<T>?,
+    weightSum: Double, options: LBFGSOptions, history: UnsafeMutablePointer<Double>,
+    handler: (FitEvent) -> FitControl
   ) throws -> LBFGSOutcome {
     if let problem = options.problem { throw EngineError(.invalidArgument, problem) }
     try refuseWhileTraining("start fit")
     let space = try workspace(rows: rows, forTraining: true)
-    let run = try LBFGSRun(network: self, x: x, y: y, rows: rows, space: space, options: options)
+    let run = try LBFGSRun(
+      network: self, x: x, y: y, rows: rows, weights: weights, weightSum: weightSum, space: space,
+      options: options)
     isTraining = true
     defer { isTraining = false }
     return run.minimize(history: history, handler: handler)
@@ -150,6 +156,9 @@ private final class LBFGSRun<T: Scalar> {
   let x: UnsafePointer<T>
   let y: UnsafePointer<T>
   let rows: Int
+  /// Per-row weights of the loss (their sum `weightSum`), or nil.
+  let weights: UnsafePointer<T>?
+  let weightSum: Double
   let space: Workspace<T>
   let options: LBFGSOptions
   let count: Int
@@ -171,17 +180,30 @@ private final class LBFGSRun<T: Scalar> {
   var evaluations = 0
   var clock: PollClock
   var sameBatch = false
-  /// The handler's answer that interrupted an evaluation.
-  var interruption: FitControl?
+  /// Why the handler interrupted an evaluation.
+  var interruption = StopReason.callback
+
+  /// The stop reason a handler's answer asks for (`.abort`: interrupted,
+  /// `.stop`: callback), or nil to go on (a new learning rate means
+  /// nothing here).
+  static func stopReason(_ answer: FitControl) -> StopReason? {
+    switch answer {
+    case .proceed, .rate: nil
+    case .stop: .callback
+    case .abort: .interrupted
+    }
+  }
 
   init(
     network: Network<T>, x: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int,
-    space: Workspace<T>, options: LBFGSOptions
+    weights: UnsafePointer<T>?, weightSum: Double, space: Workspace<T>, options: LBFGSOptions
   ) throws {
     self.network = network
     self.x = x
     self.y = y
     self.rows = rows
+    self.weights = weights
+    self.weightSum = weightSum
     self.space = space
     self.options = options
     count = network.parameterCount
@@ -215,7 +237,8 @@ private final class LBFGSRun<T: Scalar> {
   /// F at the network's parameters, ∇F into `out`.
   func objective(into out: UnsafeMutablePointer<T>) -> Double {
     let data = network.backward(
-      x, y, rows: rows, space: space, keepLayers: false, sameBatch: sameBatch)
+      x, y, rows: rows, space: space, keepLayers: false, sameBatch: sameBatch, weights: weights,
+      weightSum: weightSum)
     sameBatch = true
     evaluations += 1
     let scale = T(options.scale)
@@ -249,9 +272,8 @@ private final class LBFGSRun<T: Scalar> {
   func evaluate(step: Double, handler: (FitEvent) -> FitControl) -> LinePoint? {
     if clock.due() {
       sameBatch = false
-      let answer = handler(.poll)
-      if answer != .proceed {
-        interruption = answer
+      if let reason = Self.stopReason(handler(.poll)) {
+        interruption = reason
         return nil
       }
     }
@@ -271,9 +293,6 @@ private final class LBFGSRun<T: Scalar> {
       parameters.update(from: theta.pointer, count: count)
       return LBFGSOutcome(
         iterations: iterations, evaluations: evaluations, value: value, reason: reason)
-    }
-    func stopped(by answer: FitControl?) -> StopReason {
-      answer == .abort ? .interrupted : .callback
     }
     guard value.isFinite, allFinite(gradient, count: count) else { return outcome(0, .diverged) }
     if maxMagnitude(gradient, count: count) <= options.gradientTolerance {
@@ -308,7 +327,7 @@ private final class LBFGSRun<T: Scalar> {
         moveParameters(step: point.step)
         swap(&gradient, &lowGradient)
       case .stopped:
-        return outcome(iterations, stopped(by: interruption))
+        return outcome(iterations, interruption)
       case .failed:
         parameters.update(from: theta.pointer, count: count)
         if memory.isEmpty { return outcome(iterations, .lineSearchFailed) }
@@ -334,8 +353,8 @@ private final class LBFGSRun<T: Scalar> {
         clock.restart()
         sameBatch = false
         let answer = handler(
-          .epochEnd(epoch: iterations - 1, loss: value, validationLoss: .nan))
-        if answer != .proceed { return outcome(iterations, stopped(by: answer)) }
+          .epochEnd(epoch: iterations - 1, loss: value, validationLoss: .nan, learningRate: .nan))
+        if let reason = Self.stopReason(answer) { return outcome(iterations, reason) }
       }
       // The stopping tests, in SciPy's order.
       if iterations >= options.maxIterations { return outcome(iterations, .maxIterations) }

@@ -163,7 +163,7 @@ final class LBFGSTests: XCTestCase {
     var reported: [Int] = []
     let stopped = try fit(try xorNetwork(seed: 2), LBFGSOptions(maxIterations: 50, reportEvery: 1)) {
       event in
-      guard case .epochEnd(let iteration, _, _) = event else { return .proceed }
+      guard case .epochEnd(let iteration, _, _, _) = event else { return .proceed }
       reported.append(iteration)
       return iteration == 1 ? .stop : .proceed
     }

@@ -326,6 +326,66 @@ def test_request_stop_from_another_thread():
     assert result["history"].stop_reason == "requested"
 
 
+# Sample weights
+
+
+@pytest.mark.parametrize("output,loss", [("identity", "mse"),
+                                         ("softmax", "cross_entropy"),
+                                         ("sigmoid", "binary_cross_entropy")])
+def test_weighted_fits_agree_with_the_twin(output, loss):
+    X, y = random_data(loss, 40, SIZES[0], SIZES[-1], seed=5)
+    weights = np.random.default_rng(5).uniform(0, 3, 40)
+    weights[::7] = 0.0
+    engine, twin = twins("tanh", output, loss, seed=5)
+    options = dict(optimizer="lbfgs", epochs=12, l2=1e-2, tol=0,
+                   sample_weight=weights)
+    ours, theirs = engine.fit(X, y, **options), twin.fit(X, y, **options)
+    assert (ours.stop_reason, ours.iterations, ours.evaluations) == (
+        theirs.stop_reason, theirs.iterations, theirs.evaluations)
+    np.testing.assert_allclose(ours.loss, theirs.loss, rtol=1e-10)
+    assert largest_difference(engine.weights, twin.weights) <= 1e-10
+    # F is the weighted mean loss (plus the l2 term).
+    squares = sum(float(np.sum(W ** 2)) for W, _ in engine.weights)
+    assert ours.loss[-1] == pytest.approx(
+        engine.loss(X, y, sample_weight=weights) + 0.5e-2 * squares,
+        rel=1e-12)
+
+
+@pytest.mark.parametrize("Network", [sp.Network, reference.Network])
+def test_integer_weights_equal_repeated_rows(Network):
+    X, y = random_data("cross_entropy", 30, 4, 3, seed=6)
+    counts = np.random.default_rng(6).integers(0, 4, 30)
+    counts[0] = 2
+    repeated_X, repeated_y = np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    options = dict(optimizer="lbfgs", epochs=12, l2=1e-2, tol=0)
+    weighted = Network(SIZES, activation="tanh", loss="cross_entropy",
+                       seed=6)
+    by_weight = weighted.fit(X, y, sample_weight=counts, **options)
+    repeated = Network(SIZES, activation="tanh", loss="cross_entropy",
+                       seed=6)
+    by_rows = repeated.fit(repeated_X, repeated_y, **options)
+    assert (by_weight.iterations, by_weight.evaluations) == (
+        by_rows.iterations, by_rows.evaluations)
+    np.testing.assert_allclose(by_weight.loss, by_rows.loss, rtol=1e-10)
+    assert largest_difference(weighted.weights, repeated.weights) <= 1e-10
+
+
+def test_class_weight_changes_the_objective():
+    X, y = random_data("cross_entropy", 30, 4, 3, seed=7)
+    balanced = sp.Network(SIZES, activation="tanh", loss="cross_entropy",
+                          seed=7)
+    history = balanced.fit(X, y, optimizer="lbfgs", epochs=10,
+                           class_weight="balanced")
+    labels = np.asarray(y)
+    counts = np.bincount(labels, minlength=3)
+    weights = (len(labels) / (3 * counts))[labels]
+    assert history.loss[-1] == pytest.approx(
+        balanced.loss(X, y, sample_weight=weights), rel=1e-12)
+    plain = sp.Network(SIZES, activation="tanh", loss="cross_entropy",
+                       seed=7)
+    assert plain.fit(X, y, optimizer="lbfgs", epochs=10).loss != history.loss
+
+
 # The vocabulary, arguments and memory
 
 
@@ -356,6 +416,10 @@ def test_lbfgs_object_and_options():
     (dict(epochs=0), ValueError, "epochs"),
     (dict(memory=2.5), TypeError, "memory"),
     (dict(momentum=0.9), TypeError, "unexpected option.*momentum"),
+    (dict(metrics=["r2"]), ValueError, "no metrics"),
+    (dict(restore_best_weights=True), ValueError, "restore_best_weights"),
+    (dict(sample_weight=[1.0, -1.0, 1.0, 1.0]), ValueError, "sample_weight"),
+    (dict(sample_weight=[1.0, 1.0]), ValueError, "sample_weight"),
 ])
 @pytest.mark.parametrize("Network", [sp.Network, reference.Network])
 def test_bad_arguments(Network, options, error, match):
