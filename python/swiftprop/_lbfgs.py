@@ -66,11 +66,14 @@ def fit_weights(net, Y, sample_weight, class_weight):
         weights, dtype=net.dtype)
 
 
-def lbfgs_history(losses, iterations, evaluations, reason, stacklevel):
+def lbfgs_history(losses, iterations, evaluations, value, reason,
+                  stacklevel):
     """The ``History`` of an L-BFGS run (warning as ``fit`` does when the
-    objective is not finite at the start)."""
+    objective is not finite at the start); ``value`` is F at the final
+    weights."""
     history = History(losses[:iterations], (), reason)
     history.evaluations = evaluations
+    history.objective = value
     if reason == "diverged":
         history.diverged_at = 0
         warnings.warn("L-BFGS cannot start: the loss or its gradient is NaN "

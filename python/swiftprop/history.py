@@ -42,6 +42,9 @@ class History:
     evaluations : int or None
         L-BFGS only: objective evaluations (forward and backward passes)
         made, the initial one included.
+    objective : float or None
+        L-BFGS only: the objective at the final weights (``loss[-1]``, or
+        its value at the start when no iteration ran), SciPy's ``fun``.
     lr : list of float
         The learning rate each epoch used (see ``swiftprop.schedules``).
     accuracy, val_accuracy, r2, val_r2 : list of float
@@ -61,6 +64,7 @@ class History:
         self.stop_reason = stop_reason
         self.diverged_at = None
         self.evaluations = None
+        self.objective = None
         self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
         self.lr = np.asarray(lr, dtype=float).tolist()

@@ -528,7 +528,7 @@ class Network(LayerStack):
         bar = progress_bar(reporter, history, progress)
         with self._lock, bar as reporter:
             self._stop_request.clear()
-            iterations, evaluations, _, reason = _engine.fit_lbfgs(
+            iterations, evaluations, value, reason = _engine.fit_lbfgs(
                 self._handle, X, Y,
                 lbfgs_settings(settings, plan.epochs, reporter.every,
                                _POLL_INTERVAL_NS),
@@ -537,8 +537,8 @@ class Network(LayerStack):
         stop_reason = name_of(STOP_REASONS, reason)
         if stop_reason == "callback" and self._stop_request:
             stop_reason = "requested"
-        return lbfgs_history(history, iterations, evaluations, stop_reason,
-                             stacklevel=3)
+        return lbfgs_history(history, iterations, evaluations, value,
+                             stop_reason, stacklevel=3)
 
     # Saving, copying and display: all through the network's state
 

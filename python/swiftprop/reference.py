@@ -597,7 +597,8 @@ def lbfgs_minimize(objective, theta, settings, max_iter, report):
 
     Returns
     -------
-    theta, losses, evaluations, stop_reason
+    theta, value, losses, evaluations, stop_reason
+        ``value`` is F at the final theta.
     """
     evaluations = 0
     dtype = theta.dtype.type
@@ -612,9 +613,9 @@ def lbfgs_minimize(objective, theta, settings, max_iter, report):
     losses = []
     value, gradient = evaluate(theta)
     if not (math.isfinite(value) and np.isfinite(gradient).all()):
-        return theta, losses, evaluations, "diverged"
+        return theta, value, losses, evaluations, "diverged"
     if float(np.max(np.abs(gradient))) <= settings.gtol:
-        return theta, losses, evaluations, "converged_gtol"
+        return theta, value, losses, evaluations, "converged_gtol"
     iterations = 0
     while True:
         d = memory.direction(gradient)
@@ -640,7 +641,7 @@ def lbfgs_minimize(objective, theta, settings, max_iter, report):
                 keep_as_low)
         if outcome == "failed":
             if not memory.pairs:
-                return theta, losses, evaluations, "line_search_failed"
+                return theta, value, losses, evaluations, "line_search_failed"
             memory.pairs = []
             continue
         if outcome == "trial":
@@ -654,16 +655,16 @@ def lbfgs_minimize(objective, theta, settings, max_iter, report):
         iterations += 1
         losses.append(value)
         if report(iterations, value) is False:
-            return theta, losses, evaluations, "callback"
+            return theta, value, losses, evaluations, "callback"
         if iterations >= max_iter:
-            return theta, losses, evaluations, "max_iter"
+            return theta, value, losses, evaluations, "max_iter"
         if evaluations > settings.max_fun:
-            return theta, losses, evaluations, "max_fun"
+            return theta, value, losses, evaluations, "max_fun"
         if float(np.max(np.abs(gradient))) <= settings.gtol:
-            return theta, losses, evaluations, "converged_gtol"
+            return theta, value, losses, evaluations, "converged_gtol"
         if previous - value <= settings.ftol * max(abs(previous), abs(value),
                                                    1):
-            return theta, losses, evaluations, "converged_ftol"
+            return theta, value, losses, evaluations, "converged_ftol"
         if curvature > epsilon * (-point[0] * slope):
             memory.keep(s, y, curvature)
 
@@ -1366,12 +1367,12 @@ class Network(LayerStack):
             return True
 
         theta = np.concatenate([p.ravel() for p in like])
-        theta, losses, evaluations, reason = lbfgs_minimize(
+        theta, value, losses, evaluations, reason = lbfgs_minimize(
             objective, theta, settings, plan.epochs, report)
         arrays = _unflatten(theta, like)
         self._parameters = list(zip(arrays[0::2], arrays[1::2]))
         return lbfgs_history(np.array(losses, dtype=float), len(losses),
-                             evaluations, reason, stacklevel=3)
+                             evaluations, value, reason, stacklevel=3)
 
     def _diverged(self, losses, val_losses, norms, epoch, rates=(),
                   records=None, wants=None):

@@ -108,6 +108,7 @@ def test_history_is_the_objective_after_each_iteration():
         assert history.stop_reason == "max_iter"
         assert history.loss[-1] == pytest.approx(
             objective(net, X, y, l2, scale), rel=1e-12)
+        assert history.objective == history.loss[-1]
         assert history.loss[0] < start
         # Every iteration evaluates F at least once, plus the start.
         assert history.evaluations >= history.iterations + 1
@@ -207,6 +208,8 @@ def test_gtol_met_at_the_start_takes_no_iteration():
     assert (history.stop_reason, history.iterations,
             history.evaluations) == ("converged_gtol", 0, 1)
     assert largest_difference(net.weights, weights) == 0
+    assert history.objective == pytest.approx(objective(net, X, y),
+                                              rel=1e-12)
 
 
 def test_ftol_relative_reduction():
