@@ -282,7 +282,7 @@ def test_the_engine_refuses_a_bad_schedule_given_directly():
     X, Y = np.zeros((3, 2)), np.zeros((3, 1))
     history, norms = np.zeros(2), np.zeros((2, 1))
     bad = (None, None, (_codes.SCHEDULES["step"], (0.0, 0.5), 0, 0.0), -1, 0,
-           0, 0, 1.0, 0.0, None, None, None, None, None)
+           0, 0, 1.0, 0.0, None, None, None, None, None, None)
     with pytest.raises(ValueError, match="step_size"):
         _engine.fit(net._handle, X, Y, None, None, (0, (0.1, 0.0, 0.0, 0.0)),
                     (2, 3, True, 0, -1.0, 1, 10**7), None, history, None,
@@ -503,3 +503,44 @@ def test_bad_callbacks_are_refused():
     with pytest.raises(ValueError, match="finite"):
         net.fit(X, Y, epochs=3, callbacks=[callbacks.LearningRateScheduler(
             lambda epoch, lr: math.nan)])
+
+
+# The l2 term and the pictures of the metrics
+
+
+def test_l2_term_is_recorded_and_agrees_with_the_twin():
+    X, Y = data()
+    engine, twin = pair([3, 4, 2])
+    kwargs = dict(epochs=5, lr=0.3, l2=0.02, batch_size=7, include_l2=True)
+    history, expected = engine.fit(X, Y, **kwargs), twin.fit(X, Y, **kwargs)
+    np.testing.assert_allclose(history.l2_term, expected.l2_term, rtol=TOL)
+    assert all(term > 0 for term in history.l2_term)
+    plain = sp.Network([3, 4, 2], dtype="float64", seed=3).fit(
+        X, Y, epochs=5, lr=0.3, l2=0.02, batch_size=7)
+    assert plain.l2_term == []
+    # The data loss is the loss without the l2 term: the same fit without
+    # include_l2 records it.
+    np.testing.assert_allclose(np.subtract(history.loss, history.l2_term),
+                               plain.loss, rtol=1e-12)
+
+
+def test_metric_and_l2_plots_draw_the_recorded_numbers():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from swiftprop import plot
+    X, labels = data(n=30, outputs=3, labels=True)
+    net = sp.Network([3, 5, 3], loss="cross_entropy", seed=1)
+    history = net.fit(X, labels, epochs=6, lr=0.5, l2=0.01, include_l2=True,
+                      metrics=["accuracy"], validation_data=(X, labels))
+    ax = plot.metrics(history)
+    assert [line.get_label() for line in ax.lines] == ["accuracy",
+                                                       "val_accuracy"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), history.val_accuracy)
+    ax = plot.loss_and_l2(history)
+    np.testing.assert_allclose(ax.lines[1].get_ydata(),
+                               np.subtract(history.loss, history.l2_term))
+    with pytest.raises(ValueError, match="include_l2"):
+        plot.loss_and_l2(net.fit(X, labels, epochs=2))
+    with pytest.raises(ValueError, match="metrics"):
+        plot.metrics(net.fit(X, labels, epochs=2))
