@@ -544,3 +544,35 @@ def test_metric_and_l2_plots_draw_the_recorded_numbers():
         plot.loss_and_l2(net.fit(X, labels, epochs=2))
     with pytest.raises(ValueError, match="metrics"):
         plot.metrics(net.fit(X, labels, epochs=2))
+
+
+def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_one(
+        tmp_path, monkeypatch):
+    """A KeyboardInterrupt arriving while the checkpoint's file is being
+    written (here: raised from inside np.savez, after part of the file is
+    out) ends the fit with KeyboardInterrupt and leaves the checkpoint of
+    the epoch before intact, loadable, and no temporary file behind."""
+    from swiftprop import persistence
+    X, Y = data()
+    path = tmp_path / "ckpt.npz"
+    checkpoint = callbacks.ModelCheckpoint(path)
+    real_savez = np.savez
+    writes = []
+
+    def interrupted_savez(file, **arrays):
+        writes.append(1)
+        if len(writes) == 3:
+            file.write(b"PK\x03\x04 half a file")
+            raise KeyboardInterrupt
+        return real_savez(file, **arrays)
+
+    monkeypatch.setattr(persistence.np, "savez", interrupted_savez)
+    net = sp.Network([3, 4, 2], dtype="float64", seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=5, lr=0.3, callbacks=[checkpoint])
+    monkeypatch.setattr(persistence.np, "savez", real_savez)
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+    second = sp.Network.load(path)
+    replay = sp.Network([3, 4, 2], dtype="float64", seed=1)
+    replay.fit(X, Y, epochs=2, lr=0.3)
+    assert_same_weights(second, replay, tol=0)
