@@ -346,7 +346,7 @@ extension Network {
         "gradient_norms", count: try product(options.epochs, layers.count), atLeast: true)
     }
     let records: [(String, MutableMatrix<Double>?, Bool)] = [
-      ("lr_history", history.learningRate, true),
+      ("lr_history", history.learningRate, false),
       ("accuracy_history", history.accuracy, options.metrics.contains(.accuracy)),
       ("val_accuracy_history", history.validationAccuracy,
        options.metrics.contains(.accuracy) && validation != nil),
