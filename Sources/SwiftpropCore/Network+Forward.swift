@@ -30,8 +30,10 @@ extension Network {
 
   func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>) throws {
     let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    var interrupts = InterruptPoll()
     var start = 0
     while start < rows {
+      try interrupts.check()
       let count = min(inferenceBlockRows, rows - start)
       forward(x + start * inputCount, rows: count, space: space)
       (output + start * outputCount).update(
@@ -68,9 +70,11 @@ extension Network {
         rows: count, cols: outputCount)
     }
     if rows <= inferenceBlockRows { return blockLoss(0, rows) }
+    var interrupts = InterruptPoll()
     var total = 0.0
     var start = 0
     while start < rows {
+      try interrupts.check()
       let count = min(inferenceBlockRows, rows - start)
       total += blockLoss(start, count) * Double(count)
       start += count
