@@ -573,6 +573,12 @@ engine_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         long value = PyLong_AsLong(PySequence_Fast_GET_ITEM(acts_seq, i));
         if (value == -1 && PyErr_Occurred())
             goto done;
+        if (value < 0 || value >= SP_ACTIVATION_COUNT) {
+            /* never truncated to another code */
+            PyErr_Format(PyExc_ValueError, "unknown activation code %ld in "
+                         "layer %zd", value, i);
+            goto done;
+        }
         activations[i] = (int32_t)value;
     }
     int64_t handle = 0;

@@ -71,5 +71,14 @@ class EpochReporter:
                 line += f"  val_loss {val_loss:.6f}"
             print(line, flush=True)
         if self.plan.callback is not None:
-            return self.plan.callback(epoch, loss) is not False
+            return not wants_stop(self.plan.callback(epoch, loss))
         return True
+
+
+def wants_stop(verdict):
+    """Whether a callback's return value asks training to stop: ``False``
+    itself or NumPy's ``np.False_`` (a boolean that is false). ``None`` (no
+    return value), ``True`` and anything that is not a boolean, even if
+    falsy like ``0`` or ``[]``, let training go on, as in Keras, where
+    stopping is an explicit request."""
+    return isinstance(verdict, (bool, np.bool_)) and not verdict

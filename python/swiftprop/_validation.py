@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ._codes import DTYPES, LABEL_LOSSES
+from ._codes import DTYPES, LABEL_LOSSES, OUTPUT_ACTIVATION_FOR_LOSS
 
 __all__ = [
     "NUMPY_DTYPES", "choose", "check_number", "check_int", "check_bool",
@@ -92,8 +92,31 @@ def check_dtype(dtype):
     return NUMPY_DTYPES[key]
 
 
+# The targets a loss fused with its output activation can take, by that
+# activation: the sigmoid's cross-entropy -[y log a + (1 - y) log(1 - a)] is
+# bounded below only for y in [0, 1]; the softmax's -sum(y log a) for y >= 0
+# (rows that are not one-hot are weighted mixtures of labels).
+TARGET_RANGES = {"sigmoid": (0.0, 1.0), "softmax": (0.0, None)}
+
+
+def _is_sparse(array):
+    """A SciPy sparse matrix or array, recognised without importing SciPy."""
+    module = type(array).__module__ or ""
+    return module.startswith("scipy.sparse") and hasattr(array, "toarray")
+
+
 def _as_numeric(name, array):
-    array = np.asarray(array)
+    if _is_sparse(array):
+        raise TypeError(f"{name} is a SciPy sparse {type(array).__name__}: "
+                        "sparse input is not supported by Network; use "
+                        f"{name}.toarray() (swiftprop.sklearn's estimators "
+                        "accept sparse input)")
+    try:
+        array = np.asarray(array)
+    except ValueError as error:
+        # Ragged nested lists: NumPy's message does not say which argument.
+        raise ValueError(f"{name} must be a rectangular array (every row of "
+                         f"the same length): {error}") from None
     kind = array.dtype.kind
     if kind in "biuf":
         return array
@@ -140,8 +163,16 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     one output.
     """
     y = _as_numeric(name, y)
-    if loss in LABEL_LOSSES and y.dtype.kind in "biu" and (
-            y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1)):
+    as_labels = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1
+                                and n_outputs > 1)
+    if loss in LABEL_LOSSES and as_labels and n_outputs > 1 \
+            and y.dtype.kind == "f":
+        raise TypeError(f"{name} looks like class labels (shape {y.shape}) "
+                        f"but has dtype {y.dtype}: {loss} class labels must "
+                        f"be integers in [0, {n_outputs - 1}] (use "
+                        f"{name}.astype(int)), or pass one-hot rows of shape "
+                        f"(n_samples, {n_outputs})")
+    if loss in LABEL_LOSSES and y.dtype.kind in "biu" and as_labels:
         # Booleans are the labels 0 and 1 (never a mask).
         labels = y.reshape(-1).astype(np.intp)
         if labels.shape[0] != n_samples:
@@ -168,4 +199,12 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     y = np.ascontiguousarray(y, dtype=dtype)
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinity")
+    low, high = TARGET_RANGES.get(OUTPUT_ACTIVATION_FOR_LOSS.get(loss),
+                                  (None, None))
+    if (low is not None and y.min() < low) or (
+            high is not None and y.max() > high):
+        allowed = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+        raise ValueError(f"{name} must hold targets {allowed} for {loss} "
+                         f"(the loss is unbounded below otherwise), got "
+                         f"values in [{y.min():g}, {y.max():g}]")
     return y
