@@ -74,10 +74,18 @@ def check_int(name, value, *, low=None, high=INT64_MAX):
                         f"{type(value).__name__}")
     value = int(value)
     if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise ValueError(f"{name} must be >= {low}, got {_shown(value)}")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
+        raise ValueError(f"{name} must be <= {high}, got {_shown(value)}")
     return value
+
+
+def _shown(value):
+    """An integer for a message: in full up to 40 digits, else its size
+    (Python refuses to print integers of more than 4300 digits)."""
+    if value.bit_length() <= 132:
+        return str(value)
+    return f"an integer of {value.bit_length()} bits"
 
 
 def check_dtype(dtype):
