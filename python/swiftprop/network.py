@@ -262,6 +262,11 @@ class Network(LayerStack):
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
+
+        Notes
+        -----
+        Runs in blocks of 1024 rows (the same values as one pass: rows are
+        independent); Ctrl-C raises ``KeyboardInterrupt`` between blocks.
         """
         if not (type(X) is np.ndarray and X.dtype is self.dtype
                 and X.ndim == 2 and X.flags.c_contiguous
@@ -276,7 +281,11 @@ class Network(LayerStack):
         return out
 
     def loss(self, X, y):
-        """The data loss on ``(X, y)`` (without any l2 term), as a float."""
+        """The data loss on ``(X, y)`` (without any l2 term), as a float.
+
+        Scored in blocks of 1024 rows, whose losses are averaged by their
+        rows; Ctrl-C raises ``KeyboardInterrupt`` between blocks.
+        """
         X, Y = self._samples(X, y)
         with self._lock:
             return _engine.loss(self._handle, X, Y)
@@ -288,6 +297,16 @@ class Network(LayerStack):
         -------
         list of (dW, db)
             Same structure and shapes as ``weights``.
+
+        Notes
+        -----
+        A large batch (more than ``max(4096, 2**27 // n_parameters)``
+        rows) is processed in chunks of that many rows: the gradient is
+        ``sum_c (n_c / n) grad_c`` over chunks of ``n_c`` rows, summed in
+        float64, which may differ from one pass over all rows in the last
+        bits (about 1e-16 relative in float64); Ctrl-C raises
+        ``KeyboardInterrupt`` between chunks, and the workspace holds one
+        chunk. Smaller batches are one backward pass, as in ``fit``.
         """
         X, Y = self._samples(X, y)
         flat = np.empty(self.n_parameters, dtype=self.dtype)
@@ -299,7 +318,9 @@ class Network(LayerStack):
         """Central finite differences ``(L(p+eps) - L(p-eps)) / (2 eps)``.
 
         Computed in float64 whatever the network's dtype, for checking
-        ``gradients``; costs two forward passes per parameter.
+        ``gradients``; costs two forward passes per parameter. Ctrl-C
+        raises ``KeyboardInterrupt`` between parameters (the network is
+        unchanged: the differences are taken on a float64 copy).
 
         Returns
         -------
@@ -322,6 +343,9 @@ class Network(LayerStack):
         activations : list of ndarray
             ``activations[0]`` is ``X`` (converted); ``activations[l + 1]``
             is ``f(zs[l])``, so ``activations[-1]`` equals ``predict(X)``.
+
+        Runs in predict's blocks of 1024 rows; Ctrl-C raises
+        ``KeyboardInterrupt`` between them.
         """
         X = as_float_matrix("X", X, self.dtype, self.n_inputs)
         width = sum(layer.n_out for layer in self.layers)
@@ -402,7 +426,9 @@ class Network(LayerStack):
             Print the loss every ``verbose`` epochs (0: silent).
         callback : callable, optional
             ``callback(epoch, loss)`` after every epoch (0-based); returning
-            ``False`` stops training.
+            ``False`` or ``np.False_`` stops training (``None``, and any
+            value that is not a boolean, even a falsy one like ``0``, go
+            on: stopping is an explicit request).
         validation_data : tuple (X_val, y_val), optional
             Scored after every epoch into ``History.val_loss``.
         tol : float, optional
