@@ -242,7 +242,20 @@ private func samples(
   guard try network.run(AllFinite(values: y!, count: yCount)) else {
     throw EngineError(.invalidValue, "\(names.1) contains NaN or infinity")
   }
+  if let problem = try network.run(TargetProblem(values: y!, count: yCount, name: names.1)) {
+    throw EngineError(.invalidValue, problem)
+  }
   return (network, Samples(x: x!, y: y!, rows: Int(rows)))
+}
+
+/// Targets outside what the network's loss is defined for (`Loss.targetRange`).
+struct TargetProblem: NetworkOperation {
+  let values: UnsafeRawPointer
+  let count: Int
+  let name: String
+  func callAsFunction<T: Scalar>(_ n: Network<T>) -> String? {
+    n.loss.targetProblem(values.assumingMemoryBound(to: T.self), count: count, name: name)
+  }
 }
 
 /// Checked samples, viewed in the network's element type by the operations.
