@@ -15,8 +15,7 @@ name                 contents
                      ``binary_cross_entropy``, ``cross_entropy``, ...)
 ``dtype``            str scalar: ``float32`` or ``float64``
 ``init``             str scalar: ``xavier``, ``he`` or ``normal``
-``seed``             str scalar: the seed, in decimal (seeds may exceed 64
-                     bits)
+``seed``             str scalar: the seed, in decimal (in ``[0, 2**64)``)
 ``generator``        uint64 scalar: the state of the network's SplitMix64
                      generator, which orders the next mini-batches
 ``W0``, ``b0``, ...  each layer's weights ``(n_in, n_out)`` and biases
@@ -41,6 +40,12 @@ the same state.
 This module knows networks only through their state: ``Network._state()``
 returns a ``NetworkState``, ``Network._from_state`` builds one back, and the
 functions here turn a ``NetworkState`` into arrays or a file and back.
+
+Reading opens only the members named above, and checks each one's
+``.npy`` header before its data: the weights and optimizer vectors must
+declare exactly the shapes the architecture gives them, the other members
+a few megabytes at most, so an extra or oversized member is never
+decompressed.
 
 Files are written atomically: to a temporary file in the destination's
 directory, flushed to disk, then renamed over the destination, so a crash
