@@ -7,25 +7,32 @@ extension Network {
   /// (parameterCount values); returns the loss.
   @_specialize(where T == Float)
   @_specialize(where T == Double)
-  public func gradients(_ x: Matrix<T>, _ y: Matrix<T>, into output: MutableMatrix<T>) throws
-    -> Double
-  {
+  public func gradients(
+    _ x: Matrix<T>, _ y: Matrix<T>, weights: Matrix<T>? = nil, into output: MutableMatrix<T>
+  ) throws -> Double {
     try checkSamples(x, y)
     try output.check("gradients", count: parameterCount)
+    let weightSum = try weights.map { try checkWeights($0, rows: x.rows, name: "sample_weight") }
     defer { releaseLargeWorkspaces() }
-    return try gradients(x.base, y.base, rows: x.rows, into: output.base)
+    return try gradients(
+      x.base, y.base, rows: x.rows, into: output.base, weights: weights?.base,
+      weightSum: weightSum ?? 0)
   }
 
   func gradients(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>,
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0
   ) throws -> Double {
     try refuseWhileTraining("compute gradients")
     let chunkRows = gradientChunkRows
     if rows > chunkRows {
-      return try chunkedGradients(x, y, rows: rows, chunkRows: chunkRows, into: output)
+      return try chunkedGradients(
+        x, y, rows: rows, chunkRows: chunkRows, into: output, weights: weights,
+        weightSum: weightSum)
     }
     let space = try workspace(rows: rows, forTraining: true)
-    let value = backward(x, y, rows: rows, space: space, keepLayers: false)
+    let value = backward(
+      x, y, rows: rows, space: space, keepLayers: false, weights: weights, weightSum: weightSum)
     var offset = 0
     for gradient in space.gradients {
       (output + offset).update(from: gradient.pointer, count: gradient.count)
@@ -42,13 +49,16 @@ extension Network {
   /// The gradients of a large batch, chunk by chunk: every loss is a mean
   /// over the rows, so with chunks c of n_c rows out of n,
   /// ∇L = Σ_c (n_c / n) ∇L_c and L = Σ_c (n_c / n) L_c, summed in Double.
+  /// With sample weights each chunk is scaled by the whole batch's weight
+  /// sum W (its rows' δ by wᵣ / W), so the chunks' results add up as they
+  /// are.
   /// Between chunks the call hears interrupts, and its workspace holds one
   /// chunk instead of the whole batch. The sum's rounding differs from
   /// one pass over all rows in the last bits (about 1e-16 relative in
   /// Double).
   func chunkedGradients(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, chunkRows: Int,
-    into output: UnsafeMutablePointer<T>
+    into output: UnsafeMutablePointer<T>, weights: UnsafePointer<T>? = nil, weightSum: Double = 0
   ) throws -> Double {
     let sums = try Buffer<Double>(count: parameterCount)
     let space = try workspace(rows: chunkRows, forTraining: true)
@@ -58,10 +68,10 @@ extension Network {
     while start < rows {
       try interrupts.check()
       let count = min(chunkRows, rows - start)
-      let share = Double(count) / Double(rows)
+      let share = weights == nil ? Double(count) / Double(rows) : 1
       loss += share * backward(
         x + start * inputCount, y + start * outputCount, rows: count, space: space,
-        keepLayers: false)
+        keepLayers: false, weights: weights.map { $0 + start }, weightSum: weightSum)
       var offset = 0
       for gradient in space.gradients {
         for i in 0..<gradient.count {
