@@ -117,8 +117,10 @@ def test_ctrl_c_interrupts_long_calls(which):
 
 
 def test_interrupted_results_are_not_changed_by_blocks():
-    """The interrupt points do not change results: predict, loss and
-    forward over many rows equal their values over single blocks."""
+    """The blocks that make room for interrupt points do not change
+    results: predict over many rows equals it over single blocks, the
+    forward trace's last layer is predict's and each z is a_in @ W + b, and
+    loss is the row-weighted mean of its blocks' losses."""
     rng = np.random.default_rng(3)
     net = sp.Network([5, 7, 3], activation="tanh", seed=1)
     X = rng.normal(size=(3000, 5))
@@ -128,16 +130,17 @@ def test_interrupted_results_are_not_changed_by_blocks():
     np.testing.assert_array_equal(whole, parts)
     zs, activations = net.forward(X)
     np.testing.assert_array_equal(activations[-1], whole)
-    reference = sp.reference.Network.from_network(net) if hasattr(
-        sp.reference.Network, "from_network") else None
-    if reference is not None:
-        np.testing.assert_allclose(reference.predict(X), whole, rtol=0,
-                                   atol=1e-12)
+    for z, a, (W, b), a_in in zip(zs, activations[1:], net.weights,
+                                  activations[:-1]):
+        np.testing.assert_allclose(z, a_in @ W + b, rtol=0, atol=1e-12)
+    loss_parts = sum(net.loss(X[i:i + 1024], Y[i:i + 1024]) * len(X[i:i + 1024])
+                     for i in range(0, 3000, 1024)) / 3000
+    np.testing.assert_allclose(net.loss(X, Y), loss_parts, rtol=1e-14)
 
 
 def test_chunked_gradients_agree_with_numpy():
     """A gradients call large enough to run in row chunks agrees with the
-    NumPy twin to 1e-10 (float64), and its loss with loss()."""
+    NumPy twin to 1e-10 (float64), with and without sample weights."""
     rng = np.random.default_rng(4)
     net = sp.Network([40, 800, 3], activation="tanh", seed=2)
     rows = 3 * max(4096, (1 << 27) // net.n_parameters) + 17  # 3 chunks and a bit
@@ -145,11 +148,13 @@ def test_chunked_gradients_agree_with_numpy():
     Y = rng.normal(size=(rows, 3))
     twin = sp.reference.Network([40, 800, 3], activation="tanh", seed=2)
     twin.set_weights(net.weights)
-    ours = net.gradients(X, Y)
-    theirs = twin.gradients(X, Y)
-    for (dW, db), (tW, tb) in zip(ours, theirs):
-        np.testing.assert_allclose(dW, tW, rtol=0, atol=1e-10)
-        np.testing.assert_allclose(db, tb, rtol=0, atol=1e-10)
+    weights = rng.uniform(0, 3, rows)
+    for sample_weight in (None, weights):
+        ours = net.gradients(X, Y, sample_weight=sample_weight)
+        theirs = twin.gradients(X, Y, sample_weight=sample_weight)
+        for (dW, db), (tW, tb) in zip(ours, theirs):
+            np.testing.assert_allclose(dW, tW, rtol=0, atol=1e-10)
+            np.testing.assert_allclose(db, tb, rtol=0, atol=1e-10)
     np.testing.assert_allclose(net.backward(X, Y)["loss"], net.loss(X, Y),
                                rtol=1e-12)
 
