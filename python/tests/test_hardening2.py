@@ -398,6 +398,22 @@ def test_binary_cross_entropy_refuses_targets_outside_0_1(y):
             call(np.eye(2), y)
 
 
+@pytest.mark.parametrize("loss, y, message", [
+    ("binary_cross_entropy", [[1.5], [0.0]], r"in \[0(\.0)?, 1(\.0)?\]"),
+    ("cross_entropy", [[1.5, -0.5], [0.0, 1.0]], ">= 0")])
+def test_engine_refuses_such_targets_through_the_abi(loss, y, message):
+    """The engine's own check, for callers of the C ABI (here through the
+    private _engine, past the Python checks)."""
+    net = sp.Network([2, len(y[0])], loss=loss, seed=0)
+    X = np.eye(2)
+    Y = np.array(y, dtype=np.float64)
+    for call in (lambda: _engine.loss(net._handle, X, Y),
+                 lambda: _engine.gradients(net._handle, X, Y,
+                                           np.empty(net.n_parameters))):
+        with pytest.raises(ValueError, match="y must hold targets " + message):
+            call()
+
+
 def test_cross_entropy_refuses_negative_targets_and_float_labels():
     net = sp.Network([2, 3], loss="cross_entropy", seed=0)
     with pytest.raises(ValueError, match="y must hold targets >= 0"):
