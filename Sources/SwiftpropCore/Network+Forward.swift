@@ -63,10 +63,14 @@ extension Network {
   }
 
   /// Throws unless `x` and `y` are samples for this network: at least one
-  /// row, as many rows in each, inputCount and outputCount columns.
+  /// row, as many rows in each, inputCount and outputCount columns, and
+  /// targets the loss is defined for (`Loss.targetRange`).
   func checkSamples(_ x: Matrix<T>, _ y: Matrix<T>, names: (String, String) = ("X", "y")) throws {
     try x.check(names.0, columns: inputCount)
     try y.check(names.1, rows: x.rows, columns: outputCount)
+    if let problem = loss.targetProblem(y.base, count: y.rows * y.columns, name: names.1) {
+      throw EngineError(.invalidValue, problem)
+    }
   }
 
   func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {

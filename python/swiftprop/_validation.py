@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ._codes import DTYPES, LABEL_LOSSES, OUTPUT_ACTIVATION_FOR_LOSS
+from ._codes import DTYPES, LABEL_LOSSES
 
 __all__ = [
     "NUMPY_DTYPES", "choose", "check_number", "check_int", "check_bool",
@@ -100,11 +100,17 @@ def check_dtype(dtype):
     return NUMPY_DTYPES[key]
 
 
-# The targets a loss fused with its output activation can take, by that
-# activation: the sigmoid's cross-entropy -[y log a + (1 - y) log(1 - a)] is
-# bounded below only for y in [0, 1]; the softmax's -sum(y log a) for y >= 0
-# (rows that are not one-hot are weighted mixtures of labels).
-TARGET_RANGES = {"sigmoid": (0.0, 1.0), "softmax": (0.0, None)}
+# The targets a loss is defined for, as the engine's Loss.targetRange
+# states them (the engine checks them too, for callers of its C ABI): the
+# sigmoid's cross-entropy -[y log a + (1 - y) log(1 - a)] is bounded below
+# only for y in [0, 1], the softmax's -sum(y log a) for y >= 0 (rows that
+# are not one-hot are weighted mixtures of labels); the Poisson deviance
+# takes counts or rates.
+TARGET_RANGES = {"binary_cross_entropy": (0.0, 1.0),
+                 "cross_entropy": (0.0, None), "poisson": (0.0, None)}
+TARGET_REASONS = {"binary_cross_entropy": "the loss is unbounded below "
+                  "otherwise", "cross_entropy": "the loss is unbounded below "
+                  "otherwise", "poisson": "counts or rates"}
 
 
 def _is_sparse(array):
@@ -207,12 +213,11 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     y = np.ascontiguousarray(y, dtype=dtype)
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinity")
-    low, high = TARGET_RANGES.get(OUTPUT_ACTIVATION_FOR_LOSS.get(loss),
-                                  (None, None))
+    low, high = TARGET_RANGES.get(loss, (None, None))
     if (low is not None and y.min() < low) or (
             high is not None and y.max() > high):
         allowed = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
         raise ValueError(f"{name} must hold targets {allowed} for {loss} "
-                         f"(the loss is unbounded below otherwise), got "
-                         f"values in [{y.min():g}, {y.max():g}]")
+                         f"({TARGET_REASONS[loss]}), got values in "
+                         f"[{y.min():g}, {y.max():g}]")
     return y

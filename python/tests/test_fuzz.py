@@ -195,11 +195,12 @@ def expected_y_error(array, n_samples, n_outputs, loss, dtype):
         values = array.astype(dtype)
         if not np.isfinite(values).all():
             return ValueError
-    # The probability losses are unbounded below outside these targets.
+    # The probability losses are unbounded below outside these targets;
+    # the Poisson loss takes counts or rates.
     if loss == "binary_cross_entropy" and (values.min() < 0
                                            or values.max() > 1):
         return ValueError
-    if loss == "cross_entropy" and values.min() < 0:
+    if loss in ("cross_entropy", "poisson") and values.min() < 0:
         return ValueError
     return None
 
