@@ -639,6 +639,12 @@ engine_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         long value = PyLong_AsLong(PySequence_Fast_GET_ITEM(acts_seq, i));
         if (value == -1 && PyErr_Occurred())
             goto done;
+        if (value < 0 || value >= SP_ACTIVATION_COUNT) {
+            /* never truncated to another code */
+            PyErr_Format(PyExc_ValueError, "unknown activation code %ld in "
+                         "layer %zd", value, i);
+            goto done;
+        }
         activations[i] = (int32_t)value;
     }
     int64_t handle = 0;
@@ -833,6 +839,37 @@ engine_set_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ----------------------------------------------------------- computation */
 
+/*
+ * Ctrl-C during the calls that can run long (predict, loss, gradients,
+ * numerical_gradients, forward): instead of Py_BEGIN/END_ALLOW_THREADS they
+ * release the GIL with BEGIN_INTERRUPTIBLE, which also installs
+ * interrupt_poll as the engine's per-thread poll (sp_set_interrupt_poll).
+ * Between blocks of work, at most every 20 ms, the engine calls it: it
+ * takes the GIL back, runs the signal handlers and releases the GIL again.
+ * A handler that raised (KeyboardInterrupt) stops the call with
+ * SP_CALLBACK_ERROR, and raise_status keeps the pending exception.
+ */
+typedef struct {
+    PyThreadState *thread_state;
+} interrupt_context;
+
+static int32_t
+interrupt_poll(void *raw_context)
+{
+    interrupt_context *context = (interrupt_context *)raw_context;
+    PyEval_RestoreThread(context->thread_state);
+    int interrupted = PyErr_CheckSignals() < 0;
+    context->thread_state = PyEval_SaveThread();
+    return interrupted;
+}
+
+#define BEGIN_INTERRUPTIBLE(context)                                         \
+    interrupt_context context = {PyEval_SaveThread()};                       \
+    sp_set_interrupt_poll(interrupt_poll, &context)
+#define END_INTERRUPTIBLE(context)                                           \
+    sp_set_interrupt_poll(NULL, NULL);                                       \
+    PyEval_RestoreThread(context.thread_state)
+
 static PyObject *
 engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -847,10 +884,10 @@ engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_predict(net.handle, x.view.buf, rows_of(&x), net.shape.inputs,
                                 out.view.buf, count_of(&out), error, ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &out);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -884,11 +921,11 @@ engine_loss(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_loss(net.handle, x.view.buf, y.view.buf, rows_of(&x),
                              net.shape.inputs, net.shape.outputs, w.view.buf, &loss,
                              error, ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &y, &w);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -911,12 +948,12 @@ engine_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_gradients(net.handle, x.view.buf, y.view.buf, rows_of(&x),
                                   net.shape.inputs, net.shape.outputs, w.view.buf,
                                   out.view.buf, count_of(&out), &loss, error,
                                   ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &y, &out, &w);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -940,13 +977,13 @@ engine_numerical_gradients(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_numerical_gradients(net.handle, x.view.buf, y.view.buf,
                                             rows_of(&x), net.shape.inputs,
                                             net.shape.outputs, epsilon,
                                             (double *)out.view.buf, count_of(&out),
                                             error, ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &y, &out);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -997,11 +1034,11 @@ engine_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_forward(net.handle, x.view.buf, rows_of(&x), net.shape.inputs,
                                 z.view.buf, a.view.buf, count_of(&z), error,
                                 ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &z, &a);
     if (status != SP_OK)
         return raise_status(status, error);

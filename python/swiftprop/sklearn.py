@@ -91,6 +91,7 @@ except ImportError:  # scikit-learn < 1.6
                       f"found {sklearn.__version__}") from None
 
 from ._validation import check_dtype
+from .layers import MAX_LAYER_SIZE
 from .network import Network
 from .optimizers import SGD, Adam
 
@@ -152,6 +153,11 @@ class _BaseMLP(BaseEstimator):
             if isinstance(size, (bool, np.bool_)) or not isinstance(
                     size, numbers.Integral) or size < 1:
                 raise ValueError(f"hidden_layer_sizes must be > 0, got "
+                                 f"{self.hidden_layer_sizes!r}")
+            if size > MAX_LAYER_SIZE:
+                # Checked before the initial weights are drawn.
+                raise ValueError(f"hidden_layer_sizes must be <= "
+                                 f"{MAX_LAYER_SIZE}, got "
                                  f"{self.hidden_layer_sizes!r}")
         return [int(size) for size in sizes]
 
@@ -254,6 +260,12 @@ class _BaseMLP(BaseEstimator):
             not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, reset=first_pass)
         Y = self._validate_targets(y, incremental, first_pass)
+        if not first_pass and self.network_.dtype != check_dtype(self.dtype):
+            raise ValueError(
+                f"dtype is {self.dtype!r}, but the model was fitted in "
+                f"{self.network_.dtype.name}; a warm start or partial_fit "
+                "continues in the fitted dtype (set dtype back, or refit "
+                "with warm_start=False)")
         if not first_pass and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, but the model was "
                              f"fitted with {self.n_outputs_}")

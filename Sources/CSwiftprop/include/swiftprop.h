@@ -260,6 +260,19 @@ int32_t sp_network_fit(int64_t handle, const void *x, const void *y, int64_t row
                        double *loss_history, double *val_history, double *gradient_norms,
                        int64_t history_capacity, sp_fit_result *result, char *error, int64_t error_capacity);
 
+/* Interrupts of the calls that can run long (predict, loss, gradients,
+ * numerical_gradients, forward, backward): the calling thread installs a
+ * poll before the call and removes it (NULL) after. The engine calls it
+ * between blocks of work, at most about every 20 ms; a nonzero return
+ * abandons the call with SP_CALLBACK_ERROR, leaving the network unchanged
+ * (outputs are then partly written). The hook is per thread, so calls on
+ * other threads are not affected. */
+typedef int32_t (*sp_interrupt_poll)(void *context);
+void sp_set_interrupt_poll(sp_interrupt_poll poll, void *context);
+/* What the engine calls: the installed poll's answer, or 0 without one. */
+int32_t sp_poll_interrupt(void);
+/* Whether the calling thread has a poll installed (1) or not (0). */
+int32_t sp_has_interrupt_poll(void);
 /* Full-batch L-BFGS (sp_network_fit_lbfgs): minimises
  *   F = scale * loss + (l2 / 2) * sum of the squared weights (not biases)
  * over all rows, with m = memory correction pairs and a strong Wolfe line
