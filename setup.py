@@ -171,6 +171,9 @@ cpu = limited(Extension(
     sources=["python/swiftprop/_cpu.c"],
     extra_compile_args=["-O2", "-std=c11"] + (["-march=x86-64", "-mtune=generic"]
                                                if X86_64 else []),
+    # It calls nothing in libc, but a module that names no libc is one
+    # auditwheel cannot place (it reads the libc version from there).
+    extra_link_args=["-Wl,--no-as-needed", "-lc"],
 ))
 
 options = {"bdist_wheel": {"py_limited_api": "cp311"}} if LIMITED_API else {}

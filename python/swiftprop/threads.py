@@ -143,7 +143,8 @@ def _register_threadpoolctl():
 
         user_api = "swiftprop"
         internal_api = "swiftprop"
-        filename_prefixes = ("libSwiftpropEngine",)
+        # threadpoolctl matches lower-cased file names.
+        filename_prefixes = ("libswiftpropengine",)
 
         def get_num_threads(self):
             return get_num_threads()
