@@ -11,7 +11,7 @@ The limit, in order of precedence:
 
 1. ``set_num_threads(n)``, or ``threadpoolctl.threadpool_limits(n)`` (the
    engine registers a ``threadpoolctl`` controller, ``user_api``
-   ``"swiftprop"``, when ``threadpoolctl`` >= 3.5 is installed);
+   ``"swiftprop"``, when a ``threadpoolctl`` with ``register`` is installed);
 2. the environment variable ``SWIFTPROP_NUM_THREADS`` (an integer >= 1),
    read at import;
 3. the CPUs this process may use: its CPU affinity
