@@ -90,8 +90,12 @@ def native_level():
 
 def levels_to_build():
     """[(name, swift build flags)], from SWIFTPROP_CPU_LEVELS."""
+    if os.environ.get("SWIFTPROP_PORTABLE"):
+        print("setup.py: SWIFTPROP_PORTABLE is no longer needed (every build "
+              "carries all CPU levels; SWIFTPROP_CPU_LEVELS picks others)",
+              flush=True)
     if not X86_64:
-        return [("native", [])]
+        return [("native", ["-Xcc", "-march=native"])]
     wanted = os.environ.get("SWIFTPROP_CPU_LEVELS", "").strip() or ",".join(LEVELS)
     names = [name.strip() for name in wanted.split(",") if name.strip()]
     names = [native_level() if name == "native" else name for name in names]
