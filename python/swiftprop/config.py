@@ -15,9 +15,9 @@ def config():
     """The configuration as nested dicts (what ``show_config`` prints)."""
     tile_rows, fused = _engine.build_info()
     features = _dispatch.FEATURES
-    higher = [name for name in _dispatch.NAMES
-              if _dispatch.NAMES.index(name) > _dispatch.NAMES.index(_dispatch.LEVEL)] \
-        if _dispatch.LEVEL in _dispatch.NAMES else []
+    names = _dispatch.NAMES
+    higher = (names[names.index(_dispatch.LEVEL) + 1:]
+              if _dispatch.LEVEL in names else ())
     try:
         affinity = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -72,6 +72,7 @@ def show_config(mode="stdout"):
             if isinstance(value, list):
                 value = ", ".join(map(str, value)) or "-"
             elif isinstance(value, dict):
-                value = "; ".join(f"{k}: {', '.join(v)}" for k, v in value.items()) or "-"
+                value = "; ".join(f"{name}: {', '.join(lacking)}"
+                                  for name, lacking in value.items()) or "-"
             print(f"  {key}: {value}")
     return None
