@@ -159,8 +159,11 @@ def engine_extension(name, flags):
         include_dirs=["Sources/CSwiftprop/include"],
         libraries=["SwiftpropEngine"],
         # The C shim is not where the time goes: compiled for the baseline
-        # at every level.
-        extra_compile_args=["-O2", "-std=c11"],
+        # at every level. A macro outside the limited API is then an
+        # undeclared function: an error here, not an undefined symbol at
+        # import.
+        extra_compile_args=["-O2", "-std=c11",
+                            "-Werror=implicit-function-declaration"],
         extra_link_args=["-Wl,-rpath,$ORIGIN"],
         depends=["Sources/CSwiftprop/include/swiftprop.h"],
     ))

@@ -15,7 +15,7 @@ mathematics, with the same API, for comparison.
 # First, before NumPy or the engine: picks the engine build this CPU runs
 # (or raises ImportError naming the features it lacks).
 from . import _dispatch  # isort: skip
-from . import explain, plot, reference
+from . import callbacks, explain, plot, reference, schedules
 from ._version import __version__
 from .compare import Comparison, compare
 from .config import show_config
@@ -31,6 +31,7 @@ from .optimizers import OPTIMIZERS, SGD, Adam  # SGD, Adam: for static tools
 globals().update({cls.__name__: cls for cls in OPTIMIZERS.values()})
 
 __all__ = ["Network", "Dense", "History", "compare", "Comparison", "Trace",
-           "explain", "plot", "reference", "to_onnx", "__version__",
+           "explain", "plot", "reference", "schedules", "callbacks",
+           "to_onnx", "__version__",
            "show_config", "set_num_threads", "get_num_threads",
            *(cls.__name__ for cls in OPTIMIZERS.values())]
