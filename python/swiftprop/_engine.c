@@ -489,6 +489,37 @@ fit_options_converter(PyObject *object, void *address)
     return 1;
 }
 
+/* "O&" converter: fit_lbfgs's settings tuple (max_iter, max_fun, memory,
+ * max_ls, report_every, poll_interval_ns, gtol, ftol, l2, scale). Holds
+ * nothing. */
+static int
+lbfgs_options_converter(PyObject *object, void *address)
+{
+    sp_lbfgs_options *options = (sp_lbfgs_options *)address;
+    long long max_iter, max_fun, memory, max_ls, report_every, poll_ns;
+    double gtol, ftol, l2, scale;
+    if (!PyTuple_Check(object)) {
+        return type_error("settings must be a tuple", object);
+    }
+    if (!PyArg_ParseTuple(object, "LLLLLLdddd;settings must be (max_iter, "
+                          "max_fun, memory, max_ls, report_every, "
+                          "poll_interval_ns, gtol, ftol, l2, scale)",
+                          &max_iter, &max_fun, &memory, &max_ls, &report_every,
+                          &poll_ns, &gtol, &ftol, &l2, &scale))
+        return 0;
+    options->max_iter = max_iter;
+    options->max_fun = max_fun;
+    options->memory = memory;
+    options->max_ls = max_ls;
+    options->report_every = report_every;
+    options->poll_interval_ns = poll_ns;
+    options->gtol = gtol;
+    options->ftol = ftol;
+    options->l2 = l2;
+    options->scale = scale;
+    return 1;
+}
+
 /* ------------------------------------------------------------- vocabulary */
 
 static PyObject *
@@ -1108,7 +1139,7 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
  * records, the monitor, the loss's scale (sp_fit_extras). */
 typedef struct {
     const network_arg *network;
-    array_arg weights, val_weights, lr, accuracy, val_accuracy, r2, val_r2;
+    array_arg weights, val_weights, lr, accuracy, val_accuracy, r2, val_r2, l2;
     double *schedule_values;  /* PyMem; NULL when not held */
     sp_fit_extras extras;
     int given;
@@ -1118,7 +1149,7 @@ static void
 release_fit_extras(fit_extras_arg *e)
 {
     release_arrays(&e->weights, &e->val_weights, &e->lr, &e->accuracy,
-                   &e->val_accuracy, &e->r2, &e->val_r2);
+                   &e->val_accuracy, &e->r2, &e->val_r2, &e->l2);
     PyMem_Free(e->schedule_values);
     e->schedule_values = NULL;
 }
@@ -1127,7 +1158,8 @@ release_fit_extras(fit_extras_arg *e)
  * (schedule kind, values, warmup_epochs, warmup_start), monitor,
  * restore_best, metrics, l2_per_sample, loss_scale, penalty_scale,
  * lr_history, accuracy_history, val_accuracy_history, r2_history,
- * val_r2_history), arrays or None. Called with NULL, releases it. */
+ * val_r2_history, l2_history), arrays or None. Called with NULL, releases
+ * it. */
 static int
 fit_extras_converter(PyObject *object, void *address)
 {
@@ -1138,15 +1170,15 @@ fit_extras_converter(PyObject *object, void *address)
     }
     if (object == Py_None)
         return 1;
-    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *values;
+    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *l2, *values;
     int restore_best, l2_per_sample, monitor, metrics;
     double loss_scale, penalty_scale, warmup_start;
     long long schedule_kind, warmup_epochs;
     if (!PyTuple_Check(object)
-        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOO;fit extras must be a 14-tuple",
+        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOOO;fit extras must be a 15-tuple",
                              &w, &vw, &schedule, &monitor, &restore_best, &metrics,
                              &l2_per_sample, &loss_scale, &penalty_scale, &lr, &acc,
-                             &vacc, &r2, &vr2))
+                             &vacc, &r2, &vr2, &l2))
         return 0;
     if (!PyTuple_Check(schedule)
         || !PyArg_ParseTuple(schedule, "LOLd;schedule must be (kind, values, "
@@ -1181,9 +1213,9 @@ fit_extras_converter(PyObject *object, void *address)
         }
     }
     Py_DECREF(sequence);
-    PyObject *objects[] = {w, vw, lr, acc, vacc, r2, vr2};
+    PyObject *objects[] = {w, vw, lr, acc, vacc, r2, vr2, l2};
     array_arg *arrays[] = {&e->weights, &e->val_weights, &e->lr, &e->accuracy,
-                           &e->val_accuracy, &e->r2, &e->val_r2};
+                           &e->val_accuracy, &e->r2, &e->val_r2, &e->l2};
     for (size_t i = 0; i < Py_ARRAY_LENGTH(arrays); i++) {
         if (!array_converter(objects[i], arrays[i])) {
             release_fit_extras(e);
@@ -1209,6 +1241,7 @@ fit_extras_converter(PyObject *object, void *address)
     x->val_accuracy_history = (double *)e->val_accuracy.view.buf;
     x->r2_history = (double *)e->r2.view.buf;
     x->val_r2_history = (double *)e->val_r2.view.buf;
+    x->l2_history = (double *)e->l2.view.buf;
     x->restored_epoch = -1;
     e->given = 1;
     return Py_CLEANUP_SUPPORTED;
@@ -1246,6 +1279,7 @@ engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         RECORD(val_accuracy, "val_accuracy_history", &losses),
         RECORD(r2, "r2_history", &losses),
         RECORD(val_r2, "val_r2_history", &losses),
+        RECORD(l2, "l2_history", &losses),
     };
 #undef RECORD
     const argument arguments[] = {
@@ -1342,6 +1376,62 @@ engine_build_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(iO)", (int)tile_rows, fused ? Py_True : Py_False);
 }
 
+/* fit_lbfgs(handle, X, Y, settings, reporter, loss_history[, stop_flag[,
+ * sample_weight]]) -> (iterations, evaluations, loss, stop_reason): the whole L-BFGS run in
+ * Swift with the GIL released; polls and reports go through fit_callback,
+ * as fit's do. */
+static PyObject *
+engine_fit_lbfgs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    network_arg net;
+    SAMPLES(net, x, y);
+    array_arg losses = {.network = &net, .name = "loss_history", .ndim = 1,
+                        .flags = WRITABLE | FLOAT64};
+    SAMPLE_WEIGHTS(net, w, x);
+    sp_lbfgs_options options;
+    PyObject *reporter, *stop_flag = Py_None;
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {lbfgs_options_converter, &options}, {object_converter, &reporter},
+        {array_converter, &losses}, {object_converter, &stop_flag},
+        {array_converter, &w},
+    };
+    if (parse_arguments(args, nargs, "fit_lbfgs", ARGUMENTS(arguments), 2) < 0)
+        return NULL;
+
+    PyObject *result = NULL;
+    if (reporter != Py_None && !PyCallable_Check(reporter)) {
+        PyErr_SetString(PyExc_TypeError, "reporter must be callable or None");
+        goto done;
+    }
+    if (count_of(&losses) < options.max_iter) {
+        PyErr_SetString(PyExc_ValueError,
+                        "loss_history must hold `max_iter` values");
+        goto done;
+    }
+
+    fit_context context = {NULL, reporter, stop_flag};
+    sp_lbfgs_result outcome = {0, 0, NAN, SP_COMPLETED};
+    char error[ERROR_CAPACITY] = "";
+    context.thread_state = PyEval_SaveThread();
+    int32_t status = sp_network_fit_lbfgs(
+        net.handle, x.view.buf, y.view.buf, rows_of(&x), net.shape.inputs,
+        net.shape.outputs, w.view.buf, &options, fit_callback, &context,
+        (double *)losses.view.buf, count_of(&losses), &outcome, error,
+        ERROR_CAPACITY);
+    PyEval_RestoreThread(context.thread_state);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = Py_BuildValue("(LLdi)", (long long)outcome.iterations,
+                           (long long)outcome.evaluations, outcome.loss,
+                           outcome.stop_reason);
+done:
+    release_arrays(&x, &y, &losses, &w);
+    return result;
+}
+
 /* ---------------------------------------------------------------- module */
 
 /* A METH_FASTCALL function in the method table. */
@@ -1402,6 +1492,11 @@ static PyMethodDef engine_methods[] = {
      "threads_info() -> (limit, maximum, split products, helper parts)"},
     {"build_info", FASTCALL(engine_build_info),
      "build_info() -> (kernel tile rows, fused multiply-adds)"},
+    {"fit_lbfgs", FASTCALL(engine_fit_lbfgs),
+     "fit_lbfgs(handle, X, Y, (max_iter, max_fun, memory, max_ls, report_every, "
+     "poll_interval_ns, gtol, ftol, l2, scale), reporter, loss_history"
+     "[, stop_flag[, sample_weight]]) -> (iterations, evaluations, loss, "
+     "stop_reason)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1430,7 +1525,9 @@ add_constants(PyObject *module)
     ADD(SP_OPTIMIZER_COUNT);
     /* stop reasons */
     ADD(SP_COMPLETED); ADD(SP_CONVERGED); ADD(SP_STOPPED_BY_CALLBACK);
-    ADD(SP_INTERRUPTED); ADD(SP_STOPPED_DIVERGED); ADD(SP_STOP_REASON_COUNT);
+    ADD(SP_INTERRUPTED); ADD(SP_STOPPED_DIVERGED); ADD(SP_CONVERGED_GTOL);
+    ADD(SP_CONVERGED_FTOL); ADD(SP_MAX_ITER); ADD(SP_MAX_FUN);
+    ADD(SP_LINE_SEARCH_FAILED); ADD(SP_STOP_REASON_COUNT);
     /* the lists, for name() */
     ADD(SP_VOCABULARY_STATUS); ADD(SP_VOCABULARY_DTYPE);
     ADD(SP_VOCABULARY_ACTIVATION); ADD(SP_VOCABULARY_LOSS);
