@@ -480,32 +480,31 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(NON_FINITE)
         self._copy_weights()
         self.n_iter_ = history.epochs
-        self.t_ += X.shape[0] * history.epochs
         self.loss_ = self._objective(X, Y, sample_weight)
-        self.loss_curve_ = [*getattr(self, "loss_curve_", ()),
-                            *self._from_engine_objective(history.loss)]
         if self.verbose:
-            for iteration, loss in enumerate(self.loss_curve_[-len(
-                    history.loss):] if history.loss else [], start=1):
+            # The objective the engine minimised after each iteration: for
+            # squared error with several outputs, the one whose gradient is
+            # scikit-learn's (its reported value averages over the
+            # outputs).
+            for iteration, loss in enumerate(history.loss, start=1):
                 print(f"Iteration {iteration}, loss = {loss:.8f}")
-        if history.stop_reason != "converged":
-            limit = ("ITERATIONS" if history.epochs >= self.max_iter
-                     else "F,G EVALUATIONS")
+        # SciPy's status: 0 on convergence (gtol or ftol), 1 at a limit, 2
+        # when the line search fails; scikit-learn warns unless it is 0.
+        messages = {
+            "max_iter": (1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"),
+            "max_fun": (1, "STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS "
+                           "LIMIT"),
+            "line_search_failed": (2, "ABNORMAL_TERMINATION_IN_LNSRCH")}
+        if history.stop_reason in messages:
+            status, message = messages[history.stop_reason]
             warnings.warn(
                 f"lbfgs failed to converge after {history.epochs} "
-                f"iteration(s) (status=1):\nSTOP: TOTAL NO. OF {limit} "
-                "REACHED LIMIT\n\nIncrease the number of iterations to "
-                "improve the convergence (max_iter="
-                f"{self.max_iter}).\nYou might also want to scale the data "
-                "as shown in:\n    https://scikit-learn.org/stable/modules/"
-                "preprocessing.html", ConvergenceWarning)
-
-    def _from_engine_objective(self, losses):
-        """The engine's L-BFGS objective ``scale * data + l2/2 * ||W||^2``
-        is scikit-learn's except for squared error with several outputs,
-        whose scikit-learn value averages (not sums) over the outputs: the
-        per-iteration values are reported as the engine computed them."""
-        return list(losses)
+                f"iteration(s) (status={status}):\n{message}\n\n"
+                "Increase the number of iterations to improve the "
+                f"convergence (max_iter={self.max_iter}).\nYou might also "
+                "want to scale the data as shown in:\n    "
+                "https://scikit-learn.org/stable/modules/preprocessing.html",
+                ConvergenceWarning)
 
     def _objective(self, X, Y, sample_weight):
         """scikit-learn's objective at the current weights: its data loss
@@ -760,10 +759,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         scikit-learn's loss: the last epoch's (data loss plus the ``alpha``
         term), or the objective at the solution of ``"lbfgs"``.
     best_loss_ : float or None
-        The least training loss (``None`` with ``early_stopping``).
+        The least training loss (``None`` with ``early_stopping``; as
+        scikit-learn, not set by ``"lbfgs"``).
     loss_curve_ : list of float
-        The loss of each epoch (of each iteration for ``"lbfgs"``), across
-        ``warm_start`` fits and ``partial_fit`` calls.
+        The loss of each epoch, across ``warm_start`` fits and
+        ``partial_fit`` calls (not set by ``"lbfgs"``).
     validation_scores_ : list of float or None
         Accuracy on the held-out samples after each epoch
         (``early_stopping`` only).
