@@ -229,7 +229,8 @@ public func sp_network_set_optimizer(
 /// sizes, finiteness.
 private func samples(
   _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, rows: Int64,
-  xColumns: Int64, yColumns: Int64, names: (String, String) = ("X", "y")
+  xColumns: Int64, yColumns: Int64, weights: UnsafeRawPointer? = nil,
+  names: (String, String) = ("X", "y")
 ) throws -> (AnyNetwork, Samples) {
   let network = try HandleTable.shared.network(handle)
   let xCount = try checkedCount(names.0, x, rows: rows, columns: xColumns,
@@ -242,16 +243,22 @@ private func samples(
   guard try network.run(AllFinite(values: y!, count: yCount)) else {
     throw EngineError(.invalidValue, "\(names.1) contains NaN or infinity")
   }
-  return (network, Samples(x: x!, y: y!, rows: Int(rows)))
+  return (network, Samples(x: x!, y: y!, weights: weights, rows: Int(rows)))
 }
 
-/// Checked samples, viewed in the network's element type by the operations.
+/// Checked samples, viewed in the network's element type by the operations;
+/// the weights (one per row, or nil) are checked by the core.
 struct Samples {
   let x, y: UnsafeRawPointer
+  let weights: UnsafeRawPointer?
   let rows: Int
 
   func views<T: Scalar>(for network: Network<T>) throws -> (Matrix<T>, Matrix<T>) {
     (try x.matrix(rows, network.inputCount), try y.matrix(rows, network.outputCount))
+  }
+
+  func weightView<T: Scalar>(for network: Network<T>) throws -> Matrix<T>? {
+    try weights?.matrix(rows, 1)
   }
 }
 
@@ -292,17 +299,19 @@ public func sp_network_predict(
 @_cdecl("sp_network_loss")
 public func sp_network_loss(
   _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
-  _ xColumns: Int64, _ yColumns: Int64, _ loss: UnsafeMutablePointer<Double>?,
+  _ xColumns: Int64, _ yColumns: Int64, _ sampleWeight: UnsafeRawPointer?,
+  _ loss: UnsafeMutablePointer<Double>?,
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(
+      handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns, weights: sampleWeight)
     guard let loss else { throw ABIError.argument("loss must not be NULL") }
     struct Loss: NetworkOperation {
       let data: Samples
       func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
         let (x, y) = try data.views(for: n)
-        return try n.lossValue(x, y)
+        return try n.lossValue(x, y, weights: data.weightView(for: n))
       }
     }
     loss.pointee = try network.run(Loss(data: data))
@@ -312,12 +321,14 @@ public func sp_network_loss(
 @_cdecl("sp_network_gradients")
 public func sp_network_gradients(
   _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
-  _ xColumns: Int64, _ yColumns: Int64, _ out: UnsafeMutableRawPointer?, _ outCount: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ sampleWeight: UnsafeRawPointer?,
+  _ out: UnsafeMutableRawPointer?, _ outCount: Int64,
   _ loss: UnsafeMutablePointer<Double>?,
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(
+      handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns, weights: sampleWeight)
     guard outCount == Int64(network.parameterCount), let out else {
       throw ABIError.argument("out must hold \(network.parameterCount) values, got \(outCount)")
     }
@@ -325,7 +336,8 @@ public func sp_network_gradients(
       let data: Samples, out: UnsafeMutableRawPointer
       func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
         let (x, y) = try data.views(for: n)
-        return try n.gradients(x, y, into: out.matrix(1, n.parameterCount))
+        return try n.gradients(
+          x, y, weights: data.weightView(for: n), into: out.matrix(1, n.parameterCount))
       }
     }
     let value = try network.run(Gradients(data: data, out: out))
@@ -442,18 +454,20 @@ private func optimizerConfig(_ optimizer: UnsafePointer<sp_optimizer>?) throws -
 @_cdecl("sp_network_train_step")
 public func sp_network_train_step(
   _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
-  _ xColumns: Int64, _ yColumns: Int64, _ optimizer: UnsafePointer<sp_optimizer>?,
+  _ xColumns: Int64, _ yColumns: Int64, _ sampleWeight: UnsafeRawPointer?,
+  _ optimizer: UnsafePointer<sp_optimizer>?,
   _ loss: UnsafeMutablePointer<Double>?,
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let (network, data) = try samples(
+      handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns, weights: sampleWeight)
     let config = try optimizerConfig(optimizer)
     struct TrainStep: NetworkOperation {
       let data: Samples, config: OptimizerConfig
       func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> Double {
         let (x, y) = try data.views(for: n)
-        return try n.trainStep(x, y, config: config)
+        return try n.trainStep(x, y, weights: data.weightView(for: n), config: config)
       }
     }
     let value = try network.run(TrainStep(data: data, config: config))
@@ -467,6 +481,7 @@ public func sp_network_fit(
   _ xColumns: Int64, _ yColumns: Int64,
   _ validationX: UnsafeRawPointer?, _ validationY: UnsafeRawPointer?, _ validationRows: Int64,
   _ optimizer: UnsafePointer<sp_optimizer>?, _ options: UnsafePointer<sp_fit_options>?,
+  _ extrasPointer: UnsafeMutablePointer<sp_fit_extras>?,
   _ callback: sp_fit_callback?, _ context: UnsafeMutableRawPointer?,
   _ lossHistory: UnsafeMutablePointer<Double>?, _ validationHistory: UnsafeMutablePointer<Double>?,
   _ gradientNorms: UnsafeMutablePointer<Double>?, _ historyCapacity: Int64,
@@ -474,7 +489,10 @@ public func sp_network_fit(
   _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
 ) -> Int32 {
   reportingErrors(error, errorCapacity) {
-    let (network, data) = try samples(handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns)
+    let extras = extrasPointer?.pointee
+    let (network, data) = try samples(
+      handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns,
+      weights: extras?.sample_weight)
     let config = try optimizerConfig(optimizer)
     guard let o = options?.pointee else { throw ABIError.argument("options must not be NULL") }
     guard o.epochs >= 1, o.batch_size >= 1, o.patience >= 1, o.report_every >= 0,
@@ -490,31 +508,62 @@ public func sp_network_fit(
     if validationRows > 0 {
       validation = try samples(
         handle, validationX, validationY, rows: validationRows, xColumns: xColumns,
-        yColumns: yColumns, names: ("validation X", "validation y")
+        yColumns: yColumns, weights: extras?.val_sample_weight,
+        names: ("validation X", "validation y")
       ).1
       guard validationHistory != nil else {
         throw ABIError.argument("val_history must not be NULL with validation data")
       }
     } else if validationRows < 0 {
       throw ABIError.argument("val_rows must be >= 0, got \(validationRows)")
+    } else if extras?.val_sample_weight != nil {
+      throw ABIError.argument("val_sample_weight needs validation data")
     }
     let capacity = Int(historyCapacity)
-    let history = try FitHistory(
+    var history = try FitHistory(
       loss: lossHistory.matrix(1, capacity),
       validationLoss: validation == nil ? nil : validationHistory?.matrix(1, capacity),
       gradientNorms: gradientNorms?.matrix(capacity, network.description.layers))
-    let fitOptions = FitOptions(
+    var fitOptions = FitOptions(
       epochs: Int(o.epochs), batchSize: Int(min(o.batch_size, rows)), shuffle: o.shuffle != 0,
       reportEvery: Int(o.report_every), tolerance: o.tolerance, patience: Int(o.patience),
       pollInterval: UInt64(o.poll_interval_ns))
+    if let extras {
+      fitOptions.schedule = try schedule(extras.schedule)
+      if extras.monitor != -1 {
+        guard let monitor = Monitor(code: extras.monitor) else {
+          throw ABIError.argument("unknown monitor code \(extras.monitor)")
+        }
+        fitOptions.monitor = monitor
+      }
+      fitOptions.restoreBest = extras.restore_best != 0
+      guard extras.metrics & ~3 == 0 else {
+        throw ABIError.argument("unknown metric bits \(extras.metrics)")
+      }
+      fitOptions.metrics = Metrics(rawValue: extras.metrics)
+      fitOptions.l2PerSample = extras.l2_per_sample != 0
+      fitOptions.lossScale = extras.loss_scale == 0 ? 1 : extras.loss_scale
+      fitOptions.penaltyScale = extras.penalty_scale
+      history.learningRate = try extras.lr_history?.matrix(1, capacity)
+      history.accuracy = try extras.accuracy_history?.matrix(1, capacity)
+      history.validationAccuracy = try extras.val_accuracy_history?.matrix(1, capacity)
+      history.r2 = try extras.r2_history?.matrix(1, capacity)
+      history.validationR2 = try extras.val_r2_history?.matrix(1, capacity)
+    }
     let handler: (FitEvent) -> FitControl = { event in
       guard let callback else { return .proceed }
-      let answer: Int32
+      var answer: Int32
       switch event {
       case .poll:
-        answer = callback(context, 0, -1, .nan, .nan)
-      case .epochEnd(let epoch, let loss, let validationLoss):
-        answer = callback(context, 1, Int64(epoch), loss, validationLoss)
+        var unused = Double.nan
+        answer = callback(context, 0, -1, .nan, .nan, &unused)
+      case .epochEnd(let epoch, let loss, let validationLoss, let rate):
+        var newRate = rate
+        answer = callback(context, 1, Int64(epoch), loss, validationLoss, &newRate)
+        if answer == 0 && newRate != rate {
+          guard newRate.isFinite, newRate > 0 else { return .abort }
+          return .rate(newRate)
+        }
       }
       return answer == 0 ? .proceed : answer == 1 ? .stop : .abort
     }
@@ -524,7 +573,9 @@ public func sp_network_fit(
       func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> FitOutcome {
         let (x, y) = try data.views(for: n)
         return try n.fit(
-          x, y, validation: try validation.map { try $0.views(for: n) }, config: config,
+          x, y, weights: data.weightView(for: n),
+          validation: try validation.map { try $0.views(for: n) },
+          validationWeights: try validation?.weightView(for: n), config: config,
           options: options, history: history, handler: handler)
       }
     }
@@ -535,10 +586,60 @@ public func sp_network_fit(
           history: history, handler: handler))
     }
     result.pointee = sp_fit_result(epochs: Int64(outcome.epochs), stop_reason: outcome.reason.code)
+    extrasPointer?.pointee.restored_epoch = Int64(outcome.restoredEpoch)
     if outcome.reason == .interrupted {
       throw ABIError(status: Int32(SP_CALLBACK_ERROR), message: "fit was stopped by its callback")
     }
   }
+}
+
+/// A schedule from its C description.
+private func schedule(_ s: sp_schedule) throws -> Schedule {
+  guard let kind = ScheduleKind(code: s.kind) else {
+    throw ABIError.argument("unknown schedule code \(s.kind)")
+  }
+  guard s.count >= 0, s.count <= 64, s.count == 0 || s.values != nil else {
+    throw ABIError.argument("schedule values must hold count (0 to 64) values")
+  }
+  let values = (0..<Int(s.count)).map { s.values![$0] }
+  guard s.warmup_epochs >= 0, s.warmup_epochs <= Int64(Int32.max) else {
+    throw ABIError.argument("warmup_epochs must be in [0, 2^31), got \(s.warmup_epochs)")
+  }
+  let schedule = Schedule(
+    kind: kind, values: values, warmupEpochs: Int(s.warmup_epochs), warmupStart: s.warmup_start)
+  if let problem = schedule.problem { throw ABIError.argument(problem) }
+  return schedule
+}
+
+@_cdecl("sp_schedule_info")
+public func sp_schedule_info(
+  _ kind: Int32, _ settings: UnsafeMutablePointer<Int32>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    guard let schedule = ScheduleKind(code: kind) else {
+      throw ABIError.argument("unknown schedule code \(kind)")
+    }
+    guard let settings else { throw ABIError.argument("settings must not be NULL") }
+    settings.pointee = Int32(schedule.settingNames.count)
+  }
+}
+
+@_cdecl("sp_schedule_setting")
+public func sp_schedule_setting(
+  _ kind: Int32, _ index: Int32, _ name: UnsafeMutablePointer<CChar>?, _ capacity: Int64
+) -> Int32 {
+  guard let schedule = ScheduleKind(code: kind) else {
+    write("unknown schedule code \(kind)", to: name, capacity: capacity)
+    return Status.invalidArgument.code
+  }
+  let names = schedule.settingNames
+  guard index >= 0, Int(index) < names.count else {
+    write("\(schedule.name) has no setting \(index)", to: name, capacity: capacity)
+    return Status.invalidArgument.code
+  }
+  write(names[Int(index)], to: name, capacity: capacity)
+  return Status.ok.code
 }
 
 // MARK: - Vocabulary

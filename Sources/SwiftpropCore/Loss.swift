@@ -174,6 +174,31 @@ public enum Loss: String, Coded {
   }
 }
 
+extension Loss {
+  /// The weighted loss Σᵣ wᵣ·Lᵣ / W of a batch (Lᵣ a row's loss, W = Σᵣ wᵣ
+  /// > 0), and δ of the output layer with each row's scale wᵣ/W in place
+  /// of 1/n: the gradient of the weighted mean. Integer weights give the
+  /// loss and gradient of the batch with each row repeated wᵣ times.
+  func weightedValueAndDelta<T: Scalar>(
+    z: UnsafePointer<T>, a: UnsafePointer<T>, y: UnsafePointer<T>, weights: UnsafePointer<T>,
+    weightSum: Double, rows: Int, cols: Int, output: Activation,
+    into delta: UnsafeMutablePointer<T>
+  ) -> Double {
+    let rowScale: Double = deltaScale(rows: 1, cols: cols)
+    var total = 0.0
+    for r in 0..<rows {
+      let offset = r * cols
+      let share = Double(weights[r]) / weightSum
+      total += share * value(
+        RowMajor(z: z + offset, a: a + offset, y: y + offset, cols: cols), rows: 1, cols: cols)
+      outputDeltaRow(
+        z: z + offset, a: a + offset, y: y + offset, scale: T(rowScale * share), cols: cols,
+        output: output, into: delta + offset)
+    }
+    return total
+  }
+}
+
 /// Read access to the output layer's z and a and to the targets y, by row
 /// and unit, for `Loss.value`.
 public protocol LossInput {

@@ -22,12 +22,18 @@ extension Network {
   /// the lane pass may leave z, a and δ in `space` unwritten (a training
   /// step needs only the gradients); with `sameBatch` it reuses the
   /// transposed x and y of the previous lane pass.
+  ///
+  /// With sample `weights` (one per row, summing to `weightSum` > 0) the
+  /// loss is the weighted mean Σᵣ wᵣ·Lᵣ / Σᵣ wᵣ of the rows' losses and
+  /// each row's δ is scaled by wᵣ / Σᵣ wᵣ in place of 1/n; the general
+  /// pass runs.
   @discardableResult
   func backward(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
-    keepLayers: Bool = true, sameBatch: Bool = false, kind: PassKind? = nil
+    keepLayers: Bool = true, sameBatch: Bool = false, kind: PassKind? = nil,
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0
   ) -> Double {
-    switch kind ?? passKind(rows: rows) {
+    switch weights != nil ? .general : kind ?? passKind(rows: rows) {
     case .lanes:
       return laneBackward(
         x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch)
@@ -36,7 +42,8 @@ extension Network {
     }
     forward(x, rows: rows, space: space)
     let last = layers.count - 1
-    let lossValue = lossAndOutputDelta(y, rows: rows, space: space)
+    let lossValue = lossAndOutputDelta(
+      y, rows: rows, space: space, weights: weights, weightSum: weightSum)
     for l in stride(from: last, through: 0, by: -1) {
       let layer = layers[l]
       let delta = space.delta[l].pointer
@@ -66,8 +73,17 @@ extension Network {
 
   /// The data loss of the forward pass in `space`, and δ of the output
   /// layer written into it.
-  func lossAndOutputDelta(_ y: UnsafePointer<T>, rows: Int, space: Workspace<T>) -> Double {
+  func lossAndOutputDelta(
+    _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0
+  ) -> Double {
     let last = layers.count - 1
+    if let weights {
+      return loss.weightedValueAndDelta(
+        z: space.z[last].pointer, a: space.a[last].pointer, y: y, weights: weights,
+        weightSum: weightSum, rows: rows, cols: outputCount, output: layers[last].activation,
+        into: space.delta[last].pointer)
+    }
     let value = loss.value(
       z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: rows, cols: outputCount)
     loss.outputDelta(

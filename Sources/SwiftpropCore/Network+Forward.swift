@@ -45,9 +45,18 @@ extension Network {
   /// averaged by their rows.
   @_specialize(where T == Float)
   @_specialize(where T == Double)
-  public func lossValue(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Double {
+  public func lossValue(_ x: Matrix<T>, _ y: Matrix<T>, weights: Matrix<T>? = nil) throws
+    -> Double
+  {
     try checkSamples(x, y)
     defer { releaseLargeWorkspaces() }
+    if let weights {
+      let sum = try checkWeights(weights, rows: x.rows, name: "sample_weight")
+      return try evaluate(
+        TrainingSet(x: x.base, y: y.base, weights: weights.base, weightSum: sum, rows: x.rows),
+        metrics: []
+      ).loss
+    }
     return try lossValue(x.base, y.base, rows: x.rows)
   }
 

@@ -7,21 +7,26 @@ extension Network {
   /// (parameterCount values); returns the loss.
   @_specialize(where T == Float)
   @_specialize(where T == Double)
-  public func gradients(_ x: Matrix<T>, _ y: Matrix<T>, into output: MutableMatrix<T>) throws
-    -> Double
-  {
+  public func gradients(
+    _ x: Matrix<T>, _ y: Matrix<T>, weights: Matrix<T>? = nil, into output: MutableMatrix<T>
+  ) throws -> Double {
     try checkSamples(x, y)
     try output.check("gradients", count: parameterCount)
+    let weightSum = try weights.map { try checkWeights($0, rows: x.rows, name: "sample_weight") }
     defer { releaseLargeWorkspaces() }
-    return try gradients(x.base, y.base, rows: x.rows, into: output.base)
+    return try gradients(
+      x.base, y.base, rows: x.rows, into: output.base, weights: weights?.base,
+      weightSum: weightSum ?? 0)
   }
 
   func gradients(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>,
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0
   ) throws -> Double {
     try refuseWhileTraining("compute gradients")
     let space = try workspace(rows: rows, forTraining: true)
-    let value = backward(x, y, rows: rows, space: space, keepLayers: false)
+    let value = backward(
+      x, y, rows: rows, space: space, keepLayers: false, weights: weights, weightSum: weightSum)
     var offset = 0
     for gradient in space.gradients {
       (output + offset).update(from: gradient.pointer, count: gradient.count)

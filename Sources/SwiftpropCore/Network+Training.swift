@@ -9,12 +9,33 @@ public struct FitOptions: Sendable {
   public var shuffle: Bool
   /// Report every N-th epoch (and the first and last) to the handler; 0: never.
   public var reportEvery: Int
-  /// Stop when the monitored loss has not improved by more than `tolerance`
-  /// for `patience` epochs; a negative tolerance turns this off.
+  /// Stop when the monitored value has not improved by more than
+  /// `tolerance` for `patience` epochs; a negative tolerance turns this off.
   public var tolerance: Double
   public var patience: Int
   /// Least time between two `.poll` events, in nanoseconds.
   public var pollInterval: UInt64
+  /// The learning rate of each epoch (the optimizer's `lr` is η₀).
+  public var schedule: Schedule = .constant
+  /// What the stopping rule, the plateau schedule and `restoreBest` watch;
+  /// nil: the validation loss with validation data, else the loss.
+  public var monitor: Monitor? = nil
+  /// At the end (unless interrupted or diverged), put back the parameters
+  /// of the epoch with the best monitored value, if they are not the last.
+  public var restoreBest = false
+  /// Metrics recorded per epoch (on the training batches as they are
+  /// trained on, and on the validation data after each epoch).
+  public var metrics: Metrics = []
+  /// The recorded (and monitored) loss of an epoch is
+  /// Σ_b W_b·(lossScale·L_b + penaltyScale·(λ_b/2)·Σ‖W‖²) / Σ_b W_b over its
+  /// batches b (W_b the batch's rows or weight sum, L_b its data loss before
+  /// its step, λ_b the step's l2 and Σ‖W‖² over the weight matrices before
+  /// the step). The validation loss is scaled by lossScale.
+  public var lossScale = 1.0
+  public var penaltyScale = 0.0
+  /// Divide l2 by each batch's rows (or weight sum), as scikit-learn divides
+  /// its alpha by the batch size.
+  public var l2PerSample = false
 
   public init(
     epochs: Int, batchSize: Int, shuffle: Bool = true, reportEvery: Int = 0,
@@ -30,17 +51,69 @@ public struct FitOptions: Sendable {
   }
 }
 
+/// Metrics `fit` can record per epoch.
+///
+/// - accuracy: the (weighted) share of rows whose class is right. With
+///   several outputs and a loss other than binary cross-entropy, the class
+///   is the index of the largest output (and of the largest target);
+///   otherwise each output is read as a label, output ≥ 0.5 against target
+///   ≥ 0.5, and a row is right when all its labels are (scikit-learn's
+///   subset accuracy for multi-label outputs).
+/// - r2: the coefficient of determination 1 − Σw(y − a)² / Σw(y − ȳ)² of
+///   each output, averaged over the outputs (scikit-learn's `r2_score`,
+///   uniform average; an output whose targets are constant counts 1 when
+///   predicted exactly, else 0). ȳ is the (weighted) mean of the targets.
+public struct Metrics: OptionSet, Sendable {
+  public let rawValue: Int32
+  public init(rawValue: Int32) { self.rawValue = rawValue }
+  public static let accuracy = Metrics(rawValue: 1)
+  public static let r2 = Metrics(rawValue: 2)
+}
+
+/// What `fit` watches to stop early, to reduce the rate on a plateau and
+/// to keep the best parameters.
+public enum Monitor: String, Coded {
+  case loss, validationLoss = "val_loss", accuracy, validationAccuracy = "val_accuracy"
+  case r2, validationR2 = "val_r2"
+
+  public var code: Int32 {
+    switch self {
+    case .loss: headerCode(SP_MONITOR_LOSS)
+    case .validationLoss: headerCode(SP_MONITOR_VAL_LOSS)
+    case .accuracy: headerCode(SP_MONITOR_ACCURACY)
+    case .validationAccuracy: headerCode(SP_MONITOR_VAL_ACCURACY)
+    case .r2: headerCode(SP_MONITOR_R2)
+    case .validationR2: headerCode(SP_MONITOR_VAL_R2)
+    }
+  }
+
+  /// Larger is better (accuracy, R²), else smaller (losses).
+  public var maximizes: Bool { self != .loss && self != .validationLoss }
+  public var needsValidation: Bool {
+    self == .validationLoss || self == .validationAccuracy || self == .validationR2
+  }
+  public var metric: Metrics {
+    switch self {
+    case .accuracy, .validationAccuracy: .accuracy
+    case .r2, .validationR2: .r2
+    case .loss, .validationLoss: []
+    }
+  }
+}
+
 /// What `fit` tells its handler.
 public enum FitEvent {
   /// A chance to notice an interrupt or a request to stop; sent between
   /// steps at most every `pollInterval`.
   case poll
-  /// An epoch ended (0-based); `validationLoss` is NaN without validation data.
-  case epochEnd(epoch: Int, loss: Double, validationLoss: Double)
+  /// An epoch ended (0-based); `validationLoss` is NaN without validation
+  /// data; `learningRate` is the rate the epoch used.
+  case epochEnd(epoch: Int, loss: Double, validationLoss: Double, learningRate: Double)
 }
 
-/// The handler's answer.
-public enum FitControl { case proceed, stop, abort }
+/// The handler's answer; `.rate(η)` goes on with learning rate η from the
+/// next epoch on (in place of the schedule's).
+public enum FitControl { case proceed, stop, abort, rate(Double) }
 
 /// Why `fit` ended.
 public enum StopReason: String, Coded {
@@ -61,15 +134,30 @@ public struct FitOutcome: Sendable {
   /// Epochs completed and recorded in the history buffers.
   public var epochs: Int
   public var reason: StopReason
+  /// The epoch whose parameters the network holds after `restoreBest`
+  /// (-1: the last step's).
+  public var restoredEpoch: Int = -1
+
+  public init(epochs: Int, reason: StopReason, restoredEpoch: Int = -1) {
+    self.epochs = epochs
+    self.reason = reason
+    self.restoredEpoch = restoredEpoch
+  }
 }
 
 /// Where `fit` records each epoch: the loss, the validation loss (with
-/// validation data) and each layer's mean ‖dW‖ (optional), each with room
-/// for at least `options.epochs` epochs (× layers for the norms).
+/// validation data), each layer's mean ‖dW‖ (optional), the learning rate
+/// and the metrics (optional), each with room for at least
+/// `options.epochs` epochs (× layers for the norms).
 public struct FitHistory {
   public var loss: MutableMatrix<Double>
   public var validationLoss: MutableMatrix<Double>?
   public var gradientNorms: MutableMatrix<Double>?
+  public var learningRate: MutableMatrix<Double>? = nil
+  public var accuracy: MutableMatrix<Double>? = nil
+  public var validationAccuracy: MutableMatrix<Double>? = nil
+  public var r2: MutableMatrix<Double>? = nil
+  public var validationR2: MutableMatrix<Double>? = nil
 
   public init(
     loss: MutableMatrix<Double>, validationLoss: MutableMatrix<Double>? = nil,
@@ -96,14 +184,17 @@ extension Network {
   /// and nil is returned. `sameBatch` says that x and y are the previous
   /// step's, unchanged (full-batch training), so a fused pass may reuse
   /// what it made of them. With `norms`, each layer's ‖dW‖ is added to
-  /// norms[layer] (taken in the update's pass where it can be).
+  /// norms[layer] (taken in the update's pass where it can be). With
+  /// `weights`, the loss is the weighted mean (see `backward`).
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false,
-    norms: UnsafeMutablePointer<Double>? = nil
+    norms: UnsafeMutablePointer<Double>? = nil, weights: UnsafePointer<T>? = nil,
+    weightSum: Double = 0, keepLayers: Bool = false
   ) -> Double? {
     let value = backward(
-      x, y, rows: rows, space: space, keepLayers: false, sameBatch: sameBatch)
+      x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch,
+      weights: weights, weightSum: weightSum)
     guard value.isFinite else { return nil }
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
@@ -137,24 +228,63 @@ extension Network {
     return value
   }
 
-  /// One optimizer step on the samples of `x` with targets `y`; returns
-  /// the loss before it.
+  /// Σ‖W‖² over the weight matrices (not the biases), in Double.
+  func weightSquares() -> Double {
+    var total = 0.0
+    for index in stride(from: 0, to: parameters.count, by: 2) {
+      let p = parameters[index].pointer
+      for i in 0..<parameters[index].count { total += Double(p[i]) * Double(p[i]) }
+    }
+    return total
+  }
+
+  /// Throws unless `weights` is a vector of `rows` finite values ≥ 0 with a
+  /// positive sum; returns the sum.
+  func checkWeights(_ weights: Matrix<T>, rows: Int, name: String) throws -> Double {
+    try weights.check(name, rows: rows, columns: 1)
+    var sum = 0.0
+    for r in 0..<rows {
+      let w = weights.base[r]
+      guard w.isFinite, w >= 0 else {
+        throw EngineError(
+          .invalidValue, "\(name) must be finite and >= 0, got \(w) at row \(r)")
+      }
+      sum += Double(w)
+    }
+    guard sum > 0, sum.isFinite else {
+      throw EngineError(.invalidValue, "\(name) must have a positive, finite sum, got \(sum)")
+    }
+    return sum
+  }
+
+  /// One optimizer step on the samples of `x` with targets `y` (and
+  /// optional per-row `weights`); returns the loss before it.
   @_specialize(where T == Float)
   @_specialize(where T == Double)
-  public func trainStep(_ x: Matrix<T>, _ y: Matrix<T>, config: OptimizerConfig) throws -> Double {
+  public func trainStep(
+    _ x: Matrix<T>, _ y: Matrix<T>, weights: Matrix<T>? = nil, config: OptimizerConfig
+  ) throws -> Double {
     try checkSamples(x, y)
+    let weightSum = try weights.map { try checkWeights($0, rows: x.rows, name: "sample_weight") }
     defer { releaseLargeWorkspaces() }
-    return try trainStep(x.base, y.base, rows: x.rows, config: config)
+    return try trainStep(
+      x.base, y.base, rows: x.rows, config: config, weights: weights?.base,
+      weightSum: weightSum ?? 0)
   }
 
   func trainStep(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, config: OptimizerConfig
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, config: OptimizerConfig,
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0
   ) throws -> Double {
     if let problem = config.problem { throw EngineError(.invalidArgument, problem) }
     try refuseWhileTraining("take a training step")
     let space = try workspace(rows: rows, forTraining: true)
     let state = try optimizerState(for: config)
-    guard let value = step(x, y, rows: rows, space: space, state: state, config: config) else {
+    guard
+      let value = step(
+        x, y, rows: rows, space: space, state: state, config: config, weights: weights,
+        weightSum: weightSum)
+    else {
       throw EngineError(
         .diverged, "the loss or its gradient is NaN or infinite; the step was not applied")
     }
@@ -162,141 +292,443 @@ extension Network {
   }
 
   /// The whole training loop: epochs of (shuffled) mini-batches, one
-  /// optimizer step each, on the samples of `x` with targets `y`. Records
-  /// in `history` each epoch's loss (the batch losses before their steps,
-  /// weighted by batch size), with `validation` data the validation loss,
-  /// and with room for them (epochs × layers) the mean over its steps of
-  /// each layer's ‖dW‖.
+  /// optimizer step each, on the samples of `x` with targets `y` (and
+  /// optional per-row `weights`). Records in `history` each epoch's loss
+  /// (the batch losses before their steps, weighted by batch size or
+  /// weight sum, scaled as `options` says), with `validation` data the
+  /// validation loss, the learning rate, the metrics asked for, and with
+  /// room for them (epochs × layers) the mean over its steps of each
+  /// layer's ‖dW‖.
   ///
-  /// The network always holds the weights of its last completed step: the
-  /// handler can stop (`.stop`) or abort (`.abort`) only between steps, and
-  /// a step whose loss or gradient is not finite is not applied.
+  /// The network always holds the weights of its last completed step
+  /// (or, with `restoreBest`, of its best epoch): the handler can stop
+  /// (`.stop`) or abort (`.abort`) only between steps, and a step whose
+  /// loss or gradient is not finite is not applied. A mini-batch whose
+  /// weights are all zero is skipped (no step).
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   public func fit(
-    _ x: Matrix<T>, _ y: Matrix<T>, validation: (x: Matrix<T>, y: Matrix<T>)? = nil,
+    _ x: Matrix<T>, _ y: Matrix<T>, weights: Matrix<T>? = nil,
+    validation: (x: Matrix<T>, y: Matrix<T>)? = nil, validationWeights: Matrix<T>? = nil,
     config: OptimizerConfig, options: FitOptions, history: FitHistory,
     handler: (FitEvent) -> FitControl
   ) throws -> FitOutcome {
     try checkSamples(x, y)
+    let weightSum = try weights.map { try checkWeights($0, rows: x.rows, name: "sample_weight") }
     try history.loss.check("loss_history", count: options.epochs, atLeast: true)
+    var validationWeightSum: Double?
     if let validation {
       try checkSamples(validation.x, validation.y, names: ("validation X", "validation y"))
       guard let record = history.validationLoss else {
         throw EngineError(.invalidArgument, "val_history must not be NULL with validation data")
       }
       try record.check("val_history", count: options.epochs, atLeast: true)
+      validationWeightSum = try validationWeights.map {
+        try checkWeights($0, rows: validation.x.rows, name: "validation sample_weight")
+      }
+    } else if validationWeights != nil {
+      throw EngineError(.invalidArgument, "validation weights need validation data")
     }
     if let norms = history.gradientNorms {
       try norms.check(
         "gradient_norms", count: try product(options.epochs, layers.count), atLeast: true)
     }
+    let records: [(String, MutableMatrix<Double>?, Bool)] = [
+      ("lr_history", history.learningRate, true),
+      ("accuracy_history", history.accuracy, options.metrics.contains(.accuracy)),
+      ("val_accuracy_history", history.validationAccuracy,
+       options.metrics.contains(.accuracy) && validation != nil),
+      ("r2_history", history.r2, options.metrics.contains(.r2)),
+      ("val_r2_history", history.validationR2, options.metrics.contains(.r2) && validation != nil),
+    ]
+    for (name, record, needed) in records {
+      if let record {
+        try record.check(name, count: options.epochs, atLeast: true)
+      } else if needed && name != "lr_history" {
+        throw EngineError(.invalidArgument, "\(name) must not be NULL for the metrics asked for")
+      }
+    }
+    if let problem = options.schedule.problem { throw EngineError(.invalidArgument, problem) }
+    if let monitor = options.monitor {
+      if monitor.needsValidation && validation == nil {
+        throw EngineError(.invalidArgument, "monitor \(monitor.name) needs validation data")
+      }
+      if !options.metrics.isSuperset(of: monitor.metric) {
+        throw EngineError(.invalidArgument, "monitor \(monitor.name) needs that metric recorded")
+      }
+    }
+    guard options.lossScale.isFinite, options.lossScale > 0, options.penaltyScale.isFinite,
+      options.penaltyScale >= 0
+    else {
+      throw EngineError(.invalidArgument, "loss_scale must be > 0 and penalty_scale >= 0, both finite")
+    }
     defer { releaseLargeWorkspaces() }
     return try fit(
-      x.base, y.base, rows: x.rows,
-      validation: validation.map { ($0.x.base, $0.y.base, $0.x.rows) }, config: config,
-      options: options, lossHistory: history.loss.base,
-      validationHistory: history.validationLoss?.base, gradientNorms: history.gradientNorms?.base,
-      handler: handler)
+      TrainingSet(x: x.base, y: y.base, weights: weights?.base, weightSum: weightSum ?? 0, rows: x.rows),
+      validation: validation.map {
+        TrainingSet(
+          x: $0.x.base, y: $0.y.base, weights: validationWeights?.base,
+          weightSum: validationWeightSum ?? 0, rows: $0.x.rows)
+      }, config: config, options: options, history: history, handler: handler)
   }
 
   func fit(
-    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int,
-    validation: (x: UnsafePointer<T>, y: UnsafePointer<T>, rows: Int)?, config: OptimizerConfig,
-    options: FitOptions, lossHistory: UnsafeMutablePointer<Double>,
-    validationHistory: UnsafeMutablePointer<Double>?, gradientNorms: UnsafeMutablePointer<Double>?,
-    handler: (FitEvent) -> FitControl
+    _ data: TrainingSet<T>, validation: TrainingSet<T>?, config startConfig: OptimizerConfig,
+    options: FitOptions, history: FitHistory, handler: (FitEvent) -> FitControl
   ) throws -> FitOutcome {
-    if let problem = config.problem { throw EngineError(.invalidArgument, problem) }
+    if let problem = startConfig.problem { throw EngineError(.invalidArgument, problem) }
     guard options.epochs >= 1, options.batchSize >= 1, options.patience >= 1 else {
       throw EngineError(.invalidArgument, "epochs, batch_size and patience must be >= 1")
     }
     try refuseWhileTraining("start fit")
+    let rows = data.rows
     let batchSize = min(options.batchSize, rows)
     let shuffling = options.shuffle && batchSize < rows
     let space = try workspace(rows: batchSize, forTraining: true, gathersRows: shuffling)
-    let state = try optimizerState(for: config)
+    let state = try optimizerState(for: startConfig)
     // One row number per row: as large as the data, so a checked buffer.
     let order = try IndexBuffer(count: shuffling ? rows : 0)
+    let batchWeights = try Buffer<T>(count: shuffling && data.weights != nil ? batchSize : 0)
     let inputs = inputCount
     let outputs = outputCount
+    let monitor = options.monitor ?? (validation == nil ? .loss : .validationLoss)
+    let metricsOnBatches = options.metrics
+    var training = try MetricSums<T>(
+      metrics: metricsOnBatches, outputs: outputs, loss: loss,
+      targetMean: metricsOnBatches.contains(.r2) ? data.targetMeans(outputs: outputs) : nil)
+    let best = options.restoreBest ? try Buffer<T>(count: parameterCount) : nil
+    var bestEpoch = -1
+    var bestIsLast = false
 
     isTraining = true
     defer { isTraining = false }
 
+    var config = startConfig
+    let baseRate = startConfig.learningRate
+    let baseL2 = startConfig.l2
+    var rate = baseRate  // carried by the adaptive and plateau schedules
+    var rateOverride: Double?
     var clock = PollClock(interval: options.pollInterval)
     var sameBatch = false
-    var best = Double.infinity
+    var bestValue = Double.infinity  // of the stopping rule (negated when maximising)
     var wait = 0
-    for epoch in 0..<options.epochs {
+    var plateauBest = Double.infinity
+    var plateauWait = 0
+    var bestMonitored = Double.infinity  // for restoreBest
+    let schedule = options.schedule
+    let penaltyWanted = options.penaltyScale != 0
+    let epochWeight = data.weights == nil ? Double(rows) : data.weightSum
+    var outcome: FitOutcome?
+    epochs: for epoch in 0..<options.epochs {
+      let epochRate =
+        rateOverride ?? schedule.rate(epoch: epoch, base: baseRate, current: rate, rows: rows)
+      config.values[0] = epochRate
+      history.learningRate?.base[epoch] = epochRate
       if shuffling { generator.fillPermutation(order.indices) }
+      training.reset()
       var total = 0.0
+      var totalWeight = 0.0
       var start = 0
-      let norms = gradientNorms.map { $0 + epoch * layers.count }
+      let norms = history.gradientNorms.map { $0.base + epoch * layers.count }
       norms?.update(repeating: 0, count: layers.count)
+      var steps = 0
       while start < rows {
         let count = min(batchSize, rows - start)
-        var batchX = x + start * inputs
-        var batchY = y + start * outputs
+        var batchX = data.x + start * inputs
+        var batchY = data.y + start * outputs
+        var weights = data.weights.map { $0 + start }
         if shuffling {
           for r in 0..<count {
             let source = order[start + r]
-            (space.batchX.pointer + r * inputs).update(from: x + source * inputs, count: inputs)
-            (space.batchY.pointer + r * outputs).update(from: y + source * outputs, count: outputs)
+            (space.batchX.pointer + r * inputs).update(from: data.x + source * inputs, count: inputs)
+            (space.batchY.pointer + r * outputs).update(from: data.y + source * outputs, count: outputs)
+            if let w = data.weights { batchWeights.pointer[r] = w[source] }
           }
           batchX = UnsafePointer(space.batchX.pointer)
           batchY = UnsafePointer(space.batchY.pointer)
+          if data.weights != nil { weights = UnsafePointer(batchWeights.pointer) }
         }
+        start += count
+        var batchWeight = Double(count)
+        if let weights {
+          batchWeight = 0
+          for r in 0..<count { batchWeight += Double(weights[r]) }
+          // A batch of zero weight has no loss and no gradient: no step.
+          if batchWeight == 0 { continue }
+        }
+        if options.l2PerSample { config.values[1] = baseL2 / batchWeight }
+        let penalty = penaltyWanted ? 0.5 * config.l2 * weightSquares() : 0
         guard
           let value = step(
             batchX, batchY, rows: count, space: space, state: state, config: config,
-            sameBatch: sameBatch, norms: norms)
-        else { return FitOutcome(epochs: epoch, reason: .diverged) }
-        total += value * Double(count)
-        start += count
+            sameBatch: sameBatch, norms: norms, weights: weights, weightSum: batchWeight,
+            keepLayers: !training.isEmpty)
+        else { outcome = FitOutcome(epochs: epoch, reason: .diverged); break epochs }
+        steps += 1
+        if !training.isEmpty {
+          training.add(
+            outputs: space.a[layers.count - 1].pointer, targets: batchY, weights: weights,
+            rows: count)
+        }
+        // A running weighted mean: each batch's share of the epoch's weight,
+        // so that huge finite losses do not overflow a sum.
+        total += (options.lossScale * value + options.penaltyScale * penalty)
+          * (batchWeight / epochWeight)
+        totalWeight += batchWeight
         // One batch of all rows, unshuffled, is the same batch next epoch
         // (unless the handler, which runs Python code, is called between).
         sameBatch = count == rows
         if clock.due() {
           sameBatch = false
           switch handler(.poll) {
-          case .proceed: break
+          case .proceed, .rate: break
           // Mid-epoch: the epoch is not recorded, the weights are those of
           // the last completed step.
-          case .stop: return FitOutcome(epochs: epoch, reason: .callback)
-          case .abort: return FitOutcome(epochs: epoch, reason: .interrupted)
+          case .stop: outcome = FitOutcome(epochs: epoch, reason: .callback); break epochs
+          case .abort: outcome = FitOutcome(epochs: epoch, reason: .interrupted); break epochs
           }
         }
       }
-      if let norms {
-        let steps = Double((rows + batchSize - 1) / batchSize)
-        for l in layers.indices { norms[l] /= steps }
+      if let norms, steps > 0 {
+        for l in layers.indices { norms[l] /= Double(steps) }
       }
-      let epochLoss = total / Double(rows)
-      lossHistory[epoch] = epochLoss
+      let epochLoss = totalWeight > 0 ? total : .nan
+      history.loss.base[epoch] = epochLoss
+      if metricsOnBatches.contains(.accuracy) { history.accuracy?.base[epoch] = training.accuracy }
+      if metricsOnBatches.contains(.r2) { history.r2?.base[epoch] = training.r2 }
       var validationLoss = Double.nan
+      var validationScores = (accuracy: Double.nan, r2: Double.nan)
       if let validation {
-        validationLoss = try lossValue(validation.x, validation.y, rows: validation.rows)
-        validationHistory?[epoch] = validationLoss
+        let result = try evaluate(validation, metrics: options.metrics)
+        validationLoss = options.lossScale * result.loss
+        validationScores = (result.accuracy, result.r2)
+        history.validationLoss?.base[epoch] = validationLoss
+        history.validationAccuracy?.base[epoch] = result.accuracy
+        history.validationR2?.base[epoch] = result.r2
+      }
+      // The monitored value, negated when larger is better.
+      var monitored: Double
+      switch monitor {
+      case .loss: monitored = epochLoss
+      case .validationLoss: monitored = validationLoss
+      case .accuracy: monitored = -training.accuracy
+      case .validationAccuracy: monitored = -validationScores.accuracy
+      case .r2: monitored = -training.r2
+      case .validationR2: monitored = -validationScores.r2
+      }
+      if monitored.isNaN { monitored = .infinity }
+      if let best {
+        bestIsLast = monitored < bestMonitored
+        if bestIsLast {
+          bestMonitored = monitored
+          bestEpoch = epoch
+          best.pointer.update(from: parameters[0].pointer, count: parameterCount)
+        }
+      }
+      if schedule.kind == .plateau && epoch >= schedule.warmupEpochs && rateOverride == nil {
+        let (factor, patience, minDelta, minimum) =
+          (schedule.values[0], schedule.values[1], schedule.values[2], schedule.values[3])
+        if monitored < plateauBest - minDelta {
+          plateauBest = monitored
+          plateauWait = 0
+        } else {
+          plateauWait += 1
+          if Double(plateauWait) > patience {
+            rate = max(epochRate * factor, minimum)
+            plateauWait = 0
+          }
+        }
       }
       let every = options.reportEvery
       if every > 0 && (epoch == 0 || (epoch + 1) % every == 0 || epoch == options.epochs - 1) {
         clock.restart()
         sameBatch = false
-        switch handler(.epochEnd(epoch: epoch, loss: epochLoss, validationLoss: validationLoss)) {
+        switch handler(
+          .epochEnd(
+            epoch: epoch, loss: epochLoss, validationLoss: validationLoss, learningRate: epochRate))
+        {
         case .proceed: break
-        case .stop: return FitOutcome(epochs: epoch + 1, reason: .callback)
-        case .abort: return FitOutcome(epochs: epoch + 1, reason: .interrupted)
+        case .rate(let newRate): rateOverride = newRate
+        case .stop: outcome = FitOutcome(epochs: epoch + 1, reason: .callback); break epochs
+        case .abort: outcome = FitOutcome(epochs: epoch + 1, reason: .interrupted); break epochs
         }
       }
       if options.tolerance >= 0 {
-        let monitored = validation == nil ? epochLoss : validationLoss
-        wait = monitored > best - options.tolerance ? wait + 1 : 0
-        best = min(best, monitored)
-        if wait >= options.patience { return FitOutcome(epochs: epoch + 1, reason: .converged) }
+        wait = monitored > bestValue - options.tolerance ? wait + 1 : 0
+        bestValue = min(bestValue, monitored)
+        if wait >= options.patience {
+          if schedule.kind == .adaptive && rateOverride == nil {
+            // scikit-learn's "adaptive": a smaller rate instead of a stop,
+            // until the rate is at its floor.
+            if epochRate <= schedule.values[1] {
+              outcome = FitOutcome(epochs: epoch + 1, reason: .converged)
+              break epochs
+            }
+            rate = epochRate * schedule.values[0]
+            wait = 0
+          } else {
+            outcome = FitOutcome(epochs: epoch + 1, reason: .converged)
+            break epochs
+          }
+        }
       }
     }
-    return FitOutcome(epochs: options.epochs, reason: .completed)
+    var result = outcome ?? FitOutcome(epochs: options.epochs, reason: .completed)
+    if let best, bestEpoch >= 0, result.reason != .interrupted, result.reason != .diverged {
+      if !bestIsLast || result.epochs != bestEpoch + 1 {
+        parameters[0].pointer.update(from: best.pointer, count: parameterCount)
+      }
+      result.restoredEpoch = bestEpoch
+    }
+    return result
+  }
+
+  /// The loss (and the metrics asked for) over a whole data set, in
+  /// inference blocks.
+  func evaluate(_ data: TrainingSet<T>, metrics: Metrics) throws -> (
+    loss: Double, accuracy: Double, r2: Double
+  ) {
+    let space = try workspace(rows: min(data.rows, inferenceBlockRows), forTraining: false)
+    var sums = try MetricSums<T>(
+      metrics: metrics, outputs: outputCount, loss: loss,
+      targetMean: metrics.contains(.r2) ? data.targetMeans(outputs: outputCount) : nil)
+    let last = layers.count - 1
+    var total = 0.0
+    var start = 0
+    while start < data.rows {
+      let count = min(inferenceBlockRows, data.rows - start)
+      forward(data.x + start * inputCount, rows: count, space: space)
+      let y = data.y + start * outputCount
+      let weights = data.weights.map { $0 + start }
+      if let weights {
+        for r in 0..<count {
+          let offset = r * outputCount
+          total += Double(weights[r]) * loss.value(
+            z: space.z[last].pointer + offset, a: space.a[last].pointer + offset, y: y + offset,
+            rows: 1, cols: outputCount)
+        }
+      } else {
+        total += loss.value(
+          z: space.z[last].pointer, a: space.a[last].pointer, y: y, rows: count,
+          cols: outputCount) * Double(count)
+      }
+      if !sums.isEmpty {
+        sums.add(outputs: space.a[last].pointer, targets: y, weights: weights, rows: count)
+      }
+      start += count
+    }
+    let weight = data.weights == nil ? Double(data.rows) : data.weightSum
+    return (total / weight, sums.accuracy, sums.r2)
+  }
+}
+
+/// Training or validation data: x, y and optional per-row weights (with
+/// their sum).
+struct TrainingSet<T: Scalar> {
+  let x: UnsafePointer<T>
+  let y: UnsafePointer<T>
+  let weights: UnsafePointer<T>?
+  let weightSum: Double
+  let rows: Int
+
+  /// The (weighted) mean of each target column.
+  func targetMeans(outputs: Int) throws -> Buffer<Double> {
+    let means = try Buffer<Double>(count: outputs)
+    for r in 0..<rows {
+      let w = weights.map { Double($0[r]) } ?? 1
+      for j in 0..<outputs { means.pointer[j] += w * Double(y[r * outputs + j]) }
+    }
+    let total = weights == nil ? Double(rows) : weightSum
+    for j in 0..<outputs { means.pointer[j] /= total }
+    return means
+  }
+}
+
+/// Running sums of the metrics over batches (see `Metrics`).
+struct MetricSums<T: Scalar> {
+  let metrics: Metrics
+  let outputs: Int
+  let byArgmax: Bool
+  let targetMean: Buffer<Double>?
+  /// Per output: Σw(y − a)² and Σw(y − ȳ)².
+  let squares: Buffer<Double>?
+  var weight = 0.0
+  var correct = 0.0
+
+  init(metrics: Metrics, outputs: Int, loss: Loss, targetMean: Buffer<Double>?) throws {
+    self.metrics = metrics
+    self.outputs = outputs
+    byArgmax = outputs > 1 && loss != .binaryCrossEntropy
+    self.targetMean = targetMean
+    squares = metrics.contains(.r2) ? try Buffer<Double>(count: 2 * outputs) : nil
+  }
+
+  var isEmpty: Bool { metrics.isEmpty }
+
+  mutating func reset() {
+    weight = 0
+    correct = 0
+    squares?.zero()
+  }
+
+  mutating func add(
+    outputs a: UnsafePointer<T>, targets y: UnsafePointer<T>, weights: UnsafePointer<T>?,
+    rows: Int
+  ) {
+    let k = outputs
+    for r in 0..<rows {
+      let w = weights.map { Double($0[r]) } ?? 1
+      let aRow = a + r * k
+      let yRow = y + r * k
+      weight += w
+      if metrics.contains(.accuracy) {
+        var right = true
+        if byArgmax {
+          var top = 0
+          var topY = 0
+          for j in 1..<k {
+            if aRow[j] > aRow[top] { top = j }
+            if yRow[j] > yRow[topY] { topY = j }
+          }
+          right = top == topY
+        } else {
+          for j in 0..<k where (aRow[j] >= 0.5) != (yRow[j] >= 0.5) { right = false }
+        }
+        if right { correct += w }
+      }
+      if let squares, let targetMean {
+        for j in 0..<k {
+          let residual = Double(yRow[j]) - Double(aRow[j])
+          let spread = Double(yRow[j]) - targetMean.pointer[j]
+          squares.pointer[2 * j] += w * residual * residual
+          squares.pointer[2 * j + 1] += w * spread * spread
+        }
+      }
+    }
+  }
+
+  mutating func add(
+    outputs a: UnsafeMutablePointer<T>, targets y: UnsafePointer<T>, weights: UnsafePointer<T>?,
+    rows: Int
+  ) {
+    add(outputs: UnsafePointer(a), targets: y, weights: weights, rows: rows)
+  }
+
+  var accuracy: Double { metrics.contains(.accuracy) && weight > 0 ? correct / weight : .nan }
+
+  var r2: Double {
+    guard let squares, weight > 0 else { return .nan }
+    var total = 0.0
+    for j in 0..<outputs {
+      let residual = squares.pointer[2 * j]
+      let spread = squares.pointer[2 * j + 1]
+      if spread > 0 {
+        total += 1 - residual / spread
+      } else {
+        total += residual == 0 ? 1 : 0
+      }
+    }
+    return total / Double(outputs)
   }
 }
 

@@ -64,6 +64,7 @@ public enum DType: String, Coded {
 /// The vocabularies of `sp_name`, in the header's order.
 public enum Vocabulary: String, Coded {
   case status, dtype, activation, loss, initializer, optimizer, stopReason = "stop_reason"
+  case schedule, monitor
 
   public var code: Int32 {
     switch self {
@@ -74,6 +75,8 @@ public enum Vocabulary: String, Coded {
     case .initializer: headerCode(SP_VOCABULARY_INITIALIZER)
     case .optimizer: headerCode(SP_VOCABULARY_OPTIMIZER)
     case .stopReason: headerCode(SP_VOCABULARY_STOP_REASON)
+    case .schedule: headerCode(SP_VOCABULARY_SCHEDULE)
+    case .monitor: headerCode(SP_VOCABULARY_MONITOR)
     }
   }
 
@@ -88,6 +91,8 @@ public enum Vocabulary: String, Coded {
     case .initializer: return find(Initializer.self)
     case .optimizer: return find(OptimizerKind.self)
     case .stopReason: return find(StopReason.self)
+    case .schedule: return find(ScheduleKind.self)
+    case .monitor: return find(Monitor.self)
     }
   }
 }

@@ -83,12 +83,12 @@ final class ABITests: XCTestCase {
     XCTAssertEqual(sp_network_predict(handle, &x, 2, 3, &out, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
     XCTAssertTrue(text.contains("3 columns") && text.contains("expects 2"), text)
     XCTAssertEqual(sp_network_predict(handle, &x, 2, 2, &out, 5, &message, 256), Int32(SP_INVALID_ARGUMENT))
-    XCTAssertEqual(sp_network_loss(handle, &x, nil, 2, 2, 1, &loss, &message, 256), Int32(SP_INVALID_ARGUMENT))
-    XCTAssertEqual(sp_network_loss(handle, &x, &y, 2, 2, 2, &loss, &message, 256), Int32(SP_INVALID_ARGUMENT))
-    XCTAssertEqual(sp_network_loss(handle, &x, &y, 2, 2, 1, nil, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_loss(handle, &x, nil, 2, 2, 1, nil, &loss, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_loss(handle, &x, &y, 2, 2, 2, nil, &loss, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_loss(handle, &x, &y, 2, 2, 1, nil, nil, &message, 256), Int32(SP_INVALID_ARGUMENT))
     var gradients = [Double](repeating: 0, count: 3)
     XCTAssertEqual(
-      sp_network_gradients(handle, &x, &y, 2, 2, 1, &gradients, 3, nil, &message, 256),
+      sp_network_gradients(handle, &x, &y, 2, 2, 1, nil, &gradients, 3, nil, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
     var parameters = [Double](repeating: 0, count: 13)
     XCTAssertEqual(sp_network_set_parameters(handle, &parameters, 12, &message, 256), Int32(SP_INVALID_ARGUMENT))
@@ -120,29 +120,29 @@ final class ABITests: XCTestCase {
     values.initialize(from: [-1, 0, 0, 0], count: 4)
     var optimizer = sp_optimizer(kind: Int32(SP_SGD), count: 4, values: values)
     XCTAssertEqual(
-      sp_network_train_step(handle, &x, &y, 4, 2, 1, &optimizer, &loss, &message, 256),
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
     XCTAssertTrue(text.contains("lr must be > 0"), text)
     XCTAssertEqual(
-      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &loss, &message, 256),
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, nil, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
     values[0] = 0.1
     for (count, pointer) in [(3, values), (5, values), (4, nil)] {
       var wrong = sp_optimizer(kind: Int32(SP_SGD), count: Int32(count), values: pointer)
       XCTAssertEqual(
-        sp_network_train_step(handle, &x, &y, 4, 2, 1, &wrong, &loss, &message, 256),
+        sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &wrong, &loss, &message, 256),
         Int32(SP_INVALID_ARGUMENT))
       XCTAssertTrue(text.contains("sgd takes 4 settings (lr, l2, momentum, nesterov)"), text)
     }
     values[3] = 0.5
     XCTAssertEqual(
-      sp_network_train_step(handle, &x, &y, 4, 2, 1, &optimizer, &loss, &message, 256),
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
     XCTAssertTrue(text.contains("nesterov must be 0 or 1"), text)
     values[3] = 0
     var unknown = sp_optimizer(kind: Int32(SP_OPTIMIZER_COUNT), count: 4, values: values)
     XCTAssertEqual(
-      sp_network_train_step(handle, &x, &y, 4, 2, 1, &unknown, &loss, &message, 256),
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &unknown, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
     var options = sp_fit_options(
       epochs: 0, batch_size: 4, report_every: 0, patience: 1, poll_interval_ns: 0, tolerance: -1,
@@ -151,17 +151,17 @@ final class ABITests: XCTestCase {
     var result = sp_fit_result()
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, nil, 10,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, nil, &history, nil, nil, 10,
         &result, &message, 256), Int32(SP_INVALID_ARGUMENT))
     options.epochs = 11
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, nil, 10,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, nil, &history, nil, nil, 10,
         &result, &message, 256), Int32(SP_INVALID_ARGUMENT))
     options.epochs = 10
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, &history, nil, nil, 10,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, nil, nil, &history, nil, nil, 10,
         &result, &message, 256), Int32(SP_OK), text)
     XCTAssertEqual(result.epochs, 10)
   }
@@ -181,12 +181,12 @@ final class ABITests: XCTestCase {
       tolerance: -1, shuffle: 1)
     var history = [Double](repeating: 0, count: 1000)
     var result = sp_fit_result()
-    let abortAtThirdEpoch: sp_fit_callback = { _, kind, epoch, _, _ in
+    let abortAtThirdEpoch: sp_fit_callback = { _, kind, epoch, _, _, _ in
       kind == 1 && epoch == 2 ? 2 : 0
     }
     XCTAssertEqual(
       sp_network_fit(
-        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, abortAtThirdEpoch, nil,
+        handle, &x, &y, 4, 2, 1, nil, nil, 0, &optimizer, &options, nil, abortAtThirdEpoch, nil,
         &history, nil, nil, 1000, &result, &message, 256), Int32(SP_CALLBACK_ERROR))
     XCTAssertEqual(result.epochs, 3)
     XCTAssertEqual(result.stop_reason, Int32(SP_INTERRUPTED))
@@ -217,6 +217,7 @@ final class ABITests: XCTestCase {
       (SP_VOCABULARY_INITIALIZER, SP_INITIALIZER_COUNT),
       (SP_VOCABULARY_OPTIMIZER, SP_OPTIMIZER_COUNT),
       (SP_VOCABULARY_STOP_REASON, SP_STOP_REASON_COUNT),
+      (SP_VOCABULARY_SCHEDULE, SP_SCHEDULE_COUNT), (SP_VOCABULARY_MONITOR, SP_MONITOR_COUNT),
     ]
     XCTAssertEqual(lists.count, SP_VOCABULARY_COUNT)
     var name = [CChar](repeating: 0, count: 64)

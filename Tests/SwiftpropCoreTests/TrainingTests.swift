@@ -48,7 +48,7 @@ final class TrainingTests: XCTestCase {
       xorInputs, xorTargets, rows: 4, config: .sgd(0.1),
       options: FitOptions(epochs: 100, batchSize: 4, reportEvery: 1)
     ) { event in
-      if case .epochEnd(let epoch, _, _) = event, epoch == 4 { return .stop }
+      if case .epochEnd(let epoch, _, _, _) = event, epoch == 4 { return .stop }
       return .proceed
     }
     XCTAssertEqual(stopped.outcome.epochs, 5)
@@ -120,5 +120,67 @@ final class TrainingTests: XCTestCase {
       loss: .mse, initializer: .xavier, seed: 0)) { error in
       XCTAssertEqual("\(error)", "a network has at most 100000 layers, got 100001")
     }
+  }
+}
+
+/// Sample weights, schedules, metrics and best weights in the core (the
+/// Python suite checks them against the NumPy twin number for number).
+final class TrainingFeatureTests: XCTestCase {
+  func testIntegerWeightsEqualRepeatedRows() throws {
+    let (x, y) = sampleData(rows: 5, inputs: 2, outputs: 1, loss: .mse, seed: 4)
+    let counts = [2, 0, 1, 3, 1]
+    var repeatedX: [Double] = []
+    var repeatedY: [Double] = []
+    for (r, count) in counts.enumerated() {
+      for _ in 0..<count {
+        repeatedX += x[2 * r..<2 * r + 2]
+        repeatedY.append(y[r])
+      }
+    }
+    let layers = [Dense(2, 3, .tanh), Dense(3, 1, .identity)]
+    let weighted = try Network<Double>(layers: layers, loss: .mse, initializer: .xavier, seed: 2)
+    let repeated = try Network<Double>(layers: layers, loss: .mse, initializer: .xavier, seed: 2)
+    let weights = counts.map(Double.init)
+    for _ in 0..<10 {
+      _ = try x.viewed(rows: 5) { x in
+        try y.viewed(rows: 5) { y in
+          try weights.viewed(rows: 5) { w in try weighted.trainStep(x, y, weights: w, config: .sgd(0.3)) }
+        }
+      }
+      _ = try repeated.trainStep(repeatedX, repeatedY, rows: 7, config: .sgd(0.3))
+    }
+    for (a, b) in zip(weighted.parameterValues, repeated.parameterValues) {
+      XCTAssertEqual(a, b, accuracy: 1e-12)
+    }
+  }
+
+  func testNegativeOrZeroWeightsAreRefused() throws {
+    let network = try Network<Double>(
+      layers: [Dense(2, 1, .identity)], loss: .mse, initializer: .xavier, seed: 0)
+    let x: [Double] = [0, 0, 1, 1]
+    let y: [Double] = [0, 1]
+    for bad in [[1.0, -1.0], [0.0, 0.0], [1.0, .nan]] {
+      XCTAssertThrowsError(
+        try x.viewed(rows: 2) { x in
+          try y.viewed(rows: 2) { y in
+            try bad.viewed(rows: 2) { w in try network.lossValue(x, y, weights: w) }
+          }
+        })
+    }
+  }
+
+  func testScheduleRates() {
+    let cosine = Schedule(kind: .cosine, values: [10, 0.1])
+    XCTAssertEqual(cosine.rate(epoch: 0, base: 1, current: 1, rows: 4), 1, accuracy: 1e-15)
+    XCTAssertEqual(cosine.rate(epoch: 10, base: 1, current: 1, rows: 4), 0.1, accuracy: 1e-15)
+    let step = Schedule(kind: .step, values: [3, 0.5], warmupEpochs: 2, warmupStart: 0.5)
+    XCTAssertEqual(step.rate(epoch: 0, base: 1, current: 1, rows: 4), 0.5)
+    XCTAssertEqual(step.rate(epoch: 1, base: 1, current: 1, rows: 4), 0.75)
+    XCTAssertEqual(step.rate(epoch: 2 + 3, base: 1, current: 1, rows: 4), 0.5)
+    let inverse = Schedule(kind: .invScaling, values: [0.5, 0])
+    XCTAssertEqual(inverse.rate(epoch: 2, base: 1, current: 1, rows: 4), 1 / 3, accuracy: 1e-15)
+    XCTAssertNotNil(Schedule(kind: .step, values: [0, 0.5]).problem)
+    XCTAssertNotNil(Schedule(kind: .plateau, values: [2, 1, 0, 0]).problem)
+    XCTAssertNotNil(Schedule(kind: .cosine, values: [1]).problem)
   }
 }

@@ -27,6 +27,8 @@ final class VocabularyTests: XCTestCase {
     check(Initializer.self, count: SP_INITIALIZER_COUNT)
     check(OptimizerKind.self, count: SP_OPTIMIZER_COUNT)
     check(StopReason.self, count: SP_STOP_REASON_COUNT)
+    check(ScheduleKind.self, count: SP_SCHEDULE_COUNT)
+    check(Monitor.self, count: SP_MONITOR_COUNT)
     check(Vocabulary.self, count: SP_VOCABULARY_COUNT)
     XCTAssertEqual(Float.dtype.code, Int32(SP_FLOAT32))
     XCTAssertEqual(Double.dtype.code, Int32(SP_FLOAT64))

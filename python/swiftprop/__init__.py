@@ -12,7 +12,7 @@ The public API::
 mathematics, with the same API, for comparison.
 """
 
-from . import explain, plot, reference
+from . import callbacks, explain, plot, reference, schedules
 from ._version import __version__
 from .compare import Comparison, compare
 from .explain import Trace
@@ -26,5 +26,6 @@ from .optimizers import OPTIMIZERS, SGD, Adam  # SGD, Adam: for static tools
 globals().update({cls.__name__: cls for cls in OPTIMIZERS.values()})
 
 __all__ = ["Network", "Dense", "History", "compare", "Comparison", "Trace",
-           "explain", "plot", "reference", "to_onnx", "__version__",
+           "explain", "plot", "reference", "schedules", "callbacks",
+           "to_onnx", "__version__",
            *(cls.__name__ for cls in OPTIMIZERS.values())]

@@ -14,7 +14,7 @@ from . import _engine
 __all__ = ["STATUSES", "DTYPES", "ACTIVATIONS", "LOSSES", "INITIALIZERS",
            "OPTIMIZER_KINDS", "STOP_REASONS", "OUTPUT_ACTIVATION_FOR_LOSS",
            "LABEL_LOSSES", "OPTIMIZER_SETTINGS", "OPTIMIZER_STATE_VECTORS",
-           "name_of"]
+           "SCHEDULES", "SCHEDULE_SETTINGS", "MONITORS", "METRICS", "name_of"]
 
 
 def _vocabulary(vocabulary, count):
@@ -33,6 +33,16 @@ OPTIMIZER_KINDS = _vocabulary(_engine.SP_VOCABULARY_OPTIMIZER,
                               _engine.SP_OPTIMIZER_COUNT)
 STOP_REASONS = _vocabulary(_engine.SP_VOCABULARY_STOP_REASON,
                            _engine.SP_STOP_REASON_COUNT)
+SCHEDULES = _vocabulary(_engine.SP_VOCABULARY_SCHEDULE,
+                        _engine.SP_SCHEDULE_COUNT)
+MONITORS = _vocabulary(_engine.SP_VOCABULARY_MONITOR, _engine.SP_MONITOR_COUNT)
+# The metrics fit can record: name -> bit of the engine's metric set.
+METRICS = {"accuracy": _engine.SP_METRIC_ACCURACY, "r2": _engine.SP_METRIC_R2}
+# The settings of each schedule after its lr, in the engine's order.
+SCHEDULE_SETTINGS = {
+    name: tuple(_engine.schedule_setting(code, index)
+                for index in range(_engine.schedule_info(code)))
+    for name, code in SCHEDULES.items()}
 
 
 def name_of(table, code):

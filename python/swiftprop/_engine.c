@@ -525,6 +525,39 @@ engine_optimizer_setting(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return PyUnicode_FromString(name);
 }
 
+static PyObject *
+engine_schedule_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int32_t kind;
+    const argument arguments[] = {
+        {int32_converter, &kind},
+    };
+    if (parse_arguments(args, nargs, "schedule_info", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    int32_t settings = 0;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_schedule_info(kind, &settings, error, ERROR_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    return PyLong_FromLong(settings);
+}
+
+static PyObject *
+engine_schedule_setting(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int32_t kind, index;
+    const argument arguments[] = {
+        {int32_converter, &kind}, {int32_converter, &index},
+    };
+    if (parse_arguments(args, nargs, "schedule_setting", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    char name[NAME_CAPACITY] = "";
+    int32_t status = sp_schedule_setting(kind, index, name, NAME_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, name);  /* name holds the message */
+    return PyUnicode_FromString(name);
+}
+
 /* ------------------------------------------------------------- lifetime */
 
 static PyObject *
@@ -798,25 +831,32 @@ engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     array_arg y = {.network = &(net), .name = "y", .ndim = 2,                \
                    .columns = OUTPUT_COLUMNS, .rows_like = &x}
 
+/* Per-row sample weights, optional (None: every row counts 1). */
+#define SAMPLE_WEIGHTS(net, w, x)                                            \
+    array_arg w = {.network = &(net), .name = "sample_weight", .ndim = 1,    \
+                   .flags = OPTIONAL, .rows_like = &x}
+
 static PyObject *
 engine_loss(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     network_arg net;
     SAMPLES(net, x, y);
+    SAMPLE_WEIGHTS(net, w, x);
     const argument arguments[] = {
         {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {array_converter, &w},
     };
-    if (parse_arguments(args, nargs, "loss", ARGUMENTS(arguments), 0) < 0)
+    if (parse_arguments(args, nargs, "loss", ARGUMENTS(arguments), 1) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
     status = sp_network_loss(net.handle, x.view.buf, y.view.buf, rows_of(&x),
-                             net.shape.inputs, net.shape.outputs, &loss, error,
-                             ERROR_CAPACITY);
+                             net.shape.inputs, net.shape.outputs, w.view.buf, &loss,
+                             error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    release_arrays(&x, &y);
+    release_arrays(&x, &y, &w);
     if (status != SP_OK)
         return raise_status(status, error);
     return PyFloat_FromDouble(loss);
@@ -828,21 +868,23 @@ engine_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     network_arg net;
     SAMPLES(net, x, y);
     array_arg out = {.network = &net, .name = "out", .ndim = 1, .flags = WRITABLE};
+    SAMPLE_WEIGHTS(net, w, x);
     const argument arguments[] = {
         {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
-        {array_converter, &out},
+        {array_converter, &out}, {array_converter, &w},
     };
-    if (parse_arguments(args, nargs, "gradients", ARGUMENTS(arguments), 0) < 0)
+    if (parse_arguments(args, nargs, "gradients", ARGUMENTS(arguments), 1) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
     status = sp_network_gradients(net.handle, x.view.buf, y.view.buf, rows_of(&x),
-                                  net.shape.inputs, net.shape.outputs, out.view.buf,
-                                  count_of(&out), &loss, error, ERROR_CAPACITY);
+                                  net.shape.inputs, net.shape.outputs, w.view.buf,
+                                  out.view.buf, count_of(&out), &loss, error,
+                                  ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    release_arrays(&x, &y, &out);
+    release_arrays(&x, &y, &out, &w);
     if (status != SP_OK)
         return raise_status(status, error);
     return PyFloat_FromDouble(loss);
@@ -884,21 +926,22 @@ engine_train_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     network_arg net;
     SAMPLES(net, x, y);
     optimizer_arg optimizer = {{0}, NULL};
+    SAMPLE_WEIGHTS(net, w, x);
     const argument arguments[] = {
         {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
-        {optimizer_converter, &optimizer},
+        {optimizer_converter, &optimizer}, {array_converter, &w},
     };
-    if (parse_arguments(args, nargs, "train_step", ARGUMENTS(arguments), 0) < 0)
+    if (parse_arguments(args, nargs, "train_step", ARGUMENTS(arguments), 1) < 0)
         return NULL;
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
     Py_BEGIN_ALLOW_THREADS
     status = sp_network_train_step(net.handle, x.view.buf, y.view.buf, rows_of(&x),
-                                   net.shape.inputs, net.shape.outputs,
+                                   net.shape.inputs, net.shape.outputs, w.view.buf,
                                    &optimizer.settings, &loss, error, ERROR_CAPACITY);
     Py_END_ALLOW_THREADS
-    release_arrays(&x, &y);
+    release_arrays(&x, &y, &w);
     release_optimizer(&optimizer);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -976,13 +1019,13 @@ engine_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  */
 typedef struct {
     PyThreadState *thread_state;
-    PyObject *reporter;  /* borrowed; None or callable(epoch, loss, val_loss) */
+    PyObject *reporter;  /* borrowed; None or callable(epoch, loss, val_loss, lr) */
     PyObject *stop_flag; /* borrowed; None or an object whose truth asks to stop */
 } fit_context;
 
 static int32_t
 fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
-             double val_loss)
+             double val_loss, double *lr)
 {
     fit_context *context = (fit_context *)raw_context;
     int32_t answer = 0;
@@ -996,10 +1039,25 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
         answer = 1;  /* another thread asked this fit to stop */
     }
     else if (kind == 1 && context->reporter != Py_None) {
-        PyObject *verdict = PyObject_CallFunction(context->reporter, "Ldd",
-                                                  (long long)epoch, loss, val_loss);
+        /* The reporter returns True/False (go on / stop), or a float: go
+         * on with that learning rate from the next epoch on. */
+        PyObject *verdict = PyObject_CallFunction(context->reporter, "Lddd",
+                                                  (long long)epoch, loss, val_loss,
+                                                  *lr);
         if (verdict == NULL) {
             answer = 2;
+        }
+        else if (PyFloat_CheckExact(verdict)) {
+            double rate = PyFloat_AS_DOUBLE(verdict);
+            Py_DECREF(verdict);
+            if (!(rate > 0) || !isfinite(rate)) {
+                PyErr_SetString(PyExc_ValueError,
+                                "a learning rate set during fit must be finite and > 0");
+                answer = 2;
+            }
+            else {
+                *lr = rate;
+            }
         }
         else {
             int proceed = PyObject_IsTrue(verdict);
@@ -1009,6 +1067,116 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
     }
     context->thread_state = PyEval_SaveThread();
     return answer;
+}
+
+/* fit's optional extras: sample weights, schedule, metrics and their
+ * records, the monitor, the loss's scale (sp_fit_extras). */
+typedef struct {
+    const network_arg *network;
+    array_arg weights, val_weights, lr, accuracy, val_accuracy, r2, val_r2;
+    double *schedule_values;  /* PyMem; NULL when not held */
+    sp_fit_extras extras;
+    int given;
+} fit_extras_arg;
+
+static void
+release_fit_extras(fit_extras_arg *e)
+{
+    release_arrays(&e->weights, &e->val_weights, &e->lr, &e->accuracy,
+                   &e->val_accuracy, &e->r2, &e->val_r2);
+    PyMem_Free(e->schedule_values);
+    e->schedule_values = NULL;
+}
+
+/* "O&" converter: None, or the tuple (sample_weight, val_sample_weight,
+ * (schedule kind, values, warmup_epochs, warmup_start), monitor,
+ * restore_best, metrics, l2_per_sample, loss_scale, penalty_scale,
+ * lr_history, accuracy_history, val_accuracy_history, r2_history,
+ * val_r2_history), arrays or None. Called with NULL, releases it. */
+static int
+fit_extras_converter(PyObject *object, void *address)
+{
+    fit_extras_arg *e = (fit_extras_arg *)address;
+    if (object == NULL) {
+        release_fit_extras(e);
+        return 1;
+    }
+    if (object == Py_None)
+        return 1;
+    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *values;
+    int restore_best, l2_per_sample, monitor, metrics;
+    double loss_scale, penalty_scale, warmup_start;
+    long long schedule_kind, warmup_epochs;
+    if (!PyTuple_Check(object)
+        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOO;fit extras must be a 14-tuple",
+                             &w, &vw, &schedule, &monitor, &restore_best, &metrics,
+                             &l2_per_sample, &loss_scale, &penalty_scale, &lr, &acc,
+                             &vacc, &r2, &vr2))
+        return 0;
+    if (!PyTuple_Check(schedule)
+        || !PyArg_ParseTuple(schedule, "LOLd;schedule must be (kind, values, "
+                             "warmup_epochs, warmup_start)", &schedule_kind, &values,
+                             &warmup_epochs, &warmup_start))
+        return 0;
+    if (schedule_kind < INT32_MIN || schedule_kind > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "unknown schedule code %lld", schedule_kind);
+        return 0;
+    }
+    PyObject *sequence = PySequence_Fast(values, "schedule values must be a sequence");
+    if (sequence == NULL)
+        return 0;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    if (count > 64) {
+        Py_DECREF(sequence);
+        PyErr_SetString(PyExc_ValueError, "too many schedule values");
+        return 0;
+    }
+    e->schedule_values = PyMem_New(double, count > 0 ? count : 1);
+    if (e->schedule_values == NULL) {
+        Py_DECREF(sequence);
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        e->schedule_values[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(sequence, i));
+        if (e->schedule_values[i] == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(sequence);
+            release_fit_extras(e);
+            return 0;
+        }
+    }
+    Py_DECREF(sequence);
+    PyObject *objects[] = {w, vw, lr, acc, vacc, r2, vr2};
+    array_arg *arrays[] = {&e->weights, &e->val_weights, &e->lr, &e->accuracy,
+                           &e->val_accuracy, &e->r2, &e->val_r2};
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(arrays); i++) {
+        if (!array_converter(objects[i], arrays[i])) {
+            release_fit_extras(e);
+            return 0;
+        }
+    }
+    sp_fit_extras *x = &e->extras;
+    x->sample_weight = e->weights.view.buf;
+    x->val_sample_weight = e->val_weights.view.buf;
+    x->schedule.kind = (int32_t)schedule_kind;
+    x->schedule.count = (int32_t)count;
+    x->schedule.values = e->schedule_values;
+    x->schedule.warmup_epochs = warmup_epochs;
+    x->schedule.warmup_start = warmup_start;
+    x->monitor = monitor;
+    x->restore_best = restore_best;
+    x->metrics = metrics;
+    x->l2_per_sample = l2_per_sample;
+    x->loss_scale = loss_scale;
+    x->penalty_scale = penalty_scale;
+    x->lr_history = (double *)e->lr.view.buf;
+    x->accuracy_history = (double *)e->accuracy.view.buf;
+    x->val_accuracy_history = (double *)e->val_accuracy.view.buf;
+    x->r2_history = (double *)e->r2.view.buf;
+    x->val_r2_history = (double *)e->val_r2.view.buf;
+    x->restored_epoch = -1;
+    e->given = 1;
+    return Py_CLEANUP_SUPPORTED;
 }
 
 static PyObject *
@@ -1029,15 +1197,31 @@ engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     optimizer_arg optimizer = {{0}, NULL};
     sp_fit_options options;
     PyObject *reporter, *stop_flag = Py_None;
+#define RECORD(field, label, rows)                                           \
+    .field = {.network = &net, .name = label, .ndim = 1,                     \
+              .flags = WRITABLE | FLOAT64 | OPTIONAL, .size_like = rows}
+    fit_extras_arg extras = {
+        .network = &net,
+        .weights = {.network = &net, .name = "sample_weight", .ndim = 1,
+                    .flags = OPTIONAL, .rows_like = &x},
+        .val_weights = {.network = &net, .name = "validation sample_weight",
+                        .ndim = 1, .flags = OPTIONAL, .rows_like = &vx},
+        RECORD(lr, "lr_history", &losses),
+        RECORD(accuracy, "accuracy_history", &losses),
+        RECORD(val_accuracy, "val_accuracy_history", &losses),
+        RECORD(r2, "r2_history", &losses),
+        RECORD(val_r2, "val_r2_history", &losses),
+    };
+#undef RECORD
     const argument arguments[] = {
         {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
         {array_converter, &vx}, {array_converter, &vy},
         {optimizer_converter, &optimizer}, {fit_options_converter, &options},
         {object_converter, &reporter}, {array_converter, &losses},
         {array_converter, &val_losses}, {array_converter, &norms},
-        {object_converter, &stop_flag},
+        {object_converter, &stop_flag}, {fit_extras_converter, &extras},
     };
-    if (parse_arguments(args, nargs, "fit", ARGUMENTS(arguments), 1) < 0)
+    if (parse_arguments(args, nargs, "fit", ARGUMENTS(arguments), 2) < 0)
         return NULL;
 
     PyObject *result = NULL;
@@ -1066,7 +1250,8 @@ engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         net.handle, x.view.buf, y.view.buf, rows_of(&x), net.shape.inputs,
         net.shape.outputs, validating ? vx.view.buf : NULL,
         validating ? vy.view.buf : NULL, validating ? rows_of(&vx) : 0,
-        &optimizer.settings, &options, fit_callback, &context,
+        &optimizer.settings, &options, extras.given ? &extras.extras : NULL,
+        fit_callback, &context,
         (double *)losses.view.buf, validating ? (double *)val_losses.view.buf : NULL,
         (double *)norms.view.buf, count_of(&losses), &outcome, error, ERROR_CAPACITY);
     PyEval_RestoreThread(context.thread_state);
@@ -1074,10 +1259,12 @@ engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         raise_status(status, error);
         goto done;
     }
-    result = Py_BuildValue("(Li)", (long long)outcome.epochs, outcome.stop_reason);
+    result = Py_BuildValue("(LiL)", (long long)outcome.epochs, outcome.stop_reason,
+                           (long long)(extras.given ? extras.extras.restored_epoch : -1));
 done:
     release_arrays(&x, &y, &vx, &vy, &losses, &val_losses, &norms);
     release_optimizer(&optimizer);
+    release_fit_extras(&extras);
     return result;
 }
 
@@ -1117,19 +1304,24 @@ static PyMethodDef engine_methods[] = {
     {"predict", FASTCALL(engine_predict), "predict(handle, X, out)"},
     {"loss", FASTCALL(engine_loss), "loss(handle, X, Y) -> float"},
     {"gradients", FASTCALL(engine_gradients),
-     "gradients(handle, X, Y, out) -> loss; out receives the flat gradient"},
+     "gradients(handle, X, Y, out[, sample_weight]) -> loss; out receives the flat gradient"},
     {"numerical_gradients", FASTCALL(engine_numerical_gradients),
      "numerical_gradients(handle, X, Y, eps, out): central differences (float64)"},
     {"train_step", FASTCALL(engine_train_step),
-     "train_step(handle, X, Y, (kind, values)) -> loss before the step"},
+     "train_step(handle, X, Y, (kind, values)[, sample_weight]) -> loss before the step"},
     {"forward", FASTCALL(engine_forward),
      "forward(handle, X, z, a): every layer's z and a, concatenated"},
     {"backward", FASTCALL(engine_backward),
      "backward(handle, X, Y, deltas, gradients, dX) -> loss"},
     {"fit", FASTCALL(engine_fit),
      "fit(handle, X, Y, VX, VY, (kind, values), settings, reporter, loss_history, "
-     "val_history, gradient_norms[, stop_flag]) -> (epochs, stop_reason); "
-     "fit stops cleanly at the next poll once bool(stop_flag) is true"},
+     "val_history, gradient_norms[, stop_flag[, extras]]) -> (epochs, stop_reason, "
+     "restored_epoch); fit stops cleanly at the next poll once bool(stop_flag) is "
+     "true; extras: see fit_extras_converter"},
+    {"schedule_info", FASTCALL(engine_schedule_info),
+     "schedule_info(kind) -> number of settings after lr"},
+    {"schedule_setting", FASTCALL(engine_schedule_setting),
+     "schedule_setting(kind, index) -> the name of the schedule's setting index"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1163,7 +1355,12 @@ add_constants(PyObject *module)
     ADD(SP_VOCABULARY_STATUS); ADD(SP_VOCABULARY_DTYPE);
     ADD(SP_VOCABULARY_ACTIVATION); ADD(SP_VOCABULARY_LOSS);
     ADD(SP_VOCABULARY_INITIALIZER); ADD(SP_VOCABULARY_OPTIMIZER);
-    ADD(SP_VOCABULARY_STOP_REASON); ADD(SP_VOCABULARY_COUNT);
+    ADD(SP_VOCABULARY_STOP_REASON); ADD(SP_VOCABULARY_SCHEDULE);
+    ADD(SP_VOCABULARY_MONITOR); ADD(SP_VOCABULARY_COUNT);
+    /* schedules and monitors: their counts (the codes come from name()) */
+    ADD(SP_SCHEDULE_COUNT); ADD(SP_MONITOR_COUNT);
+    /* metric bits */
+    ADD(SP_METRIC_ACCURACY); ADD(SP_METRIC_R2);
 #undef ADD
     return 0;
 }

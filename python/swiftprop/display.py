@@ -101,12 +101,12 @@ class ProgressReporter:
         self._bar.update(epoch + 1 - self._shown)
         self._shown = epoch + 1
 
-    def __call__(self, epoch, loss, val_loss):
+    def __call__(self, epoch, loss, val_loss, lr=None):
         self._show(epoch, loss, val_loss)
         inner = self.reporter.every
         if inner and (epoch == 0 or (epoch + 1) % inner == 0
                       or epoch == self.epochs - 1):
-            return self.reporter(epoch, loss, val_loss)
+            return self.reporter(epoch, loss, val_loss, lr)
         return True
 
 

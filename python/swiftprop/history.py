@@ -30,16 +30,46 @@ class History:
         Per epoch, the mean over its steps of each layer's weight-gradient
         norm ``||dW||``: a layer whose norm collapses towards 0 has stopped
         learning (vanishing gradients); one that explodes, the opposite.
+    lr : list of float
+        The learning rate each epoch used (see ``swiftprop.schedules``).
+    accuracy, val_accuracy, r2, val_r2 : list of float
+        The metrics asked for with ``fit(metrics=[...])``, per epoch
+        (empty otherwise): on the training batches as they were trained on
+        (before each step, as Keras reports them) and on the validation
+        data after the epoch.
+    best_epoch : int or None
+        With ``restore_best_weights``, the epoch (0-based) whose weights
+        the network was given back at the end.
     """
 
     def __init__(self, loss=(), val_loss=(), stop_reason="completed",
-                 grad_norms=None):
+                 grad_norms=None, lr=(), metrics=None, best_epoch=None):
         self._loss = np.asarray(loss, dtype=float)
         self._val_loss = np.asarray(val_loss, dtype=float)
         self.stop_reason = stop_reason
         self.diverged_at = None
         self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
+        self.lr = np.asarray(lr, dtype=float).tolist()
+        self._metrics = {name: np.asarray(values, dtype=float).tolist()
+                         for name, values in (metrics or {}).items()}
+        self.best_epoch = best_epoch
+
+    @property
+    def accuracy(self):
+        return self._metrics.get("accuracy", [])
+
+    @property
+    def val_accuracy(self):
+        return self._metrics.get("val_accuracy", [])
+
+    @property
+    def r2(self):
+        return self._metrics.get("r2", [])
+
+    @property
+    def val_r2(self):
+        return self._metrics.get("val_r2", [])
 
     # The losses are kept as arrays and turned into lists when first read,
     # so a long fit does not pay for a million Python floats it may never use.
@@ -65,6 +95,9 @@ class History:
         result = {"loss": self.loss}
         if self.val_loss:
             result["val_loss"] = self.val_loss
+        result.update(self._metrics)
+        if self.lr:
+            result["lr"] = self.lr
         return result
 
     def plot(self, ax=None, log=False, **kwargs):

@@ -7,15 +7,17 @@ import weakref
 import numpy as np
 
 from . import _engine, export, persistence
-from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES,
-                     OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS, STOP_REASONS,
-                     name_of)
+from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, METRICS,
+                     MONITORS, OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS,
+                     STOP_REASONS, name_of)
 from ._random import new_seed
-from ._training import EpochReporter, plan_fit
+from ._training import (EpochReporter, check_sample_weight, plan_fit,
+                        prepare_extras)
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
 from .display import network_html, progress_bar
 from .explain import explain as explain_step
+from .callbacks import CallbackList
 from .history import History
 from .layers import LayerStack, build_architecture
 from .optimizers import engine_settings, resolve_optimizer
@@ -212,14 +214,22 @@ class Network(LayerStack):
             _engine.predict(self._handle, X, out)
         return out
 
-    def loss(self, X, y):
-        """The data loss on ``(X, y)`` (without any l2 term), as a float."""
-        X, Y = self._samples(X, y)
-        with self._lock:
-            return _engine.loss(self._handle, X, Y)
+    def loss(self, X, y, sample_weight=None):
+        """The data loss on ``(X, y)`` (without any l2 term), as a float.
 
-    def gradients(self, X, y):
+        With ``sample_weight`` (one value >= 0 per row), the weighted mean
+        ``sum(w_i L_i) / sum(w_i)`` of the rows' losses.
+        """
+        X, Y = self._samples(X, y)
+        W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
+                                self.dtype)
+        with self._lock:
+            return _engine.loss(self._handle, X, Y, W)
+
+    def gradients(self, X, y, sample_weight=None):
         """Gradients of the loss by one backward pass, without an update.
+
+        With ``sample_weight``, of the weighted mean loss (see ``loss``).
 
         Returns
         -------
@@ -227,9 +237,11 @@ class Network(LayerStack):
             Same structure and shapes as ``weights``.
         """
         X, Y = self._samples(X, y)
+        W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
+                                self.dtype)
         flat = np.empty(self.n_parameters, dtype=self.dtype)
         with self._lock:
-            _engine.gradients(self._handle, X, Y, flat)
+            _engine.gradients(self._handle, X, Y, flat, W)
         return self._split(flat)
 
     def numerical_gradients(self, X, y, eps=1e-6):
@@ -300,11 +312,13 @@ class Network(LayerStack):
             offset += size
         return parts
 
-    def train_step(self, X, y, lr=None, optimizer="sgd", **optimizer_options):
+    def train_step(self, X, y, lr=None, optimizer="sgd", sample_weight=None,
+                   **optimizer_options):
         """One optimizer step on the batch ``(X, y)``.
 
         Optimizer state (momentum, Adam's moments) persists across calls
-        while the kind of optimizer stays the same.
+        while the kind of optimizer stays the same. With ``sample_weight``,
+        the step follows the gradient of the weighted mean loss.
 
         Returns
         -------
@@ -313,13 +327,19 @@ class Network(LayerStack):
         """
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
         X, Y = self._samples(X, y)
+        W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
+                                self.dtype)
         with self._lock:
             return _engine.train_step(self._handle, X, Y,
-                                      engine_settings(settings))
+                                      engine_settings(settings), W)
 
     def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
             shuffle=True, verbose=0, callback=None, validation_data=None,
-            tol=None, patience=10, progress=None, **optimizer_options):
+            tol=None, patience=10, progress=None, *, sample_weight=None,
+            class_weight=None, metrics=None, monitor=None,
+            restore_best_weights=False, callbacks=None, include_l2=False,
+            count_from=1, _loss_scale=1.0, _penalty_scale=0.0,
+            _l2_per_sample=False, **optimizer_options):
         """Train with the whole loop running in Swift.
 
         Parameters
@@ -328,9 +348,11 @@ class Network(LayerStack):
         y : array-like of shape (n_samples, n_outputs), or (n_samples,)
             Targets; class labels for ``cross_entropy``.
         epochs : int, default=1
-        lr : float, optional
-            Learning rate (default: 0.01 for SGD, 0.001 for Adam).
-        optimizer : {"sgd", "adam"} or SGD or Adam, default="sgd"
+        lr : float, Schedule or callable, optional
+            Learning rate (default: 0.01 for SGD, 0.001 for Adam); a
+            schedule from ``swiftprop.schedules`` (computed in the engine),
+            or a callable ``epoch -> rate`` (called once per epoch).
+        optimizer : {"sgd", "adam", "rmsprop"} or an optimizer object
         batch_size : int, optional
             Rows per mini-batch; ``None`` trains on the full batch.
         shuffle : bool, default=True
@@ -340,16 +362,46 @@ class Network(LayerStack):
         callback : callable, optional
             ``callback(epoch, loss)`` after every epoch (0-based); returning
             ``False`` stops training.
-        validation_data : tuple (X_val, y_val), optional
-            Scored after every epoch into ``History.val_loss``.
+        validation_data : tuple (X_val, y_val[, sample_weight_val]), optional
+            Scored after every epoch into ``History.val_loss`` (and the
+            validation metrics).
         tol : float, optional
-            Stop when the loss (``val_loss`` with validation data) has not
-            improved by more than ``tol`` for ``patience`` epochs.
+            Stop when the monitored value has not improved by more than
+            ``tol`` for ``patience`` epochs.
         patience : int, default=10
         progress : bool, optional
             Show a progress bar: ``tqdm.auto`` when tqdm is installed (a
             widget in Jupyter with ipywidgets), else a one-line text bar on
             stderr; updated about every ``epochs // 100`` epochs.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights >= 0 of the rows: each batch's loss is the weighted mean
+            ``sum(w_i L_i) / sum(w_i)``, and the epoch loss weighs batches
+            by their weight. Integer weights train as repeated rows would.
+        class_weight : dict or "balanced", optional
+            Weights per class (the argmax of the targets, or target >= 0.5
+            for one output), multiplied into ``sample_weight``;
+            ``"balanced"`` weighs class c by n / (k · n_c).
+        metrics : list of {"accuracy", "r2"}, optional
+            Recorded per epoch by the engine into ``History.accuracy``,
+            ``History.val_accuracy``, ``History.r2``, ``History.val_r2``.
+        monitor : str, optional
+            What ``tol``/``patience``, ``ReduceOnPlateau`` and
+            ``restore_best_weights`` watch: "loss", "val_loss",
+            "accuracy", "val_accuracy", "r2", "val_r2" (default:
+            "val_loss" with validation data, else "loss").
+        restore_best_weights : bool, default=False
+            End with the weights of the epoch with the best monitored value
+            (unless interrupted or diverged); ``History.best_epoch`` says
+            which.
+        callbacks : list, optional
+            Objects from ``swiftprop.callbacks`` (or with their methods),
+            run at epoch ends.
+        include_l2 : bool, default=False
+            Record and print the loss with the l2 term ``(l2/2)·sum ||W||^2``
+            added (as the tutorials that print the regularised cost do).
+        count_from : {1, 0}, default=1
+            Number the printed epochs from 1 (Keras) or from 0 (the
+            tutorials' ``for epoch in range(...)``).
         **optimizer_options
             ``momentum``, ``nesterov``, ``beta1``, ``beta2``, ``eps``, ``l2``.
 
@@ -365,40 +417,71 @@ class Network(LayerStack):
         the step is not applied, training stops with a ``RuntimeWarning``
         and ``History.stop_reason == "diverged"``.
         """
-        settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        optimizer_lr = resolve_optimizer(optimizer, **optimizer_options).lr
         X, Y = self._samples(X, y)
+        hooks = CallbackList(callbacks, self)
+        tol, patience, monitor, restore_best_weights = hooks.stopping_rule(
+            tol, patience, monitor, restore_best_weights)
+        extras = prepare_extras(
+            self, X, Y, lr=lr, optimizer_lr=optimizer_lr,
+            sample_weight=sample_weight, class_weight=class_weight,
+            validation_data=validation_data, metrics=metrics, monitor=monitor,
+            restore_best_weights=restore_best_weights, include_l2=include_l2,
+            count_from=count_from, loss_scale=_loss_scale,
+            penalty_scale=_penalty_scale, l2_per_sample=_l2_per_sample,
+            as_float_matrix=as_float_matrix, as_targets=as_targets)
+        base_lr, schedule = extras.schedule.engine()
+        settings = resolve_optimizer(optimizer, lr=base_lr,
+                                     **optimizer_options)
         plan = plan_fit(X.shape[0], epochs, batch_size, shuffle, verbose,
                         callback, tol, patience)
-        VX = VY = val_history = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(
-                    validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
-            VX = as_float_matrix("validation X", validation_data[0],
-                                 self.dtype, self.n_inputs)
-            VY = as_targets("validation y", validation_data[1], self.dtype,
-                            VX.shape[0], self.n_outputs, self.loss_name)
+        VX = VY = VW = val_history = None
+        if extras.validation is not None:
+            VX, VY, VW = extras.validation
             val_history = np.full(plan.epochs, np.nan)
-        reporter = EpochReporter(plan, VX is not None)
+        records = {name: np.full(plan.epochs, np.nan)
+                   for name in ("lr", "accuracy", "val_accuracy", "r2",
+                                "val_r2")}
+        metric_bits = sum(METRICS[name] for name in extras.metrics)
+        monitor_code = -1 if extras.monitor is None else MONITORS[
+            extras.monitor]
+        wanted = {name: name.removeprefix("val_") in extras.metrics
+                  and (VX is not None or not name.startswith("val_"))
+                  for name in ("accuracy", "val_accuracy", "r2", "val_r2")}
+        engine_extras = (
+            extras.weights, VW, schedule, monitor_code,
+            int(extras.restore_best), metric_bits, int(extras.l2_per_sample),
+            extras.loss_scale, extras.penalty_scale, records["lr"],
+            *(records[name] if wanted[name] else None
+              for name in ("accuracy", "val_accuracy", "r2", "val_r2")))
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
+        hooks.begin(history, val_history, records, extras)
+        reporter = EpochReporter(plan, VX is not None, extras.rate_function,
+                                 extras.count_from,
+                                 [hooks.epoch_end] if hooks else ())
         # With progress on, a bar wraps the reporter; it reads the epochs
         # done from history and closes on any exit.
         bar = progress_bar(reporter, history, progress)
         with self._lock, bar as reporter:
             self._stop_request.clear()
-            done, reason = _engine.fit(
+            done, reason, best_epoch = _engine.fit(
                 self._handle, X, Y, VX, VY, engine_settings(settings),
                 (plan.epochs, plan.batch_size, plan.shuffle, reporter.every,
                  plan.tol, plan.patience, _POLL_INTERVAL_NS),
                 reporter if reporter.every else None, history, val_history,
-                norms, self._stop_request)
+                norms, self._stop_request, engine_extras)
         stop_reason = name_of(STOP_REASONS, reason)
         if stop_reason == "callback" and self._stop_request:
             stop_reason = "requested"
+        metrics_done = {name: records[name][:done]
+                        for name in ("accuracy", "val_accuracy", "r2",
+                                     "val_r2") if wanted[name]}
         result = History(history[:done],
                          () if val_history is None else val_history[:done],
-                         stop_reason, norms[:done])
+                         stop_reason, norms[:done], records["lr"][:done],
+                         metrics_done, best_epoch if best_epoch >= 0 else None)
+        hooks.end(result)
         if result.stop_reason == "diverged":
             result.diverged_at = done
             warnings.warn(f"training diverged in epoch {done}: the loss or a "

@@ -27,12 +27,16 @@ Every loss is a mean over the batch, so its derivative already carries the
 
 import math
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 
 from . import _codes
 from ._random import SplitMix64, new_seed
-from ._training import EpochReporter, plan_fit
+from ._training import (EpochReporter, check_sample_weight, plan_fit,
+                        prepare_extras)
+from .callbacks import CallbackList
+from .schedules import Warmup
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
 from .history import History
@@ -223,6 +227,58 @@ OUTPUT_DELTAS = {"mse": mse_output_delta,
                  "binary_cross_entropy": binary_cross_entropy_output_delta,
                  "cross_entropy": cross_entropy_output_delta,
                  "huber": huber_output_delta}
+
+
+def weighted_loss(loss_name, z, a, Y, weights):
+    """sum_r w_r L_r / sum_r w_r: the rows' losses (each row's own mean over
+    its outputs, or its cross-entropy) averaged with the sample weights."""
+    function = LOSS_FUNCTIONS[loss_name]
+    rows = [function(z[r:r + 1], a[r:r + 1], Y[r:r + 1])
+            for r in range(z.shape[0])]
+    w = weights.astype(np.float64)
+    return float(np.dot(w, rows) / w.sum())
+
+
+def weighted_output_delta(loss_name, z, a, Y, activation, weights):
+    """dL/dz of the weighted loss: each row's delta as a batch of one, times
+    w_r / sum(w) (in place of the batch's 1/n)."""
+    function = OUTPUT_DELTAS[loss_name]
+    share = (weights.astype(np.float64) / weights.astype(np.float64).sum())
+    rows = [function(z[r:r + 1], a[r:r + 1], Y[r:r + 1], activation)
+            * a.dtype.type(share[r]) for r in range(z.shape[0])]
+    return np.vstack(rows).astype(a.dtype)
+
+
+# Metrics (fit's ``metrics=``), written as the engine defines them
+
+
+def metric_sums(outputs, Y, weights, loss_name, target_mean):
+    """(weight, correct weight, per-output sum w (y - a)^2, per-output sum
+    w (y - ybar)^2) of a batch."""
+    w = np.ones(len(Y)) if weights is None else weights.astype(np.float64)
+    if outputs.shape[1] > 1 and loss_name != "binary_cross_entropy":
+        right = np.argmax(outputs, axis=1) == np.argmax(Y, axis=1)
+    else:
+        right = ((outputs >= 0.5) == (Y >= 0.5)).all(axis=1)
+    a = outputs.astype(np.float64)
+    y = Y.astype(np.float64)
+    residual = (w[:, None] * (y - a) ** 2).sum(axis=0)
+    spread = (None if target_mean is None
+              else (w[:, None] * (y - target_mean) ** 2).sum(axis=0))
+    return w.sum(), float(w[right].sum()), residual, spread
+
+
+def r2_from(residual, spread):
+    """Mean over outputs of 1 - residual / spread (1 or 0 for constant
+    targets, as scikit-learn's r2_score)."""
+    scores = [1 - r / s if s > 0 else (1.0 if r == 0 else 0.0)
+              for r, s in zip(residual, spread)]
+    return float(np.mean(scores))
+
+
+def target_means(Y, weights):
+    w = np.ones(len(Y)) if weights is None else weights.astype(np.float64)
+    return (w[:, None] * Y.astype(np.float64)).sum(axis=0) / w.sum()
 
 
 # Optimizer updates (PyTorch's conventions), out of place
@@ -552,8 +608,9 @@ class Network(LayerStack):
     def _loss_value(self, zs, activations, Y):
         return LOSS_FUNCTIONS[self.loss_name](zs[-1], activations[-1], Y)
 
-    def _backward(self, X, Y, parameters):
-        """The forward pass, then the chain rule from the last layer down.
+    def _backward(self, X, Y, parameters, weights=None):
+        """The forward pass, then the chain rule from the last layer down
+        (with ``weights``, of the weighted mean loss).
 
         Returns
         -------
@@ -563,12 +620,21 @@ class Network(LayerStack):
         gradients : list of (dW, db)
         """
         zs, activations = self._forward(X, parameters)
-        loss = self._loss_value(zs, activations, Y)
+        self._last_outputs = activations[-1]
         last = len(self.layers) - 1
         deltas = [None] * len(self.layers)
         gradients = [None] * len(self.layers)
-        deltas[last] = OUTPUT_DELTAS[self.loss_name](
-            zs[last], activations[last + 1], Y, self.layers[last].activation)
+        if weights is None:
+            loss = self._loss_value(zs, activations, Y)
+            deltas[last] = OUTPUT_DELTAS[self.loss_name](
+                zs[last], activations[last + 1], Y,
+                self.layers[last].activation)
+        else:
+            loss = weighted_loss(self.loss_name, zs[last], activations[-1], Y,
+                                 weights)
+            deltas[last] = weighted_output_delta(
+                self.loss_name, zs[last], activations[last + 1], Y,
+                self.layers[last].activation, weights)
         for l in range(last, -1, -1):
             W, _ = parameters[l]
             delta = deltas[l]
@@ -639,15 +705,20 @@ class Network(LayerStack):
         _, activations = self.forward(X)
         return activations[-1]
 
-    def loss(self, X, y):
-        """The data loss on ``(X, y)`` (without any l2 term), as a float."""
+    def loss(self, X, y, sample_weight=None):
+        """The data loss on ``(X, y)`` (without any l2 term), as a float;
+        with ``sample_weight``, the weighted mean of the rows' losses."""
         X, Y = self._samples(X, y)
+        W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
+                                self.dtype)
         zs, activations = self._forward(X, self._parameters)
+        if W is not None:
+            return weighted_loss(self.loss_name, zs[-1], activations[-1], Y, W)
         return self._loss_value(zs, activations, Y)
 
-    def gradients(self, X, y):
+    def gradients(self, X, y, sample_weight=None):
         """Gradients of the data loss by one backward pass, without an
-        update.
+        update (with ``sample_weight``, of the weighted mean loss).
 
         Returns
         -------
@@ -655,7 +726,9 @@ class Network(LayerStack):
             Same structure and shapes as ``weights``.
         """
         X, Y = self._samples(X, y)
-        return self._backward(X, Y, self._parameters)[2]
+        W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
+                                self.dtype)
+        return self._backward(X, Y, self._parameters, W)[2]
 
     def numerical_gradients(self, X, y, eps=1e-6):
         """Central finite differences ``(L(p+eps) - L(p-eps)) / (2 eps)``.
@@ -705,7 +778,7 @@ class Network(LayerStack):
                                               self._flat_parameters())
         return self._optimizer
 
-    def _step(self, X, Y, settings, state):
+    def _step(self, X, Y, settings, state, weights=None):
         """One optimizer step on a batch.
 
         Returns the loss before the step and the gradients, or ``None`` when
@@ -715,7 +788,8 @@ class Network(LayerStack):
         """
         # Overflow raises no warning here: a step checks its results itself.
         with np.errstate(over="ignore", invalid="ignore"):
-            loss, _, gradients = self._backward(X, Y, self._parameters)
+            loss, _, gradients = self._backward(X, Y, self._parameters,
+                                                weights)
             if not math.isfinite(loss):
                 return None
             parameters, first, second = self._updated(gradients, settings,
@@ -745,7 +819,8 @@ class Network(LayerStack):
             second.append(v)
         return parameters, first, second
 
-    def train_step(self, X, y, lr=None, optimizer="sgd", **optimizer_options):
+    def train_step(self, X, y, lr=None, optimizer="sgd", sample_weight=None,
+                   **optimizer_options):
         """One optimizer step on the batch ``(X, y)``.
 
         Optimizer state (momentum, Adam's moments) persists across calls
@@ -774,7 +849,9 @@ class Network(LayerStack):
         """
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
         X, Y = self._samples(X, y)
-        outcome = self._step(X, Y, settings, self._state_for(settings))
+        W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
+                                self.dtype)
+        outcome = self._step(X, Y, settings, self._state_for(settings), W)
         if outcome is None:
             raise FloatingPointError("the loss or its gradient is NaN or "
                                      "infinite; the step was not applied")
@@ -782,115 +859,225 @@ class Network(LayerStack):
 
     def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
             shuffle=True, verbose=0, callback=None, validation_data=None,
-            tol=None, patience=10, **optimizer_options):
-        """Train by mini-batch gradient descent.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_inputs)
-        y : array-like of shape (n_samples, n_outputs), or (n_samples,)
-            Targets; class labels for ``cross_entropy``.
-        epochs : int, default=1
-        lr : float, optional
-            Learning rate (default: 0.01 for SGD, 0.001 for Adam).
-        optimizer : {"sgd", "adam"} or SGD or Adam, default="sgd"
-        batch_size : int, optional
-            Rows per mini-batch; ``None`` trains on the full batch.
-        shuffle : bool, default=True
-            Reshuffle mini-batches every epoch from the network's generator.
-        verbose : int, default=0
-            Print the loss every ``verbose`` epochs (0: silent).
-        callback : callable, optional
-            ``callback(epoch, loss)`` after every epoch (0-based); returning
-            ``False`` stops training.
-        validation_data : tuple (X_val, y_val), optional
-            Scored after every epoch into ``History.val_loss``.
-        tol : float, optional
-            Stop when the loss (``val_loss`` with validation data) has not
-            improved by more than ``tol`` for ``patience`` epochs.
-        patience : int, default=10
-        **optimizer_options
-            ``momentum``, ``nesterov``, ``beta1``, ``beta2``, ``eps``, ``l2``.
+            tol=None, patience=10, *, sample_weight=None, class_weight=None,
+            metrics=None, monitor=None, restore_best_weights=False,
+            callbacks=None, include_l2=False, count_from=1, _loss_scale=1.0,
+            _penalty_scale=0.0, _l2_per_sample=False, **optimizer_options):
+        """Train by mini-batch gradient descent, with ``swiftprop.Network.fit``'s
+        parameters (see there) and its loop written out in NumPy.
 
         Returns
         -------
         History
             The epoch loss is the mean of the batch losses before their
-            steps, weighted by batch size. If a step's loss or update is NaN
-            or infinite, it is not applied, training stops with a
-            ``RuntimeWarning`` and ``stop_reason == "diverged"``.
+            steps, weighted by batch size (or weight sum). If a step's loss
+            or update is NaN or infinite, it is not applied, training stops
+            with a ``RuntimeWarning`` and ``stop_reason == "diverged"``.
         """
-        settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        optimizer_lr = resolve_optimizer(optimizer, **optimizer_options).lr
         X, Y = self._samples(X, y)
         n = X.shape[0]
+        hooks = CallbackList(callbacks, self)
+        tol, patience, monitor, restore_best_weights = hooks.stopping_rule(
+            tol, patience, monitor, restore_best_weights)
+        extras = prepare_extras(
+            self, X, Y, lr=lr, optimizer_lr=optimizer_lr,
+            sample_weight=sample_weight, class_weight=class_weight,
+            validation_data=validation_data, metrics=metrics, monitor=monitor,
+            restore_best_weights=restore_best_weights, include_l2=include_l2,
+            count_from=count_from, loss_scale=_loss_scale,
+            penalty_scale=_penalty_scale, l2_per_sample=_l2_per_sample,
+            as_float_matrix=as_float_matrix, as_targets=as_targets)
+        schedule = extras.schedule
+        base_rate, _ = schedule.engine()
+        settings = resolve_optimizer(optimizer, lr=base_rate,
+                                     **optimizer_options)
         plan = plan_fit(n, epochs, batch_size, shuffle, verbose, callback,
                         tol, patience)
-        validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(
-                    validation_data) != 2:
-                raise TypeError("validation_data must be a tuple "
-                                "(X_val, y_val)")
-            X_val = as_float_matrix("validation X", validation_data[0],
-                                    self.dtype, self.n_inputs)
-            Y_val = as_targets("validation y", validation_data[1], self.dtype,
-                               X_val.shape[0], self.n_outputs, self.loss_name)
-            validation = (X_val, Y_val)
-        reporter = EpochReporter(plan, validation is not None)
+        validation = extras.validation
+        weights = extras.weights
+        monitor = extras.monitor or ("loss" if validation is None
+                                     else "val_loss")
+        maximize = monitor not in ("loss", "val_loss")
+        wants = {name: name.removeprefix("val_") in extras.metrics
+                 and (validation is not None or not name.startswith("val_"))
+                 for name in ("accuracy", "val_accuracy", "r2", "val_r2")}
+        records = {name: np.full(plan.epochs, np.nan)
+                   for name in ("lr", "accuracy", "val_accuracy", "r2",
+                                "val_r2")}
+        hooks.begin(None, [] if validation is not None else None, records,
+                    extras)
+        reporter = EpochReporter(plan, validation is not None,
+                                 extras.rate_function, extras.count_from,
+                                 [hooks.epoch_end] if hooks else ())
         state = self._state_for(settings)
         batch_size = plan.batch_size
-        steps_per_epoch = -(-n // batch_size)
+        shuffling = plan.shuffle and batch_size < n
+        inner = schedule.schedule if isinstance(schedule, Warmup) else schedule
+        warmup = schedule.epochs if isinstance(schedule, Warmup) else 0
+        train_mean = (target_means(Y, weights) if "r2" in extras.metrics
+                      else None)
+        val_mean = (target_means(validation[1], validation[2])
+                    if validation is not None and "r2" in extras.metrics
+                    else None)
 
-        losses, val_losses, norms = [], [], []
+        losses, val_losses, norms, rates = [], [], [], []
         best, wait, stop = math.inf, 0, "completed"
+        plateau_best, plateau_wait = math.inf, 0
+        best_monitored, best_epoch, best_parameters = math.inf, None, None
+        current = override = None
+        current = base_rate
+        epoch_weight = (float(n) if weights is None
+                        else float(np.sum(weights.astype(np.float64))))
         for epoch in range(plan.epochs):
-            if plan.shuffle and batch_size < n:
+            if override is not None:
+                rate = override
+            elif epoch < warmup:
+                rate = schedule.rate(epoch, n)
+            elif inner.stateful:
+                rate = current
+            else:
+                rate = schedule.rate(epoch, n)
+            rates.append(rate)
+            records["lr"][epoch] = rate
+            # The epoch's settings, unchecked (a schedule may reach a rate
+            # of 0, which an optimizer object refuses).
+            step_settings = SimpleNamespace(**{**settings.__dict__,
+                                               "name": settings.name,
+                                               "lr": rate})
+            if shuffling:
                 order = np.array(self._generator.permutation(n))
             else:
                 order = np.arange(n)         # no draw from the generator
-            total = 0.0
+            total = total_weight = 0.0
+            sums = [0.0, 0.0, 0.0, 0.0]
             norm_sums = np.zeros(len(self.layers))
+            steps = 0
             for start in range(0, n, batch_size):
                 rows = order[start:start + batch_size]
-                outcome = self._step(X[rows], Y[rows], settings, state)
+                batch_weights = None if weights is None else weights[rows]
+                batch_weight = (float(len(rows)) if batch_weights is None
+                                else float(np.sum(batch_weights.astype(
+                                    np.float64))))
+                if batch_weight == 0:
+                    continue
+                l2 = settings.l2 / batch_weight if extras.l2_per_sample \
+                    else settings.l2
+                step_settings.l2 = l2
+                penalty = (0.5 * l2 * sum(
+                    float(np.sum(W.astype(np.float64) ** 2))
+                    for W, _ in self._parameters)
+                    if extras.penalty_scale else 0.0)
+                outcome = self._step(X[rows], Y[rows], step_settings, state,
+                                     batch_weights)
                 if outcome is None:
-                    return self._diverged(losses, val_losses, norms, epoch)
+                    return self._diverged(losses, val_losses, norms, epoch,
+                                          rates, records, wants)
+                steps += 1
                 batch_loss, gradients = outcome
-                total += batch_loss * len(rows)
+                if extras.metrics:
+                    part = metric_sums(self._last_outputs, Y[rows],
+                                       batch_weights, self.loss_name,
+                                       train_mean)
+                    sums[0] += part[0]
+                    sums[1] += part[1]
+                    sums[2] = sums[2] + part[2]
+                    sums[3] = sums[3] + (0 if part[3] is None else part[3])
+                total += (extras.loss_scale * batch_loss
+                          + extras.penalty_scale * penalty) * (
+                              batch_weight / epoch_weight)
+                total_weight += batch_weight
                 norm_sums += [_norm(dW) for dW, _ in gradients]
-            epoch_loss = total / n
+            epoch_loss = total
             losses.append(epoch_loss)
-            norms.append(norm_sums / steps_per_epoch)
+            norms.append(norm_sums / max(steps, 1))
+            if wants["accuracy"]:
+                records["accuracy"][epoch] = sums[1] / sums[0]
+            if wants["r2"]:
+                records["r2"][epoch] = r2_from(sums[2], sums[3])
             val_loss = math.nan
             if validation is not None:
-                X_val, Y_val = validation
-                val_loss = self._loss_value(
-                    *self._forward(X_val, self._parameters), Y_val)
+                X_val, Y_val, W_val = validation
+                zs, activations = self._forward(X_val, self._parameters)
+                if W_val is None:
+                    val_loss = self._loss_value(zs, activations, Y_val)
+                else:
+                    val_loss = weighted_loss(self.loss_name, zs[-1],
+                                             activations[-1], Y_val, W_val)
+                val_loss *= extras.loss_scale
                 val_losses.append(val_loss)
+                part = metric_sums(activations[-1], Y_val, W_val,
+                                   self.loss_name, val_mean)
+                if wants["val_accuracy"]:
+                    records["val_accuracy"][epoch] = part[1] / part[0]
+                if wants["val_r2"]:
+                    records["val_r2"][epoch] = r2_from(part[2], part[3])
+            monitored = {"loss": epoch_loss, "val_loss": val_loss}.get(
+                monitor)
+            if monitored is None:
+                monitored = -records[monitor][epoch]
+            if math.isnan(monitored):
+                monitored = math.inf
+            if extras.restore_best and monitored < best_monitored:
+                best_monitored, best_epoch = monitored, epoch
+                best_parameters = [(W.copy(), b.copy())
+                                   for W, b in self._parameters]
+            if (inner.kind == "plateau" and epoch >= warmup
+                    and override is None):
+                if monitored < plateau_best - inner.min_delta:
+                    plateau_best, plateau_wait = monitored, 0
+                else:
+                    plateau_wait += 1
+                    if plateau_wait > inner.patience:
+                        current = max(rate * inner.factor, inner.min_lr)
+                        plateau_wait = 0
             every = reporter.every
             if every > 0 and (epoch == 0 or (epoch + 1) % every == 0
                               or epoch == plan.epochs - 1):
-                if not reporter(epoch, epoch_loss, val_loss):
+                answer = reporter(epoch, epoch_loss, val_loss, rate)
+                if answer is False:
                     stop = "callback"
                     break
+                if isinstance(answer, float):
+                    override = answer
             if plan.tol >= 0:
-                monitored = epoch_loss if validation is None else val_loss
                 wait = wait + 1 if monitored > best - plan.tol else 0
                 best = min(best, monitored)
                 if wait >= plan.patience:
-                    stop = "converged"
-                    break
-        return History(losses, val_losses, stop, _norm_rows(norms, self))
+                    if inner.kind == "adaptive" and override is None:
+                        if rate <= inner.min_lr:
+                            stop = "converged"
+                            break
+                        current = rate * inner.factor
+                        wait = 0
+                    else:
+                        stop = "converged"
+                        break
+        if best_parameters is not None:
+            self._parameters = best_parameters
+        history = History(losses, val_losses, stop, _norm_rows(norms, self),
+                          rates, _metric_records(records, wants, len(losses)),
+                          best_epoch)
+        hooks.end(history)
+        return history
 
-    def _diverged(self, losses, val_losses, norms, epoch):
+    def _diverged(self, losses, val_losses, norms, epoch, rates=(),
+                  records=None, wants=None):
         history = History(losses, val_losses, "diverged",
-                          _norm_rows(norms, self))
+                          _norm_rows(norms, self), rates[:len(losses)],
+                          _metric_records(records or {}, wants or {},
+                                          len(losses)))
         history.diverged_at = epoch
         warnings.warn(f"training diverged in epoch {epoch}: the loss or a "
                       "gradient became NaN or infinite; the network keeps "
                       "the weights of its last finite step (try a smaller "
                       "lr)", RuntimeWarning, stacklevel=3)
         return history
+
+
+def _metric_records(records, wants, epochs):
+    return {name: records[name][:epochs] for name, wanted in wants.items()
+            if wanted}
 
 
 def _norm(array):

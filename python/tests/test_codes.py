@@ -29,7 +29,13 @@ VOCABULARIES = {
     "INITIALIZER": _codes.INITIALIZERS,
     "OPTIMIZER": _codes.OPTIMIZER_KINDS,
     "STOP_REASON": _codes.STOP_REASONS,
+    "SCHEDULE": _codes.SCHEDULES,
+    "MONITOR": _codes.MONITORS,
 }
+
+# Lists whose constants carry the list's name as a prefix
+# (SP_SCHEDULE_COSINE is the schedule "cosine").
+PREFIXED = ("SCHEDULE", "MONITOR")
 
 # Header constants whose Python name is not their C name in lower case
 # without SP_ (SP_STOPPED_BY_CALLBACK is the stop reason "callback").
@@ -91,7 +97,8 @@ def header_list(vocabulary):
 
 # The lists that grow: the package knows their codes by name (from the
 # engine), so the extension exports only their counts.
-GROWING = ("ACTIVATION", "LOSS", "INITIALIZER", "OPTIMIZER")
+GROWING = ("ACTIVATION", "LOSS", "INITIALIZER", "OPTIMIZER", "SCHEDULE",
+           "MONITOR")
 
 
 def test_every_header_constant_is_exported_with_its_value():
@@ -154,6 +161,8 @@ def test_the_header_numbers_each_list_as_the_engine_names_it(vocabulary):
     table = VOCABULARIES[vocabulary]
     for constant, value in members:
         name = SPELLED_DIFFERENTLY.get(constant, constant[3:].lower())
+        if vocabulary in PREFIXED:
+            name = name.removeprefix(vocabulary.lower() + "_")
         assert table.get(name) == value, (
             f"swiftprop.h has {constant} = {value}, but the engine names "
             f"code {value} {_codes.name_of(table, value)!r}")
@@ -255,3 +264,22 @@ def test_reference_refuses_an_optimizer_it_does_not_implement(monkeypatch):
             train(X, y, optimizer="unknown")
     for (W, b), (W2, b2) in zip(weights, net.weights):
         assert (W == W2).all() and (b == b2).all()
+
+
+# (e) each schedule class is one of the engine's schedules, with its settings
+
+
+def test_schedule_classes_are_the_engines_schedules():
+    from swiftprop import schedules
+    classes = {cls.kind: cls for cls in vars(schedules).values()
+               if isinstance(cls, type) and issubclass(cls, schedules.Schedule)
+               and cls.kind is not None}
+    assert set(classes) == set(_codes.SCHEDULES)
+    for kind, cls in classes.items():
+        fields = [field.name for field in dataclasses.fields(cls)]
+        assert fields == ["lr", *_codes.SCHEDULE_SETTINGS[kind]]
+        with pytest.raises(ValueError, match="has no setting"):
+            _engine.schedule_setting(_codes.SCHEDULES[kind],
+                                     len(_codes.SCHEDULE_SETTINGS[kind]))
+    with pytest.raises(ValueError, match="unknown schedule"):
+        _engine.schedule_info(_engine.SP_SCHEDULE_COUNT)

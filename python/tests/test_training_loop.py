@@ -51,9 +51,9 @@ def test_reports_only_every_nth_epoch(monkeypatch, xor, capsys):
     epochs_reported = []
     real_call = _training.EpochReporter.__call__
 
-    def counting_call(self, epoch, loss, val_loss):
+    def counting_call(self, epoch, loss, val_loss, lr):
         epochs_reported.append(epoch)
-        return real_call(self, epoch, loss, val_loss)
+        return real_call(self, epoch, loss, val_loss, lr)
 
     monkeypatch.setattr(_training.EpochReporter, "__call__", counting_call)
     sp.Network([2, 2, 1], seed=0).fit(*xor, epochs=10000, verbose=1000)

@@ -55,10 +55,24 @@ enum { SP_SGD = 0, SP_ADAM, SP_RMSPROP, SP_OPTIMIZER_COUNT };
 enum { SP_COMPLETED = 0, SP_CONVERGED, SP_STOPPED_BY_CALLBACK, SP_INTERRUPTED,
        SP_STOPPED_DIVERGED, SP_STOP_REASON_COUNT };
 
+/* Learning-rate schedules of sp_network_fit (sp_schedule). */
+enum { SP_SCHEDULE_CONSTANT = 0, SP_SCHEDULE_INV_SCALING, SP_SCHEDULE_ADAPTIVE,
+       SP_SCHEDULE_STEP, SP_SCHEDULE_EXPONENTIAL, SP_SCHEDULE_COSINE, SP_SCHEDULE_PLATEAU,
+       SP_SCHEDULE_COUNT };
+
+/* What sp_network_fit watches to stop early, to reduce the rate on a
+ * plateau and to keep the best parameters. */
+enum { SP_MONITOR_LOSS = 0, SP_MONITOR_VAL_LOSS, SP_MONITOR_ACCURACY, SP_MONITOR_VAL_ACCURACY,
+       SP_MONITOR_R2, SP_MONITOR_VAL_R2, SP_MONITOR_COUNT };
+
+/* Metrics sp_network_fit records per epoch: a bit set. */
+enum { SP_METRIC_ACCURACY = 1, SP_METRIC_R2 = 2 };
+
 /* The lists above, for sp_name. */
 enum { SP_VOCABULARY_STATUS = 0, SP_VOCABULARY_DTYPE, SP_VOCABULARY_ACTIVATION,
        SP_VOCABULARY_LOSS, SP_VOCABULARY_INITIALIZER, SP_VOCABULARY_OPTIMIZER,
-       SP_VOCABULARY_STOP_REASON, SP_VOCABULARY_COUNT };
+       SP_VOCABULARY_STOP_REASON, SP_VOCABULARY_SCHEDULE, SP_VOCABULARY_MONITOR,
+       SP_VOCABULARY_COUNT };
 
 /* The name of `code` in `vocabulary` as the Python API spells it
  * ("leaky_relu", "cross_entropy", "adam"), NUL-terminated in `name`
@@ -101,11 +115,48 @@ typedef struct sp_fit_options {
 } sp_fit_options;
 
 /* Called by sp_network_fit from the calling thread. kind 0: a poll between
- * steps (epoch and losses are meaningless); kind 1: epoch `epoch` (0-based)
- * ended with these losses (val_loss NaN without validation data).
- * Return 0 to go on, 1 to stop cleanly, 2 to abort (SP_CALLBACK_ERROR). */
+ * steps (epoch, losses and lr are meaningless); kind 1: epoch `epoch`
+ * (0-based) ended with these losses (val_loss NaN without validation data)
+ * and *lr the learning rate it used: the callback may write a new rate
+ * (> 0, finite) to *lr, used from the next epoch on in place of the
+ * schedule's. Return 0 to go on, 1 to stop cleanly, 2 to abort
+ * (SP_CALLBACK_ERROR). */
 typedef int32_t (*sp_fit_callback)(void *context, int32_t kind, int64_t epoch,
-                                   double loss, double val_loss);
+                                   double loss, double val_loss, double *lr);
+
+/* A learning-rate schedule: its kind and its settings after lr, in the
+ * order sp_schedule_setting names them, and an optional linear warm-up. */
+typedef struct sp_schedule {
+    int32_t kind;           /* SP_SCHEDULE_CONSTANT, ... */
+    int32_t count;          /* values in `values` */
+    const double *values;
+    int64_t warmup_epochs;  /* 0: none */
+    double warmup_start;    /* the warm-up's first factor, in [0, 1] */
+} sp_schedule;
+
+/* How many settings schedule `kind` takes, and the name of setting
+ * `index` ("power_t", "gamma", ...). */
+int32_t sp_schedule_info(int32_t kind, int32_t *settings, char *error, int64_t error_capacity);
+int32_t sp_schedule_setting(int32_t kind, int32_t index, char *name, int64_t capacity);
+
+/* The rest of sp_network_fit's inputs and outputs; NULL pointers and zero
+ * fields mean: none, or the default. */
+typedef struct sp_fit_extras {
+    const void *sample_weight;     /* rows values of the dtype, or NULL */
+    const void *val_sample_weight; /* val_rows values, or NULL */
+    sp_schedule schedule;          /* kind SP_SCHEDULE_CONSTANT: a fixed rate */
+    int32_t monitor;               /* SP_MONITOR_*, or -1: val_loss with validation data, else loss */
+    int32_t restore_best;          /* 1: end with the best epoch's parameters */
+    int32_t metrics;               /* SP_METRIC_* bits */
+    int32_t l2_per_sample;         /* 1: divide l2 by each batch's rows or weight sum */
+    double loss_scale;             /* recorded loss = loss_scale x data loss (0 means 1) */
+    double penalty_scale;          /* + penalty_scale x (l2/2) sum ||W||^2, per batch */
+    /* Per-epoch records (history_capacity values each), or NULL. */
+    double *lr_history;
+    double *accuracy_history, *val_accuracy_history;
+    double *r2_history, *val_r2_history;
+    int64_t restored_epoch;        /* out: the epoch restore_best restored, or -1 */
+} sp_fit_extras;
 
 typedef struct sp_fit_result {
     int64_t epochs;         /* epochs completed (entries written) */
@@ -157,12 +208,16 @@ int32_t sp_network_predict(int64_t handle, const void *x, int64_t rows, int64_t 
                            void *out, int64_t out_count,
                            char *error, int64_t error_capacity);
 /* y: rows x y_columns (must equal outputs). */
+/* sample_weight (here and below): rows values of the dtype, finite, >= 0,
+ * with a positive sum, or NULL; the loss is then the weighted mean. */
 int32_t sp_network_loss(int64_t handle, const void *x, const void *y, int64_t rows,
-                        int64_t x_columns, int64_t y_columns, double *loss,
+                        int64_t x_columns, int64_t y_columns, const void *sample_weight,
+                        double *loss,
                         char *error, int64_t error_capacity);
 /* out: the flat gradient (parameter_count values); loss may be NULL. */
 int32_t sp_network_gradients(int64_t handle, const void *x, const void *y, int64_t rows,
-                             int64_t x_columns, int64_t y_columns, void *out,
+                             int64_t x_columns, int64_t y_columns,
+                             const void *sample_weight, void *out,
                              int64_t out_count, double *loss,
                              char *error, int64_t error_capacity);
 /* out: parameter_count doubles, whatever the dtype. */
@@ -172,7 +227,7 @@ int32_t sp_network_numerical_gradients(int64_t handle, const void *x, const void
                                        char *error, int64_t error_capacity);
 int32_t sp_network_train_step(int64_t handle, const void *x, const void *y, int64_t rows,
                               int64_t x_columns, int64_t y_columns,
-                              const sp_optimizer *optimizer, double *loss,
+                              const void *sample_weight, const sp_optimizer *optimizer, double *loss,
                               char *error, int64_t error_capacity);
 /* The forward pass, layer by layer: z and a receive every layer's
  * pre-activations and activations, rows x outputs_l values per layer, one
@@ -188,7 +243,8 @@ int32_t sp_network_backward(int64_t handle, const void *x, const void *y, int64_
                             int64_t count, void *gradients, int64_t gradient_count,
                             void *dx, int64_t dx_count, double *loss,
                             char *error, int64_t error_capacity);
-/* val_x / val_y may be NULL with val_rows 0. loss_history and (with
+/* extras may be NULL (no weights, a fixed rate, no metrics).
+ * val_x / val_y may be NULL with val_rows 0. loss_history and (with
  * validation) val_history hold history_capacity >= options->epochs doubles;
  * gradient_norms, when not NULL, holds history_capacity x layer_count
  * doubles and receives each epoch's mean ||dW|| per layer. */
@@ -196,7 +252,7 @@ int32_t sp_network_fit(int64_t handle, const void *x, const void *y, int64_t row
                        int64_t x_columns, int64_t y_columns,
                        const void *val_x, const void *val_y, int64_t val_rows,
                        const sp_optimizer *optimizer, const sp_fit_options *options,
-                       sp_fit_callback callback, void *context,
+                       sp_fit_extras *extras, sp_fit_callback callback, void *context,
                        double *loss_history, double *val_history, double *gradient_norms,
                        int64_t history_capacity, sp_fit_result *result, char *error, int64_t error_capacity);
 
