@@ -120,6 +120,7 @@ except ImportError:  # scikit-learn < 1.6
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
+from . import schedules
 from ._validation import check_dtype
 from .network import Network
 from .optimizers import SGD, Adam
@@ -347,28 +348,29 @@ class _BaseMLP(BaseEstimator):
         return min(self.batch_size, n_samples)
 
     def _optimizer_settings(self):
-        """The engine's optimizer for scikit-learn's settings (see the
-        module docstring: ``c`` is the engine's gradient scale)."""
+        """The engine's optimizer and learning rate (a number or a schedule)
+        for scikit-learn's settings (see the module docstring: ``c`` is the
+        engine's gradient scale)."""
         c = self._gradient_scale()
         l2 = c * self.alpha
-        if self.solver == "sgd":
-            lr = self.learning_rate_init / c
-            if self.learning_rate == "invscaling":
-                from . import schedules
-                lr = schedules.InvScaling(lr, self.power_t, t=self.t_)
-            elif self.learning_rate == "adaptive":
-                from . import schedules
-                lr = schedules.Adaptive(lr)
-            return SGD(lr=lr, momentum=self.momentum,
-                       nesterov=bool(self.nesterovs_momentum
-                                     and self.momentum > 0), l2=l2)
-        return Adam(lr=self.learning_rate_init, beta1=self.beta_1,
-                    beta2=self.beta_2, eps=c * self.epsilon, l2=l2)
+        if self.solver == "adam":
+            return Adam(lr=self.learning_rate_init, beta1=self.beta_1,
+                        beta2=self.beta_2, eps=c * self.epsilon, l2=l2), None
+        lr = self.learning_rate_init / c
+        optimizer = SGD(lr=lr, momentum=self.momentum,
+                        nesterov=bool(self.nesterovs_momentum
+                                      and self.momentum > 0), l2=l2)
+        schedule = None
+        if self.learning_rate == "invscaling":
+            schedule = schedules.InvScaling(lr, self.power_t,
+                                            samples_seen=self.t_)
+        elif self.learning_rate == "adaptive":
+            schedule = schedules.Adaptive(lr, factor=0.2, min_lr=1e-6 / c)
+        return optimizer, schedule
 
     def _scale_options(self):
         """``Network.fit``'s private keywords that put the recorded loss on
         scikit-learn's scale (see the module docstring)."""
-        return {}  # TEMP until the engine's keywords land
         return dict(_loss_scale=self._loss_scale(),
                     _penalty_scale=1.0 / self._gradient_scale(),
                     _l2_per_sample=True)
@@ -380,7 +382,8 @@ class _BaseMLP(BaseEstimator):
         network = self.network_
         epochs = 1 if incremental else self.max_iter
         reporter = _EpochReporter(self, X_val, y_val, weight_val)
-        options = dict(epochs=epochs, optimizer=self._optimizer_settings(),
+        optimizer, schedule = self._optimizer_settings()
+        options = dict(epochs=epochs, optimizer=optimizer, lr=schedule,
                        batch_size=self._batch_size(n_samples),
                        shuffle=bool(self.shuffle),
                        progress=self.verbose == "bar" and not incremental,

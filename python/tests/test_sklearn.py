@@ -516,14 +516,15 @@ def test_accepted_edge_values_train():
 def stopping_problems():
     """The issue's two examples: a regression and a 5-label fit."""
     Xr, yr = make_regression(200, 10, noise=10.0, random_state=7)
+    Xo, yo = make_regression(200, 10, n_targets=3, noise=10.0,
+                             random_state=7)
     Xm, ym = make_multilabel_classification(100, 8, n_classes=5,
                                             random_state=0)
     return [("regression", (MLPRegressor, neural_network.MLPRegressor),
              StandardScaler().fit_transform(Xr), yr / yr.std()),
             ("multi-output regression",
              (MLPRegressor, neural_network.MLPRegressor),
-             StandardScaler().fit_transform(Xr),
-             np.column_stack([yr, -yr, yr ** 2]) / yr.std()),
+             StandardScaler().fit_transform(Xo), yo / yo.std()),
             ("multilabel", (MLPClassifier, neural_network.MLPClassifier),
              Xm, ym)]
 
@@ -552,7 +553,7 @@ def test_learning_rate_schedules_follow_sklearn(learning_rate):
     X, y = standardized_iris()
     settings = dict(hidden_layer_sizes=(6,), solver="sgd",
                     learning_rate=learning_rate, power_t=0.3,
-                    learning_rate_init=0.2, batch_size=40, momentum=0.9,
+                    learning_rate_init=0.2, batch_size=40, momentum=0.0,
                     max_iter=300, shuffle=False, random_state=0, tol=1e-3,
                     n_iter_no_change=3)
     with warnings.catch_warnings():
