@@ -54,12 +54,32 @@ EARLY_STOPPING_CLASSIFIER_FAILURES = {
 }
 
 
+SAMPLE_WEIGHT_SPLIT = ("the early-stopping validation split is drawn from "
+                       "the rows, so weighted rows and repeated rows are "
+                       "split differently (scikit-learn's own MLP: the same)")
+FLOAT32_EQUIVALENCE = ("trained in float32: weights and repeated rows agree "
+                       "to float32 rounding (about 1.5e-7 relative), the "
+                       "check asks for 1e-7")
+
+
 def expected_failures(estimator):
+    failures = {}
+    if estimator.dtype == "float32":
+        failures.update(
+            check_sample_weight_equivalence_on_dense_data=FLOAT32_EQUIVALENCE,
+            check_sample_weight_equivalence_on_sparse_data=FLOAT32_EQUIVALENCE)
     if not estimator.early_stopping:
-        return {}
+        return failures
+    failures.update(
+        check_sample_weight_equivalence_on_dense_data=SAMPLE_WEIGHT_SPLIT,
+        check_sample_weight_equivalence_on_sparse_data=SAMPLE_WEIGHT_SPLIT)
     if isinstance(estimator, MLPClassifier):
-        return EARLY_STOPPING_CLASSIFIER_FAILURES
-    return {**EARLY_STOPPING_FAILURES,
+        return {**failures, **EARLY_STOPPING_CLASSIFIER_FAILURES,
+                "check_class_weight_classifiers": "the check's 25 training "
+                "samples leave 3 for validation, whose accuracy does not "
+                "move for n_iter_no_change epochs, so training stops before "
+                "the class weights act"}
+    return {**failures, **EARLY_STOPPING_FAILURES,
             "check_regressors_no_decision_function": "the check's 10 "
                                                      "samples leave a "
                                                      "validation set of 1"}
