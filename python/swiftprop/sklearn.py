@@ -59,7 +59,11 @@ epoch for epoch, and training stops at the same epoch (see the tests):
   seen, updated at each epoch's end), ``"adaptive"`` its
   ``schedules.Adaptive`` (the rate divided by 5 where training would stop,
   training stopping once it is at most 1e-6). Both apply to ``"sgd"`` only,
-  as in scikit-learn.
+  as in scikit-learn. Without momentum the steps are scikit-learn's; with
+  momentum they differ once the rate changes: the engine keeps its velocity
+  in gradient units (``v = momentum * v + g; p -= lr * v``, PyTorch's
+  convention), scikit-learn in parameter units (``v = momentum * v - lr *
+  g; p += v``), which agree only while the rate is constant.
 - ``solver="lbfgs"``: the engine's L-BFGS, full batch, minimising
   scikit-learn's objective (data loss plus ``alpha / 2 * ||W||^2 /
   n_samples``) with ``max_iter`` iterations, ``max_fun`` evaluations and
