@@ -710,3 +710,73 @@ public func sp_optimizer_setting(
   write(names[Int(index)], to: name, capacity: capacity)
   return Status.ok.code
 }
+
+// MARK: - L-BFGS
+
+@_cdecl("sp_network_fit_lbfgs")
+public func sp_network_fit_lbfgs(
+  _ handle: Int64, _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ rows: Int64,
+  _ xColumns: Int64, _ yColumns: Int64, _ sampleWeight: UnsafeRawPointer?,
+  _ options: UnsafePointer<sp_lbfgs_options>?,
+  _ callback: sp_fit_callback?, _ context: UnsafeMutableRawPointer?,
+  _ lossHistory: UnsafeMutablePointer<Double>?, _ historyCapacity: Int64,
+  _ result: UnsafeMutablePointer<sp_lbfgs_result>?,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let (network, data) = try samples(
+      handle, x, y, rows: rows, xColumns: xColumns, yColumns: yColumns, weights: sampleWeight)
+    guard let o = options?.pointee else { throw ABIError.argument("options must not be NULL") }
+    guard o.poll_interval_ns >= 0 else {
+      throw ABIError.argument("poll_interval_ns must be >= 0, got \(o.poll_interval_ns)")
+    }
+    guard o.max_iter >= 1, o.max_iter <= Int64(Int.max) else {
+      throw ABIError.argument("max_iter must be >= 1, got \(o.max_iter)")
+    }
+    guard let lossHistory, historyCapacity >= o.max_iter, let result else {
+      throw ABIError.argument(
+        "loss_history must hold max_iter = \(o.max_iter) values (got room for \(historyCapacity)) and result must not be NULL")
+    }
+    let lbfgsOptions = LBFGSOptions(
+      maxIterations: Int(o.max_iter), maxEvaluations: Int(o.max_fun), memory: Int(o.memory),
+      gradientTolerance: o.gtol, relativeReduction: o.ftol, l2: o.l2, scale: o.scale,
+      maxLineSearch: Int(o.max_ls), reportEvery: Int(o.report_every),
+      pollInterval: UInt64(o.poll_interval_ns))
+    if let problem = lbfgsOptions.problem { throw ABIError.argument(problem) }
+    let history = try lossHistory.matrix(1, Int(historyCapacity))
+    let handler: (FitEvent) -> FitControl = { event in
+      guard let callback else { return .proceed }
+      let answer: Int32
+      // L-BFGS has no learning rate: the callback sees NaN, and a rate it
+      // writes back is ignored.
+      var rate = Double.nan
+      switch event {
+      case .poll:
+        answer = callback(context, 0, -1, .nan, .nan, &rate)
+      case .epochEnd(let iteration, let loss, _, _):
+        answer = callback(context, 1, Int64(iteration), loss, .nan, &rate)
+      }
+      return answer == 0 ? .proceed : answer == 1 ? .stop : .abort
+    }
+    struct FitLBFGS: NetworkOperation {
+      let data: Samples, options: LBFGSOptions, history: MutableMatrix<Double>
+      let handler: (FitEvent) -> FitControl
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws -> LBFGSOutcome {
+        let (x, y) = try data.views(for: n)
+        return try n.fitLBFGS(
+          x, y, weights: data.weightView(for: n), options: options, history: history,
+          handler: handler)
+      }
+    }
+    let outcome = try withoutActuallyEscaping(handler) { handler in
+      try network.run(
+        FitLBFGS(data: data, options: lbfgsOptions, history: history, handler: handler))
+    }
+    result.pointee = sp_lbfgs_result(
+      iterations: Int64(outcome.iterations), evaluations: Int64(outcome.evaluations),
+      loss: outcome.value, stop_reason: outcome.reason.code)
+    if outcome.reason == .interrupted {
+      throw ABIError(status: Int32(SP_CALLBACK_ERROR), message: "fit was stopped by its callback")
+    }
+  }
+}

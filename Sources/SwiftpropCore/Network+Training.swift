@@ -115,9 +115,13 @@ public enum FitEvent {
 /// next epoch on (in place of the schedule's).
 public enum FitControl { case proceed, stop, abort, rate(Double) }
 
-/// Why `fit` ended.
+/// Why `fit` or `fitLBFGS` ended.
 public enum StopReason: String, Coded {
   case completed, converged, callback, interrupted, diverged
+  // L-BFGS (`LBFGSOptions` says when each applies).
+  case convergedGtol = "converged_gtol", convergedFtol = "converged_ftol"
+  case maxIterations = "max_iter", maxEvaluations = "max_fun"
+  case lineSearchFailed = "line_search_failed"
 
   public var code: Int32 {
     switch self {
@@ -126,6 +130,11 @@ public enum StopReason: String, Coded {
     case .callback: headerCode(SP_STOPPED_BY_CALLBACK)
     case .interrupted: headerCode(SP_INTERRUPTED)
     case .diverged: headerCode(SP_STOPPED_DIVERGED)
+    case .convergedGtol: headerCode(SP_CONVERGED_GTOL)
+    case .convergedFtol: headerCode(SP_CONVERGED_FTOL)
+    case .maxIterations: headerCode(SP_MAX_ITER)
+    case .maxEvaluations: headerCode(SP_MAX_FUN)
+    case .lineSearchFailed: headerCode(SP_LINE_SEARCH_FAILED)
     }
   }
 }

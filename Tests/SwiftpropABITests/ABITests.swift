@@ -195,6 +195,69 @@ final class ABITests: XCTestCase {
     XCTAssertTrue(out.allSatisfy { $0.isFinite && $0 > 0 && $0 < 1 })
   }
 
+  func testLBFGSChecksItsArgumentsAndStopsCleanly() throws {
+    let handle = try makeNetwork()
+    defer { _ = sp_network_destroy(handle) }
+    var x: [Double] = [0, 0, 0, 1, 1, 0, 1, 1]
+    var y: [Double] = [0, 1, 1, 0]
+    var history = [Double](repeating: .nan, count: 10)
+    var result = sp_lbfgs_result()
+    let good = sp_lbfgs_options(
+      max_iter: 10, max_fun: 15000, memory: 10, max_ls: 20, report_every: 0, poll_interval_ns: 0,
+      gtol: 0, ftol: 0, l2: 0, scale: 1)
+    var options = good
+    func fit(_ capacity: Int64 = 10) -> Int32 {
+      sp_network_fit_lbfgs(
+        handle, &x, &y, 4, 2, 1, nil, &options, nil, nil, &history, capacity, &result, &message, 256)
+    }
+    let bad: [(WritableKeyPath<sp_lbfgs_options, Int64>, String)] = [
+      (\.max_iter, "max_iter"), (\.max_fun, "max_fun"), (\.memory, "memory"),
+      (\.max_ls, "max_ls"), (\.poll_interval_ns, "poll_interval_ns"),
+    ]
+    for (field, name) in bad {
+      options = good
+      options[keyPath: field] = -1
+      XCTAssertEqual(fit(), Int32(SP_INVALID_ARGUMENT), name)
+      XCTAssertTrue(text.contains(name), text)
+    }
+    for (field, value) in [(\sp_lbfgs_options.gtol, -1.0), (\.ftol, .nan), (\.l2, .infinity), (\.scale, 0)] {
+      options = good
+      options[keyPath: field] = value
+      XCTAssertEqual(fit(), Int32(SP_INVALID_ARGUMENT), text)
+    }
+    options = good
+    XCTAssertEqual(fit(9), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("loss_history"), text)
+    XCTAssertEqual(
+      sp_network_fit_lbfgs(handle, &x, &y, 4, 2, 1, nil, nil, nil, nil, &history, 10, &result, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(
+      sp_network_fit_lbfgs(handle, &x, &y, 4, 2, 1, nil, &options, nil, nil, nil, 10, &result, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(
+      sp_network_fit_lbfgs(handle, &x, &y, 4, 2, 1, nil, &options, nil, nil, &history, 10, nil, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    options.memory = Int64.max
+    XCTAssertEqual(fit(), Int32(SP_OUT_OF_MEMORY), text)
+
+    options = good
+    XCTAssertEqual(fit(), Int32(SP_OK), text)
+    XCTAssertEqual(result.iterations, 10)
+    XCTAssertEqual(result.stop_reason, Int32(SP_MAX_ITER))
+    XCTAssertEqual(result.loss, history[9])
+    XCTAssertGreaterThan(result.evaluations, 10)
+
+    // A callback that aborts at the first poll: SP_CALLBACK_ERROR, and the
+    // result still says what happened.
+    let abort: sp_fit_callback = { _, kind, _, _, _, _ in kind == 0 ? 2 : 0 }
+    XCTAssertEqual(
+      sp_network_fit_lbfgs(
+        handle, &x, &y, 4, 2, 1, nil, &options, abort, nil, &history, 10, &result, &message, 256),
+      Int32(SP_CALLBACK_ERROR))
+    XCTAssertEqual(result.stop_reason, Int32(SP_INTERRUPTED))
+    XCTAssertEqual(result.iterations, 0)
+  }
+
   func testLongMessagesAreTruncatedSafely() {
     var small = [CChar](repeating: 65, count: 8)
     var handle: Int64 = 0

@@ -20,12 +20,14 @@ from .export import to_onnx
 from .history import History
 from .layers import Dense
 from .network import Network
-from .optimizers import OPTIMIZERS, SGD, Adam  # SGD, Adam: for static tools
+from .optimizers import (FULL_BATCH_OPTIMIZERS, LBFGS, OPTIMIZERS, SGD,
+                         Adam)  # SGD, Adam, LBFGS: for static tools
 # Every registered optimizer class by its own name, so that a new one is
 # sp.<Name> without an edit here.
-globals().update({cls.__name__: cls for cls in OPTIMIZERS.values()})
+_CLASSES = {**OPTIMIZERS, **FULL_BATCH_OPTIMIZERS}.values()
+globals().update({cls.__name__: cls for cls in _CLASSES})
 
 __all__ = ["Network", "Dense", "History", "compare", "Comparison", "Trace",
            "explain", "plot", "reference", "schedules", "callbacks",
            "to_onnx", "__version__",
-           *(cls.__name__ for cls in OPTIMIZERS.values())]
+           *(cls.__name__ for cls in _CLASSES)]

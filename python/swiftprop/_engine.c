@@ -454,6 +454,39 @@ fit_options_converter(PyObject *object, void *address)
     return 1;
 }
 
+/* "O&" converter: fit_lbfgs's settings tuple (max_iter, max_fun, memory,
+ * max_ls, report_every, poll_interval_ns, gtol, ftol, l2, scale). Holds
+ * nothing. */
+static int
+lbfgs_options_converter(PyObject *object, void *address)
+{
+    sp_lbfgs_options *options = (sp_lbfgs_options *)address;
+    long long max_iter, max_fun, memory, max_ls, report_every, poll_ns;
+    double gtol, ftol, l2, scale;
+    if (!PyTuple_Check(object)) {
+        PyErr_Format(PyExc_TypeError, "settings must be a tuple, not %.100s",
+                     Py_TYPE(object)->tp_name);
+        return 0;
+    }
+    if (!PyArg_ParseTuple(object, "LLLLLLdddd;settings must be (max_iter, "
+                          "max_fun, memory, max_ls, report_every, "
+                          "poll_interval_ns, gtol, ftol, l2, scale)",
+                          &max_iter, &max_fun, &memory, &max_ls, &report_every,
+                          &poll_ns, &gtol, &ftol, &l2, &scale))
+        return 0;
+    options->max_iter = max_iter;
+    options->max_fun = max_fun;
+    options->memory = memory;
+    options->max_ls = max_ls;
+    options->report_every = report_every;
+    options->poll_interval_ns = poll_ns;
+    options->gtol = gtol;
+    options->ftol = ftol;
+    options->l2 = l2;
+    options->scale = scale;
+    return 1;
+}
+
 /* ------------------------------------------------------------- vocabulary */
 
 static PyObject *
@@ -1268,6 +1301,62 @@ done:
     return result;
 }
 
+/* fit_lbfgs(handle, X, Y, settings, reporter, loss_history[, stop_flag[,
+ * sample_weight]]) -> (iterations, evaluations, loss, stop_reason): the whole L-BFGS run in
+ * Swift with the GIL released; polls and reports go through fit_callback,
+ * as fit's do. */
+static PyObject *
+engine_fit_lbfgs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    network_arg net;
+    SAMPLES(net, x, y);
+    array_arg losses = {.network = &net, .name = "loss_history", .ndim = 1,
+                        .flags = WRITABLE | FLOAT64};
+    SAMPLE_WEIGHTS(net, w, x);
+    sp_lbfgs_options options;
+    PyObject *reporter, *stop_flag = Py_None;
+    const argument arguments[] = {
+        {network_converter, &net}, {array_converter, &x}, {array_converter, &y},
+        {lbfgs_options_converter, &options}, {object_converter, &reporter},
+        {array_converter, &losses}, {object_converter, &stop_flag},
+        {array_converter, &w},
+    };
+    if (parse_arguments(args, nargs, "fit_lbfgs", ARGUMENTS(arguments), 2) < 0)
+        return NULL;
+
+    PyObject *result = NULL;
+    if (reporter != Py_None && !PyCallable_Check(reporter)) {
+        PyErr_SetString(PyExc_TypeError, "reporter must be callable or None");
+        goto done;
+    }
+    if (count_of(&losses) < options.max_iter) {
+        PyErr_SetString(PyExc_ValueError,
+                        "loss_history must hold `max_iter` values");
+        goto done;
+    }
+
+    fit_context context = {NULL, reporter, stop_flag};
+    sp_lbfgs_result outcome = {0, 0, NAN, SP_COMPLETED};
+    char error[ERROR_CAPACITY] = "";
+    context.thread_state = PyEval_SaveThread();
+    int32_t status = sp_network_fit_lbfgs(
+        net.handle, x.view.buf, y.view.buf, rows_of(&x), net.shape.inputs,
+        net.shape.outputs, w.view.buf, &options, fit_callback, &context,
+        (double *)losses.view.buf, count_of(&losses), &outcome, error,
+        ERROR_CAPACITY);
+    PyEval_RestoreThread(context.thread_state);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = Py_BuildValue("(LLdi)", (long long)outcome.iterations,
+                           (long long)outcome.evaluations, outcome.loss,
+                           outcome.stop_reason);
+done:
+    release_arrays(&x, &y, &losses, &w);
+    return result;
+}
+
 /* ---------------------------------------------------------------- module */
 
 /* A METH_FASTCALL function in the method table. */
@@ -1322,6 +1411,11 @@ static PyMethodDef engine_methods[] = {
      "schedule_info(kind) -> number of settings after lr"},
     {"schedule_setting", FASTCALL(engine_schedule_setting),
      "schedule_setting(kind, index) -> the name of the schedule's setting index"},
+    {"fit_lbfgs", FASTCALL(engine_fit_lbfgs),
+     "fit_lbfgs(handle, X, Y, (max_iter, max_fun, memory, max_ls, report_every, "
+     "poll_interval_ns, gtol, ftol, l2, scale), reporter, loss_history"
+     "[, stop_flag[, sample_weight]]) -> (iterations, evaluations, loss, "
+     "stop_reason)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1350,7 +1444,9 @@ add_constants(PyObject *module)
     ADD(SP_OPTIMIZER_COUNT);
     /* stop reasons */
     ADD(SP_COMPLETED); ADD(SP_CONVERGED); ADD(SP_STOPPED_BY_CALLBACK);
-    ADD(SP_INTERRUPTED); ADD(SP_STOPPED_DIVERGED); ADD(SP_STOP_REASON_COUNT);
+    ADD(SP_INTERRUPTED); ADD(SP_STOPPED_DIVERGED); ADD(SP_CONVERGED_GTOL);
+    ADD(SP_CONVERGED_FTOL); ADD(SP_MAX_ITER); ADD(SP_MAX_FUN);
+    ADD(SP_LINE_SEARCH_FAILED); ADD(SP_STOP_REASON_COUNT);
     /* the lists, for name() */
     ADD(SP_VOCABULARY_STATUS); ADD(SP_VOCABULARY_DTYPE);
     ADD(SP_VOCABULARY_ACTIVATION); ADD(SP_VOCABULARY_LOSS);

@@ -23,13 +23,28 @@ class History:
         ``"completed"``, ``"converged"`` (``tol``/``patience``),
         ``"callback"`` (the callback returned ``False``), ``"requested"``
         (``Network.request_stop`` from another thread) or ``"diverged"``
-        (the loss or a gradient became NaN or infinite).
+        (the loss or a gradient became NaN or infinite). With
+        ``optimizer="lbfgs"`` also ``"converged_gtol"`` (max |gradient| <=
+        gtol), ``"converged_ftol"`` (relative reduction <= ftol),
+        ``"max_iter"`` (``epochs`` iterations), ``"max_fun"`` (more than
+        ``max_fun`` evaluations) or ``"line_search_failed"``.
     diverged_at : int or None
         The epoch (0-based) whose step was refused as non-finite.
     grad_norms : ndarray of shape (epochs, n_layers)
         Per epoch, the mean over its steps of each layer's weight-gradient
         norm ``||dW||``: a layer whose norm collapses towards 0 has stopped
         learning (vanishing gradients); one that explodes, the opposite.
+        Empty (no columns) for L-BFGS.
+    iterations : int
+        ``epochs`` under the name L-BFGS uses: with ``optimizer="lbfgs"``,
+        ``loss[k]`` is the objective (scaled loss plus l2 term) after
+        iteration ``k + 1``.
+    evaluations : int or None
+        L-BFGS only: objective evaluations (forward and backward passes)
+        made, the initial one included.
+    objective : float or None
+        L-BFGS only: the objective at the final weights (``loss[-1]``, or
+        its value at the start when no iteration ran), SciPy's ``fun``.
     lr : list of float
         The learning rate each epoch used (see ``swiftprop.schedules``).
     accuracy, val_accuracy, r2, val_r2 : list of float
@@ -48,6 +63,8 @@ class History:
         self._val_loss = np.asarray(val_loss, dtype=float)
         self.stop_reason = stop_reason
         self.diverged_at = None
+        self.evaluations = None
+        self.objective = None
         self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
         self.lr = np.asarray(lr, dtype=float).tolist()
@@ -88,6 +105,10 @@ class History:
     @property
     def epochs(self):
         return len(self._loss)
+
+    @property
+    def iterations(self):
+        return self.epochs
 
     @property
     def history(self):

@@ -10,6 +10,7 @@ from . import _engine, export, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, METRICS,
                      MONITORS, OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS,
                      STOP_REASONS, name_of)
+from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
 from ._random import new_seed
 from ._training import (EpochReporter, check_sample_weight, plan_fit,
                         prepare_extras)
@@ -20,7 +21,8 @@ from .explain import explain as explain_step
 from .callbacks import CallbackList
 from .history import History
 from .layers import LayerStack, build_architecture
-from .optimizers import engine_settings, resolve_optimizer
+from .optimizers import (LBFGS, engine_settings, lbfgs_settings,
+                         resolve_optimizer)
 from .predictions import predict_classes
 
 __all__ = ["Network"]
@@ -326,6 +328,10 @@ class Network(LayerStack):
             The loss before the step.
         """
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        if isinstance(settings, LBFGS):
+            raise ValueError("L-BFGS minimises over the full batch in one "
+                             "call and has no single step: use "
+                             "fit(X, y, optimizer='lbfgs')")
         X, Y = self._samples(X, y)
         W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
                                 self.dtype)
@@ -352,7 +358,17 @@ class Network(LayerStack):
             Learning rate (default: 0.01 for SGD, 0.001 for Adam); a
             schedule from ``swiftprop.schedules`` (computed in the engine),
             or a callable ``epoch -> rate`` (called once per epoch).
-        optimizer : {"sgd", "adam", "rmsprop"} or an optimizer object
+        optimizer : str or optimizer object, default="sgd"
+            ``"sgd"``, ``"adam"``, ``"rmsprop"`` (``SGD``, ``Adam``,
+            ``RMSprop``) or ``"lbfgs"`` (``LBFGS``), which minimises over
+            the full batch by L-BFGS: ``epochs`` is then its iteration
+            limit, ``tol`` its gradient tolerance ``gtol``, ``max_fun``,
+            ``memory``, ``ftol``, ``max_ls``, ``l2`` and ``scale`` its
+            options, ``sample_weight`` and ``class_weight`` weigh its loss;
+            it takes no ``lr``, ``batch_size``, ``validation_data``,
+            ``metrics``, ``monitor``, ``restore_best_weights`` or
+            ``callbacks``, and ``History.loss`` holds the objective after
+            each iteration.
         batch_size : int, optional
             Rows per mini-batch; ``None`` trains on the full batch.
         shuffle : bool, default=True
@@ -417,7 +433,15 @@ class Network(LayerStack):
         the step is not applied, training stops with a ``RuntimeWarning``
         and ``History.stop_reason == "diverged"``.
         """
-        optimizer_lr = resolve_optimizer(optimizer, **optimizer_options).lr
+        chosen = resolve_optimizer(optimizer, **optimizer_options)
+        if isinstance(chosen, LBFGS):
+            return self._fit_lbfgs(
+                X, y, chosen, epochs, lr, batch_size, verbose, callback,
+                validation_data, tol, progress, sample_weight, class_weight,
+                metrics=metrics, monitor=monitor, callbacks=callbacks,
+                restore_best_weights=restore_best_weights,
+                include_l2=include_l2)
+        optimizer_lr = chosen.lr
         X, Y = self._samples(X, y)
         hooks = CallbackList(callbacks, self)
         tol, patience, monitor, restore_best_weights = hooks.stopping_rule(
@@ -489,6 +513,32 @@ class Network(LayerStack):
                           "the weights of its last finite step (try a smaller "
                           "lr)", RuntimeWarning, stacklevel=2)
         return result
+
+    def _fit_lbfgs(self, X, y, settings, epochs, lr, batch_size, verbose,
+                   callback, validation_data, tol, progress, sample_weight,
+                   class_weight, **unsupported):
+        """``fit(optimizer="lbfgs")``: the whole L-BFGS run in one engine
+        call (``epochs`` iterations at most, ``tol`` as ``gtol``)."""
+        X, Y = self._samples(X, y)
+        settings, plan, reporter = plan_lbfgs(
+            X.shape[0], settings, epochs, lr, batch_size, verbose, callback,
+            validation_data, tol, **unsupported)
+        weights = fit_weights(self, Y, sample_weight, class_weight)
+        history = np.full(plan.epochs, np.nan)
+        bar = progress_bar(reporter, history, progress)
+        with self._lock, bar as reporter:
+            self._stop_request.clear()
+            iterations, evaluations, value, reason = _engine.fit_lbfgs(
+                self._handle, X, Y,
+                lbfgs_settings(settings, plan.epochs, reporter.every,
+                               _POLL_INTERVAL_NS),
+                reporter if reporter.every else None, history,
+                self._stop_request, weights)
+        stop_reason = name_of(STOP_REASONS, reason)
+        if stop_reason == "callback" and self._stop_request:
+            stop_reason = "requested"
+        return lbfgs_history(history, iterations, evaluations, value,
+                             stop_reason, stacklevel=3)
 
     # Saving, copying and display: all through the network's state
 

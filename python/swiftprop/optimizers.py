@@ -16,6 +16,15 @@ RMSprop
 ``l2`` adds ``l2 * W`` to the gradient of every weight matrix (never the
 biases); the losses reported are the data loss without it.
 
+L-BFGS (``LBFGS``, ``optimizer="lbfgs"``) is not a per-step rule: it runs
+the whole full-batch minimisation in one engine call (``Network.fit``), so
+it has no learning rate, no state kept between calls and no ``train_step``.
+It is therefore not one of the engine's optimizer kinds (``OPTIMIZERS``,
+whose codes, settings and state vectors ``train_step``, ``fit``'s
+mini-batch loop and the saved optimizer state share) but the one entry of
+``FULL_BATCH_OPTIMIZERS``; ``resolve_optimizer`` knows both tables, so
+``"lbfgs"`` and ``LBFGS(...)`` are accepted wherever an optimizer is named.
+
 Each class's ``name`` is the engine's name of its optimizer kind, and its
 fields are the engine's settings of that kind, by the same names
 (``_codes.OPTIMIZER_SETTINGS``): ``engine_settings`` sends them in the
@@ -27,13 +36,16 @@ engine and in ``reference``).
 from dataclasses import dataclass, fields, replace
 
 from ._codes import OPTIMIZER_KINDS, OPTIMIZER_SETTINGS
-from ._validation import check_bool, check_number, choose
+from ._validation import check_bool, check_int, check_number, choose
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "OPTIMIZERS", "register",
-           "resolve_optimizer", "engine_settings"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "LBFGS", "OPTIMIZERS",
+           "FULL_BATCH_OPTIMIZERS", "register", "resolve_optimizer",
+           "engine_settings", "lbfgs_settings"]
 
 # The optimizer classes by name ("sgd": SGD, ...), filled by @register.
 OPTIMIZERS = {}
+# The full-batch methods that run a whole fit in one engine call, by name.
+FULL_BATCH_OPTIMIZERS = {}
 
 
 def register(cls):
@@ -159,6 +171,66 @@ class RMSprop(Optimizer):
         self._set("eps", check_number("eps", self.eps, low=0, low_open=True))
 
 
+@dataclass(frozen=True)
+class LBFGS:
+    """Full-batch limited-memory BFGS, the whole fit in one engine call.
+
+    Minimises ``F = scale * loss + (l2 / 2) * sum of ||W||^2`` (weights
+    only) over all the rows, with a strong Wolfe line search, stopping as
+    SciPy's ``minimize(method="L-BFGS-B")`` does (``Network.fit``'s
+    ``epochs`` is its ``maxiter``).
+
+    Parameters
+    ----------
+    memory : int, default=10
+        Correction pairs kept (SciPy's ``maxcor``), >= 1.
+    max_fun : int, default=15000
+        Stop after an iteration once more than ``max_fun`` objective
+        evaluations were made (SciPy's ``maxfun``), >= 1.
+    gtol : float, default=1e-5
+        Stop when ``max |dF/dp| <= gtol``; ``fit``'s ``tol`` sets it.
+    ftol : float, default=2.220446049250313e-09
+        Stop when ``(F_prev - F) / max(|F_prev|, |F|, 1) <= ftol``.
+    max_ls : int, default=20
+        Objective evaluations per line search (SciPy's ``maxls``), >= 1.
+    l2 : float, default=0.0
+        L2 term on the weights (not the biases), >= 0: its gradient is
+        ``l2 * W``, as for the other optimizers.
+    scale : float, default=1.0
+        Factor on the data loss, > 0 (puts F on another library's scale).
+    """
+
+    memory: int = 10
+    max_fun: int = 15000
+    gtol: float = 1e-5
+    ftol: float = 2.220446049250313e-09
+    max_ls: int = 20
+    l2: float = 0.0
+    scale: float = 1.0
+    name = "lbfgs"
+
+    def __post_init__(self):
+        for field in ("memory", "max_fun", "max_ls"):
+            object.__setattr__(self, field, check_int(
+                field, getattr(self, field), low=1))
+        for field in ("gtol", "ftol", "l2"):
+            object.__setattr__(self, field, check_number(
+                field, getattr(self, field), low=0))
+        object.__setattr__(self, "scale", check_number(
+            "scale", self.scale, low=0, low_open=True))
+
+
+FULL_BATCH_OPTIMIZERS["lbfgs"] = LBFGS
+
+
+def lbfgs_settings(optimizer, max_iter, report_every, poll_interval_ns):
+    """The tuple the engine's ``fit_lbfgs`` takes (see swiftprop.h's
+    ``sp_lbfgs_options``)."""
+    return (max_iter, optimizer.max_fun, optimizer.memory, optimizer.max_ls,
+            report_every, poll_interval_ns, optimizer.gtol, optimizer.ftol,
+            optimizer.l2, optimizer.scale)
+
+
 def engine_settings(optimizer):
     """The optimizer as the engine takes it: ``(kind code, values)``, the
     values in the order of the engine's setting names (booleans as 0.0 or
@@ -173,9 +245,10 @@ def resolve_optimizer(optimizer="sgd", lr=None, **options):
 
     Parameters
     ----------
-    optimizer : str or Optimizer
-        A name from ``OPTIMIZERS`` (``"sgd"``, ``"adam"``) or an optimizer
-        object (``SGD(...)``, ``Adam(...)``).
+    optimizer : str or Optimizer or LBFGS
+        A name from ``OPTIMIZERS`` (``"sgd"``, ``"adam"``) or
+        ``FULL_BATCH_OPTIMIZERS`` (``"lbfgs"``), or an optimizer object
+        (``SGD(...)``, ``Adam(...)``, ``LBFGS(...)``).
     lr : float, optional
         Overrides the optimizer's learning rate.
     **options
@@ -186,11 +259,12 @@ def resolve_optimizer(optimizer="sgd", lr=None, **options):
                if value is not None}
     if lr is not None:
         options["lr"] = lr
-    given = isinstance(optimizer, tuple(OPTIMIZERS.values()))
+    known = {**OPTIMIZERS, **FULL_BATCH_OPTIMIZERS}
+    given = isinstance(optimizer, tuple(known.values()))
     if given:
         cls = type(optimizer)
     else:
-        cls = OPTIMIZERS[choose("optimizer", optimizer, OPTIMIZERS)]
+        cls = known[choose("optimizer", optimizer, known)]
     allowed = [field.name for field in fields(cls)]
     unknown = sorted(set(options) - set(allowed))
     if unknown:

@@ -32,6 +32,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import _codes
+from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
 from ._random import SplitMix64, new_seed
 from ._training import (EpochReporter, check_sample_weight, plan_fit,
                         prepare_extras)
@@ -41,7 +42,7 @@ from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
 from .history import History
 from .layers import LayerStack, build_architecture
-from .optimizers import resolve_optimizer
+from .optimizers import LBFGS, resolve_optimizer
 
 __all__ = ["Network", "ACTIVATIONS", "DERIVATIVES", "LOSS_FUNCTIONS",
            "OUTPUT_DELTAS", "UPDATE_RULES", "WEIGHT_DRAWS", "sgd_update",
@@ -412,6 +413,260 @@ def _implemented(kind, name, table):
     except KeyError:
         raise ValueError(f"swiftprop.reference has no {kind} {name!r}; it "
                          "has: " + ", ".join(table)) from None
+
+
+# L-BFGS: the engine's LBFGS.swift and LineSearch.swift, step for step
+#
+# Points of a line search along d from theta are tuples (step, value, slope):
+# alpha, phi(alpha) = F(theta + alpha d) and phi'(alpha) = grad F . d. The
+# scalars are Python floats (float64), as the engine's are Doubles.
+
+# The strong Wolfe constants of L-BFGS-B's line search (c1, c2), the bracket
+# width (relative to its larger end) at which the search settles for its
+# best point, and the longest step tried.
+SUFFICIENT_DECREASE = 1e-3
+CURVATURE = 0.9
+BRACKET_TOLERANCE = 0.1
+MAXIMUM_STEP = 1e10
+
+
+def cubic_minimizer(p, q):
+    """The minimiser of the cubic through the values and slopes at points
+    p and q (Nocedal and Wright, eq. 3.59)::
+
+        d1 = phi'(p) + phi'(q) - 3 (phi(p) - phi(q)) / (p - q)
+        d2 = sign(q - p) sqrt(d1^2 - phi'(p) phi'(q))
+        a  = q - (q - p) (phi'(q) + d2 - d1) / (phi'(q) - phi'(p) + 2 d2)
+
+    or None when it has none (a negative radicand) or is not finite.
+    Computed in IEEE float64 (a division by zero gives inf, not an
+    exception), as the engine computes it.
+    """
+    p_step, p_value, p_slope = (np.float64(v) for v in p)
+    q_step, q_value, q_slope = (np.float64(v) for v in q)
+    with np.errstate(all="ignore"):
+        d1 = p_slope + q_slope - 3 * (p_value - q_value) / (p_step - q_step)
+        radicand = d1 * d1 - p_slope * q_slope
+        if not radicand >= 0:
+            return None
+        d2 = (1.0 if q_step > p_step else -1.0) * np.sqrt(radicand)
+        step = float(q_step - (q_step - p_step) * (q_slope + d2 - d1)
+                     / (q_slope - p_slope + 2 * d2))
+    return step if math.isfinite(step) else None
+
+
+def extrapolation(previous, current):
+    """The next trial while phi still falls: the cubic's minimiser beyond
+    ``current``, kept in [a + 1.1 D, a + 4 D] (D the last growth), else
+    a + 4 D; at most MAXIMUM_STEP."""
+    distance = current[0] - previous[0]
+    lower = current[0] + 1.1 * distance
+    upper = current[0] + 4 * distance
+    following = upper
+    cubic = cubic_minimizer(previous, current)
+    if cubic is not None and cubic > current[0]:
+        following = min(max(cubic, lower), upper)
+    return min(following, MAXIMUM_STEP)
+
+
+def _finite_point(point):
+    return math.isfinite(point[1]) and math.isfinite(point[2])
+
+
+def strong_wolfe_search(start, initial_step, max_evaluations, evaluate,
+                        keep_as_low):
+    """A step meeting the strong Wolfe conditions
+    ``phi(a) <= phi(0) + c1 a phi'(0)`` and ``|phi'(a)| <= c2 |phi'(0)|``,
+    by bracketing and zoom (Nocedal and Wright, algorithms 3.5 and 3.6).
+
+    ``evaluate(a)`` returns the point at step a; ``keep_as_low()`` is called
+    right after an evaluation whose point becomes the best one kept, so the
+    caller keeps its gradient. Returns ``("trial", point)`` (the last point
+    evaluated), ``("low", point)`` (the one last kept) or
+    ``("failed", None)``.
+    """
+    value0, slope0 = start[1], start[2]
+    evaluations = 0
+
+    def decreases_enough(point):
+        return point[1] <= value0 + SUFFICIENT_DECREASE * point[0] * slope0
+
+    def flat_enough(point):
+        return abs(point[2]) <= -CURVATURE * slope0
+
+    def zoom(low, high):
+        nonlocal evaluations
+        while True:
+            a, b = min(low[0], high[0]), max(low[0], high[0])
+            width = b - a
+            if (width <= BRACKET_TOLERANCE * b
+                    or evaluations >= max_evaluations):
+                return ("low", low) if low[0] > 0 else ("failed", None)
+            step = a + 0.5 * width
+            if _finite_point(low) and _finite_point(high):
+                cubic = cubic_minimizer(low, high)
+                if (cubic is not None and cubic >= a + 0.1 * width
+                        and cubic <= b - 0.1 * width):
+                    step = cubic
+            current = evaluate(step)
+            evaluations += 1
+            if (not _finite_point(current) or not decreases_enough(current)
+                    or current[1] >= low[1]):
+                high = current
+            else:
+                if flat_enough(current):
+                    return "trial", current
+                keep_as_low()
+                if current[2] * (high[0] - low[0]) >= 0:
+                    high = low
+                low = current
+
+    previous, step = start, initial_step
+    while True:
+        if evaluations >= max_evaluations:
+            return ("low", previous) if previous[0] > 0 else ("failed", None)
+        current = evaluate(step)
+        evaluations += 1
+        if (not _finite_point(current) or not decreases_enough(current)
+                or current[1] >= previous[1]):
+            return zoom(previous, current)
+        if flat_enough(current):
+            return "trial", current
+        keep_as_low()
+        if current[2] >= 0:
+            return zoom(current, previous)
+        if current[0] >= MAXIMUM_STEP:
+            return "low", current
+        step = extrapolation(previous, current)
+        previous = current
+
+
+def _dot(a, b):
+    """sum(a * b) in float64."""
+    return float(np.dot(a.astype(np.float64, copy=False),
+                        b.astype(np.float64, copy=False)))
+
+
+class _CorrectionPairs:
+    """The last m pairs s = theta_new - theta, y = g_new - g, with
+    rho = 1 / (s . y)."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.pairs = []                  # (s, y, rho), oldest first
+
+    def direction(self, g):
+        """d = -H g by the two-loop recursion, from H0 = (s.y / y.y) I of
+        the newest pair; -g with no pairs."""
+        if not self.pairs:
+            return -g
+        dtype = g.dtype.type
+        q = g.copy()
+        alphas = [0.0] * len(self.pairs)
+        for i in range(len(self.pairs) - 1, -1, -1):
+            s, y, rho = self.pairs[i]
+            alphas[i] = rho * _dot(s, q)
+            q = q - dtype(alphas[i]) * y
+        s, y, _ = self.pairs[-1]
+        r = q * dtype(_dot(s, y) / _dot(y, y))
+        for i, (s, y, rho) in enumerate(self.pairs):
+            beta = rho * _dot(y, r)
+            r = r + dtype(alphas[i] - beta) * s
+        return -r
+
+    def keep(self, s, y, curvature):
+        if len(self.pairs) == self.capacity:
+            self.pairs.pop(0)
+        self.pairs.append((s, y, 1 / curvature))
+
+
+def lbfgs_minimize(objective, theta, settings, max_iter, report):
+    """Minimise ``objective`` from the flat vector ``theta`` by L-BFGS
+    (see the engine's LBFGS.swift for the method and its stopping rules).
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(theta) -> (F, gradient)``, F a float, the gradient an
+        array like theta.
+    settings : LBFGS
+    max_iter : int
+    report : callable
+        ``report(iteration, F)`` after each iteration (1-based), False to
+        stop.
+
+    Returns
+    -------
+    theta, value, losses, evaluations, stop_reason
+        ``value`` is F at the final theta.
+    """
+    evaluations = 0
+    dtype = theta.dtype.type
+    epsilon = float(np.finfo(theta.dtype).eps)
+    memory = _CorrectionPairs(settings.memory)
+
+    def evaluate(parameters):
+        nonlocal evaluations
+        evaluations += 1
+        return objective(parameters)
+
+    losses = []
+    value, gradient = evaluate(theta)
+    if not (math.isfinite(value) and np.isfinite(gradient).all()):
+        return theta, value, losses, evaluations, "diverged"
+    if float(np.max(np.abs(gradient))) <= settings.gtol:
+        return theta, value, losses, evaluations, "converged_gtol"
+    iterations = 0
+    while True:
+        d = memory.direction(gradient)
+        slope = _dot(gradient, d)
+        initial_step = 1.0
+        if iterations == 0:
+            initial_step = min(1 / math.sqrt(_dot(d, d)), MAXIMUM_STEP)
+        trial = {}                       # the last point's and the kept one's
+
+        def at(step):
+            parameters = theta + dtype(step) * d
+            trial["value"], trial["gradient"] = evaluate(parameters)
+            trial["parameters"] = parameters
+            return step, trial["value"], _dot(trial["gradient"], d)
+
+        def keep_as_low():
+            trial["low"] = trial["parameters"], trial["gradient"]
+
+        outcome, point = "failed", None
+        if slope < 0:
+            outcome, point = strong_wolfe_search(
+                (0.0, value, slope), initial_step, settings.max_ls, at,
+                keep_as_low)
+        if outcome == "failed":
+            if not memory.pairs:
+                return theta, value, losses, evaluations, "line_search_failed"
+            memory.pairs = []
+            continue
+        if outcome == "trial":
+            parameters, new_gradient = trial["parameters"], trial["gradient"]
+        else:
+            parameters, new_gradient = trial["low"]
+        s, y = parameters - theta, new_gradient - gradient
+        curvature = _dot(s, y)
+        theta, gradient = parameters, new_gradient
+        previous, value = value, point[1]
+        iterations += 1
+        losses.append(value)
+        if report(iterations, value) is False:
+            return theta, value, losses, evaluations, "callback"
+        if iterations >= max_iter:
+            return theta, value, losses, evaluations, "max_iter"
+        if evaluations > settings.max_fun:
+            return theta, value, losses, evaluations, "max_fun"
+        if float(np.max(np.abs(gradient))) <= settings.gtol:
+            return theta, value, losses, evaluations, "converged_gtol"
+        if previous - value <= settings.ftol * max(abs(previous), abs(value),
+                                                   1):
+            return theta, value, losses, evaluations, "converged_ftol"
+        if curvature > epsilon * (-point[0] * slope):
+            memory.keep(s, y, curvature)
 
 
 # The network
@@ -848,6 +1103,10 @@ class Network(LayerStack):
             is then not applied.
         """
         settings = resolve_optimizer(optimizer, lr=lr, **optimizer_options)
+        if isinstance(settings, LBFGS):
+            raise ValueError("L-BFGS minimises over the full batch in one "
+                             "call and has no single step: use "
+                             "fit(X, y, optimizer='lbfgs')")
         X, Y = self._samples(X, y)
         W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
                                 self.dtype)
@@ -874,7 +1133,15 @@ class Network(LayerStack):
             or update is NaN or infinite, it is not applied, training stops
             with a ``RuntimeWarning`` and ``stop_reason == "diverged"``.
         """
-        optimizer_lr = resolve_optimizer(optimizer, **optimizer_options).lr
+        chosen = resolve_optimizer(optimizer, **optimizer_options)
+        if isinstance(chosen, LBFGS):
+            return self._fit_lbfgs(
+                X, y, chosen, epochs, lr, batch_size, verbose, callback,
+                validation_data, tol, sample_weight, class_weight,
+                metrics=metrics, monitor=monitor, callbacks=callbacks,
+                restore_best_weights=restore_best_weights,
+                include_l2=include_l2)
+        optimizer_lr = chosen.lr
         X, Y = self._samples(X, y)
         n = X.shape[0]
         hooks = CallbackList(callbacks, self)
@@ -1060,6 +1327,52 @@ class Network(LayerStack):
                           best_epoch)
         hooks.end(history)
         return history
+
+    def _fit_lbfgs(self, X, y, settings, epochs, lr, batch_size, verbose,
+                   callback, validation_data, tol, sample_weight,
+                   class_weight, **unsupported):
+        """``fit(optimizer="lbfgs")``: ``lbfgs_minimize`` on
+        ``F = scale * loss + (l2 / 2) sum ||W||^2`` over the flat parameter
+        vector W0, b0, W1, b1, ..., the loss weighted by the rows' weights
+        when there are any."""
+        X, Y = self._samples(X, y)
+        settings, plan, reporter = plan_lbfgs(
+            X.shape[0], settings, epochs, lr, batch_size, verbose, callback,
+            validation_data, tol, **unsupported)
+        weights = fit_weights(self, Y, sample_weight, class_weight)
+        like = self._flat_parameters()
+        dtype = self.dtype.type
+        scale, l2 = dtype(settings.scale), dtype(settings.l2)
+
+        def objective(theta):
+            arrays = _unflatten(theta, like)
+            parameters = list(zip(arrays[0::2], arrays[1::2]))
+            with np.errstate(all="ignore"):
+                loss, _, gradients = self._backward(X, Y, parameters,
+                                                    weights)
+                parts, squares = [], 0.0
+                for W, (dW, db) in zip(arrays[0::2], gradients):
+                    if settings.l2 != 0:
+                        squares += float(np.sum(W.astype(np.float64) ** 2))
+                    parts += [scale * dW + l2 * W, scale * db]
+            penalty = 0.0 if settings.l2 == 0 else 0.5 * settings.l2 * squares
+            return (settings.scale * loss + penalty,
+                    np.concatenate([part.ravel() for part in parts]))
+
+        def report(iteration, value):
+            every = reporter.every
+            if every and (iteration == 1 or iteration % every == 0
+                          or iteration == plan.epochs):
+                return reporter(iteration - 1, value, math.nan)
+            return True
+
+        theta = np.concatenate([p.ravel() for p in like])
+        theta, value, losses, evaluations, reason = lbfgs_minimize(
+            objective, theta, settings, plan.epochs, report)
+        arrays = _unflatten(theta, like)
+        self._parameters = list(zip(arrays[0::2], arrays[1::2]))
+        return lbfgs_history(np.array(losses, dtype=float), len(losses),
+                             evaluations, value, reason, stacklevel=3)
 
     def _diverged(self, losses, val_losses, norms, epoch, rates=(),
                   records=None, wants=None):

@@ -51,9 +51,11 @@ enum { SP_MSE = 0, SP_BINARY_CROSS_ENTROPY, SP_CROSS_ENTROPY, SP_HUBER, SP_LOSS_
 enum { SP_XAVIER = 0, SP_HE, SP_NORMAL, SP_INITIALIZER_COUNT };
 enum { SP_SGD = 0, SP_ADAM, SP_RMSPROP, SP_OPTIMIZER_COUNT };
 
-/* Stop reasons of sp_network_fit. */
+/* Stop reasons of sp_network_fit and sp_network_fit_lbfgs (the last five:
+ * L-BFGS only, see sp_lbfgs_options). */
 enum { SP_COMPLETED = 0, SP_CONVERGED, SP_STOPPED_BY_CALLBACK, SP_INTERRUPTED,
-       SP_STOPPED_DIVERGED, SP_STOP_REASON_COUNT };
+       SP_STOPPED_DIVERGED, SP_CONVERGED_GTOL, SP_CONVERGED_FTOL, SP_MAX_ITER,
+       SP_MAX_FUN, SP_LINE_SEARCH_FAILED, SP_STOP_REASON_COUNT };
 
 /* Learning-rate schedules of sp_network_fit (sp_schedule). */
 enum { SP_SCHEDULE_CONSTANT = 0, SP_SCHEDULE_INV_SCALING, SP_SCHEDULE_ADAPTIVE,
@@ -255,6 +257,48 @@ int32_t sp_network_fit(int64_t handle, const void *x, const void *y, int64_t row
                        sp_fit_extras *extras, sp_fit_callback callback, void *context,
                        double *loss_history, double *val_history, double *gradient_norms,
                        int64_t history_capacity, sp_fit_result *result, char *error, int64_t error_capacity);
+
+/* Full-batch L-BFGS (sp_network_fit_lbfgs): minimises
+ *   F = scale * loss + (l2 / 2) * sum of the squared weights (not biases)
+ * over all rows, with m = memory correction pairs and a strong Wolfe line
+ * search of at most max_ls evaluations. Stops, as SciPy's L-BFGS-B does:
+ * before any iteration when max |dF/dp| <= gtol (SP_CONVERGED_GTOL); after
+ * an iteration when iterations >= max_iter (SP_MAX_ITER), else when
+ * evaluations > max_fun (SP_MAX_FUN), else when max |dF/dp| <= gtol, else
+ * when (F_prev - F) / max(|F_prev|, |F|, 1) <= ftol (SP_CONVERGED_FTOL);
+ * SP_LINE_SEARCH_FAILED when no step lowers F even along -gradient;
+ * SP_STOPPED_DIVERGED when F or its gradient is not finite at the start. */
+typedef struct sp_lbfgs_options {
+    int64_t max_iter;       /* >= 1 */
+    int64_t max_fun;        /* >= 1 */
+    int64_t memory;         /* >= 1 */
+    int64_t max_ls;         /* >= 1 */
+    int64_t report_every;   /* call back every N-th iteration (and the first); 0 never */
+    int64_t poll_interval_ns; /* least time between two polls */
+    double gtol;            /* >= 0 */
+    double ftol;            /* >= 0 */
+    double l2;              /* >= 0 */
+    double scale;           /* > 0 */
+} sp_lbfgs_options;
+
+typedef struct sp_lbfgs_result {
+    int64_t iterations;     /* iterations completed (entries written) */
+    int64_t evaluations;    /* objective evaluations (forward and backward passes) */
+    double loss;            /* F at the final parameters */
+    int32_t stop_reason;
+} sp_lbfgs_result;
+
+/* sample_weight: NULL, or rows weights >= 0 with a positive sum (the loss
+ * is then their weighted mean). loss_history holds history_capacity >=
+ * options->max_iter doubles and receives F after each iteration. The callback is sp_network_fit's: kind
+ * 0 polls between evaluations, kind 1 reports iteration `epoch` (0-based)
+ * with loss F (val_loss NaN). The network keeps the last accepted iterate
+ * whatever happens; on SP_CALLBACK_ERROR, *result is still filled. */
+int32_t sp_network_fit_lbfgs(int64_t handle, const void *x, const void *y, int64_t rows,
+                             int64_t x_columns, int64_t y_columns, const void *sample_weight,
+                             const sp_lbfgs_options *options, sp_fit_callback callback,
+                             void *context, double *loss_history, int64_t history_capacity,
+                             sp_lbfgs_result *result, char *error, int64_t error_capacity);
 
 #ifdef __cplusplus
 }
