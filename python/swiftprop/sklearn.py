@@ -239,8 +239,8 @@ class _BaseMLP(BaseEstimator):
         return np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
 
     def _sample_weight(self, sample_weight, X, y):
-        """Checked sample weights times the class weights (``None`` when
-        both are absent)."""
+        """Checked sample weights, or ``None`` (``MLPClassifier`` multiplies
+        in its class weights)."""
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X,
                                                  dtype=np.float64)
