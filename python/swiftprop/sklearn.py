@@ -73,11 +73,12 @@ epoch for epoch, and training stops at the same epoch (see the tests):
   of ours, which multiplies it) is the engine's: each batch's loss and
   gradient is the weighted mean over its rows.
 - ``early_stopping``: as scikit-learn, ``validation_fraction`` of the data
-  is held out (stratified for binary targets), scored after every epoch
-  (accuracy or R^2, weighted by ``sample_weight``, into
-  ``validation_scores_``); training stops when the score has not improved
-  by ``tol`` for ``n_iter_no_change`` epochs and the best epoch's weights
-  are kept.
+  is held out (stratified for binary targets) and the engine scores it
+  after every epoch (accuracy, subset accuracy for multi-label, or R^2,
+  weighted by ``sample_weight``, into ``validation_scores_``), stops when
+  the score has not improved by ``tol`` for ``n_iter_no_change`` epochs
+  (``"adaptive"`` divides the rate instead) and ends with the best epoch's
+  weights.
 - ``verbose`` prints scikit-learn's ``Iteration N, loss = ...`` lines;
   ``verbose="bar"`` shows the engine's progress bar instead.
 - A fit whose loss or gradient becomes non-finite raises scikit-learn's
@@ -126,6 +127,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from . import schedules
 from ._validation import check_dtype
+from .callbacks import LambdaCallback
 from .network import Network
 from .optimizers import SGD, Adam
 
@@ -144,7 +146,8 @@ NON_FINITE = ("Solver produced non-finite parameter weights. The input data "
 class _BaseMLP(BaseEstimator):
     """What ``MLPClassifier`` and ``MLPRegressor`` share; see their
     docstrings. Subclasses define ``__init__``, ``_validate_targets``,
-    ``_output``, ``_scales``, ``_score_on`` and ``predict``."""
+    ``_output``, ``_engine_output``, ``_gradient_scale``, ``_loss_scale``
+    and ``predict``."""
 
     # scikit-learn's constraints for its MLPs (sklearn 1.9), plus ours.
     _parameter_constraints = {
@@ -268,10 +271,12 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(X, Y, random_state)
 
-        X_val = y_val = weight_val = None
+        validation = None
         if self.early_stopping and self.solver != "lbfgs":
-            X, X_val, Y, y_val, sample_weight, weight_val = self._split(
+            X, X_val, Y, Y_val, sample_weight, weight_val = self._split(
                 X, y, Y, sample_weight, random_state)
+            validation = ((X_val, Y_val) if weight_val is None
+                          else (X_val, Y_val, weight_val))
         self._load_network(random_state)
         if self.solver == "lbfgs":
             self._run_lbfgs(X, Y, sample_weight)
@@ -279,8 +284,7 @@ class _BaseMLP(BaseEstimator):
             if not incremental:
                 # scikit-learn starts a new optimizer for every fit.
                 self.network_.reset_optimizer()
-            self._run(X, Y, sample_weight, X_val, y_val, weight_val,
-                      incremental)
+            self._run(X, Y, sample_weight, validation, incremental)
         return self
 
     def _initialize(self, X, Y, random_state):
@@ -333,7 +337,7 @@ class _BaseMLP(BaseEstimator):
         parts = train_test_split(*arrays, random_state=random_state,
                                  test_size=self.validation_fraction,
                                  stratify=stratify)
-        X, X_val, Y, _, _, y_val = parts[:6]
+        X, X_val, Y, Y_val = parts[:4]
         weight = weight_val = None
         if sample_weight is not None:
             weight, weight_val = parts[6:]
@@ -341,7 +345,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your "
                              "dataset.")
-        return X, X_val, Y, y_val, weight, weight_val
+        return X, X_val, Y, Y_val, weight, weight_val
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -379,13 +383,16 @@ class _BaseMLP(BaseEstimator):
                     _penalty_scale=1.0 / self._gradient_scale(),
                     _l2_per_sample=True)
 
-    def _run(self, X, Y, sample_weight, X_val, y_val, weight_val,
-             incremental):
-        """One ``Network.fit`` call and the fitted attributes it gives."""
+    def _run(self, X, Y, sample_weight, validation, incremental):
+        """One ``Network.fit`` call and the fitted attributes it gives.
+
+        ``validation`` is ``(X_val, Y_val[, weight_val])`` with
+        ``early_stopping``: the engine scores it after every epoch
+        (accuracy or R^2), stops by scikit-learn's rule on that score and
+        ends with the best epoch's weights."""
         n_samples = X.shape[0]
         network = self.network_
         epochs = 1 if incremental else self.max_iter
-        reporter = _EpochReporter(self, X_val, y_val, weight_val)
         optimizer, schedule = self._optimizer_settings()
         options = dict(epochs=epochs, optimizer=optimizer, lr=schedule,
                        batch_size=self._batch_size(n_samples),
@@ -394,24 +401,34 @@ class _BaseMLP(BaseEstimator):
                        **self._scale_options())
         if sample_weight is not None:
             options["sample_weight"] = sample_weight
-        if reporter.needed:
-            options["callback"] = reporter
-        if not incremental and not self.early_stopping:
+        if not incremental:
             options["tol"] = self.tol
             options["patience"] = (self.max_iter + 1
                                    if self.n_iter_no_change == np.inf
                                    else int(self.n_iter_no_change) + 1)
+        metric = "accuracy" if isinstance(self, ClassifierMixin) else "r2"
+        if validation is not None:
+            options.update(validation_data=validation, metrics=[metric],
+                           monitor=f"val_{metric}", restore_best_weights=True)
+        if self.verbose and self.verbose != "bar":
+            options["callbacks"] = [LambdaCallback(
+                on_epoch_end=self._print_epoch(f"val_{metric}"))]
         with warnings.catch_warnings():
             # Divergence: the engine warns, scikit-learn raises (below).
             warnings.simplefilter("ignore", RuntimeWarning)
             history = network.fit(X, Y, **options)
         diverged = history.stop_reason == "diverged"
+        scores = None
         if self.early_stopping:
+            scores = [float(score) for score in
+                      getattr(history, f"val_{metric}")[:history.epochs]]
             if diverged:
-                self.validation_scores_.append(np.nan)
-            if reporter.best_weights is not None:
-                network.set_weights(reporter.best_weights)
-            self._no_improvement_count = reporter.wait
+                scores.append(np.nan)
+            self.validation_scores_.extend(scores)
+            finite = [score for score in scores if score == score]
+            if finite:
+                self.best_validation_score_ = max(
+                    self.best_validation_score_, *finite)
         elif diverged:
             raise ValueError(NON_FINITE)
 
@@ -423,43 +440,59 @@ class _BaseMLP(BaseEstimator):
             self.loss_ = losses[-1]
         elif not hasattr(self, "loss_"):
             self.loss_ = np.nan
-        self._replay_convergence_test(losses, incremental)
+        self._replay_convergence_test(losses, scores, incremental)
         self._copy_weights()
-        converged = history.stop_reason in ("converged", "callback")
-        if self.verbose and converged and not reporter.told_stop:
+        if self.verbose and history.stop_reason == "converged":
             print(self._stop_message() + " Stopping.")
         if not incremental and history.stop_reason == "completed":
             warnings.warn(f"Stochastic Optimizer: Maximum iterations "
                           f"({self.max_iter}) reached and the optimization "
                           "hasn't converged yet.", ConvergenceWarning)
 
+    def _print_epoch(self, score_name):
+        """scikit-learn's ``verbose`` lines for the engine's epoch-end
+        callback."""
+        def print_epoch(epoch, logs):
+            print(f"Iteration {epoch + 1}, loss = {logs['loss']:.8f}")
+            if self.early_stopping:
+                print(f"Validation score: {logs.get(score_name, np.nan):f}")
+            sys.stdout.flush()
+        return print_epoch
+
     def _stop_message(self):
         what = "Validation score" if self.early_stopping else "Training loss"
         return (f"{what} did not improve more than tol={self.tol:f} for "
                 f"{self.n_iter_no_change} consecutive epochs.")
 
-    def _replay_convergence_test(self, losses, incremental):
+    def _replay_convergence_test(self, losses, scores, incremental):
         """``best_loss_``, ``_no_improvement_count`` and ``_optimizer`` as
         scikit-learn leaves them: its test replayed over the epochs the
         engine ran (the engine made the same comparisons on the same
-        numbers to decide when to stop)."""
-        rate = self.learning_rate_init
-        if not self.early_stopping:
-            # The engine's test starts afresh in every fit; scikit-learn's
-            # partial_fit carries it over.
-            count = self._no_improvement_count if incremental else 0
+        numbers to decide when to stop). The engine's test starts afresh in
+        every fit; scikit-learn's partial_fit carries it over.
+
+        The training loss does not improve when ``loss > best - tol``; the
+        validation score of ``early_stopping`` when ``score < best +
+        tol``."""
+        if scores is None:
+            watched = losses
             best = self.best_loss_ if incremental else np.inf
-            for loss in losses:
-                count = count + 1 if loss > best - self.tol else 0
-                best = min(best, loss)
-                if count > self.n_iter_no_change and (
-                        self.solver == "sgd"
-                        and self.learning_rate == "adaptive"
-                        and rate > 1e-6):
-                    rate /= 5.0
-                    count = 0
+        else:
+            watched = [-score for score in scores]
+            best = np.inf
+        count = self._no_improvement_count if incremental else 0
+        rate = self.learning_rate_init
+        for value in watched:
+            count = count + 1 if value > best - self.tol else 0
+            best = min(best, value)
+            if count > self.n_iter_no_change and (
+                    self.solver == "sgd" and self.learning_rate == "adaptive"
+                    and rate > 1e-6):
+                rate /= 5.0
+                count = 0
+        if scores is None:
             self.best_loss_ = min(self.best_loss_, best)
-            self._no_improvement_count = count
+        self._no_improvement_count = count
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
         self._optimizer = _OptimizerView(self.solver, rate)
@@ -602,82 +635,6 @@ class _OptimizerView:
     def __repr__(self):
         return (f"_OptimizerView(solver={self.solver!r}, "
                 f"learning_rate={self.learning_rate!r})")
-
-
-class _EpochReporter:
-    """The ``Network.fit`` callback for what the engine leaves to Python:
-    scikit-learn's ``verbose`` lines and the validation score of
-    ``early_stopping`` after every epoch (the best weights kept, stopping
-    as scikit-learn does)."""
-
-    def __init__(self, estimator, X_val, y_val, weight_val):
-        self.estimator = estimator
-        self.X_val = X_val
-        self.y_val = y_val
-        self.weight_val = weight_val
-        self.best_weights = None
-        # scikit-learn carries its count over warm-started fits.
-        self.wait = getattr(estimator, "_no_improvement_count", 0)
-        self.told_stop = False
-        self.needed = (X_val is not None
-                       or (estimator.verbose and estimator.verbose != "bar"))
-
-    def __call__(self, epoch, loss):
-        estimator = self.estimator
-        verbose = estimator.verbose and estimator.verbose != "bar"
-        if verbose:
-            print(f"Iteration {epoch + 1}, loss = {loss:.8f}")
-            sys.stdout.flush()
-        if self.X_val is None:
-            return True
-        network = estimator.network_
-        outputs = network.predict(self.X_val)
-        score = (estimator._score_on(outputs, self.y_val, self.weight_val)
-                 if np.isfinite(outputs).all() else np.nan)
-        estimator.validation_scores_.append(score)
-        if verbose:
-            print(f"Validation score: {score:f}")
-        if score < estimator.best_validation_score_ + estimator.tol:
-            self.wait += 1
-        else:
-            self.wait = 0
-        if score > estimator.best_validation_score_:
-            estimator.best_validation_score_ = score
-            self.best_weights = network.weights
-        if self.wait > estimator.n_iter_no_change:
-            if verbose:
-                print(estimator._stop_message() + " Stopping.")
-                self.told_stop = True
-            return False
-        return True
-
-
-def accuracy(y_true, y_pred, sample_weight=None):
-    """``sklearn.metrics.accuracy_score`` without its input checks (subset
-    accuracy for a multi-label indicator matrix; the weighted mean with
-    ``sample_weight``): it runs after every epoch of early stopping."""
-    equal = np.asarray(y_true) == np.asarray(y_pred)
-    if equal.ndim > 1:
-        equal = equal.all(axis=1)
-    return float(np.average(equal, weights=sample_weight))
-
-
-def r2(y_true, y_pred, sample_weight=None):
-    """``sklearn.metrics.r2_score`` (uniform average over the outputs; an
-    output with constant ``y_true`` scores 1 if predicted exactly, else 0)
-    without its input checks. With ``sample_weight`` ``w``: ``1 - sum(w (y -
-    p)^2) / sum(w (y - ybar_w)^2)`` with ``ybar_w`` the weighted mean."""
-    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(y_true.shape)
-    w = (np.ones(len(y_true)) if sample_weight is None
-         else np.asarray(sample_weight, dtype=np.float64))[:, None]
-    residual = (w * (y_true - y_pred) ** 2).sum(axis=0)
-    mean = np.average(y_true, axis=0, weights=w[:, 0])
-    total = (w * (y_true - mean) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(total > 0, 1 - residual / total,
-                          np.where(residual > 0, 0.0, 1.0))
-    return float(scores.mean())
 
 
 def _dense(X):
@@ -878,9 +835,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _loss_scale(self):
         return 1.0 / self._gradient_scale()
 
-    def _score_on(self, outputs, y, sample_weight=None):
-        return accuracy(y, self._labels(outputs), sample_weight)
-
     def _labels(self, outputs):
         if self.n_outputs_ == 1:
             outputs = outputs.ravel()
@@ -1069,9 +1023,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if self.loss == "poisson":
             return float(self.n_outputs_)
         return 0.5
-
-    def _score_on(self, outputs, y, sample_weight=None):
-        return r2(y, outputs, sample_weight)
 
     def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)``.
