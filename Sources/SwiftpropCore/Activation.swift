@@ -14,7 +14,7 @@ import CSwiftprop
 /// value and derivative below, the code in `swiftprop.h`, and its NumPy
 /// twin in the Python package's `reference.py`.
 public enum Activation: String, Coded {
-  case identity, sigmoid, tanh, relu, leakyRelu = "leaky_relu", softmax, elu
+  case identity, sigmoid, tanh, relu, leakyRelu = "leaky_relu", softmax, elu, exp
 
   public var code: Int32 {
     switch self {
@@ -25,6 +25,7 @@ public enum Activation: String, Coded {
     case .leakyRelu: headerCode(SP_LEAKY_RELU)
     case .softmax: headerCode(SP_SOFTMAX)
     case .elu: headerCode(SP_ELU)
+    case .exp: headerCode(SP_EXP)
     }
   }
 
@@ -34,6 +35,11 @@ public enum Activation: String, Coded {
   /// Whether the activation acts on each value alone (all but softmax,
   /// which acts on a row).
   public var isElementWise: Bool { self != .softmax }
+
+  /// Whether the activation is for the output layer only: softmax (a
+  /// distribution over the outputs) and exp (the log link of a Poisson
+  /// regression; in hidden layers it compounds into overflow).
+  public var isOutputOnly: Bool { self == .softmax || self == .exp }
 
   /// `body(self)` with `self` a constant in each branch, so that a loop in
   /// `body` runs with its activation's formula alone, not a `switch` per
@@ -49,6 +55,7 @@ public enum Activation: String, Coded {
     case .leakyRelu: body(.leakyRelu)
     case .softmax: body(.softmax)
     case .elu: body(.elu)
+    case .exp: body(.exp)
     }
   }
 
@@ -57,7 +64,8 @@ public enum Activation: String, Coded {
   /// a = f(z), element by element (softmax: see `softmaxRow`).
   /// Sigmoid is 1 / (1 + e^−z): e^−z may overflow to +inf for z ≪ 0, and
   /// 1 / (1 + inf) = 0 is right. ELU (α = 1, Clevert et al. 2016) is z for
-  /// z > 0 and eᶻ − 1 otherwise.
+  /// z > 0 and eᶻ − 1 otherwise. exp (the log link of Poisson regression)
+  /// is eᶻ.
   @inlinable @inline(__always)
   func value<V: Lanes>(_ z: V) -> V {
     switch self {
@@ -68,12 +76,13 @@ public enum Activation: String, Coded {
     case .leakyRelu:
       V.select(z, above: V(repeating: 0), z, else: V(repeating: V.Element(Self.leakySlope)) * z)
     case .elu: V.select(z, above: V(repeating: 0), z, else: V.exponential(z) - V(repeating: 1))
+    case .exp: V.exponential(z)
     }
   }
 
   /// δ ⊙ f′, element by element, from the stored z and a = f(z):
   /// sigmoid a(1 − a), tanh 1 − a², relu [z > 0], leaky relu 1 or the
-  /// slope, ELU 1 or eᶻ = a + 1. Softmax's Jacobian is not diagonal: its δ comes from the loss
+  /// slope, ELU 1 or eᶻ = a + 1, exp eᶻ = a. Softmax's Jacobian is not diagonal: its δ comes from the loss
   /// (`Loss.outputDelta`), so here it passes δ through, as identity does.
   @inlinable @inline(__always)
   func derivativeTimes<V: Lanes>(_ delta: V, z: V, a: V) -> V {
@@ -87,6 +96,7 @@ public enum Activation: String, Coded {
         * V.select(
           z, above: V(repeating: 0), V(repeating: 1), else: V(repeating: V.Element(Self.leakySlope)))
     case .elu: delta * V.select(z, above: V(repeating: 0), V(repeating: 1), else: a + V(repeating: 1))
+    case .exp: delta * a
     }
   }
 

@@ -32,8 +32,8 @@ public struct Dense: Sendable, Equatable {
       if index > 0 && layer.inputs != layers[index - 1].outputs {
         return "layer \(index) has \(layer.inputs) inputs, but layer \(index - 1) has \(layers[index - 1].outputs) outputs"
       }
-      if index < layers.count - 1 && layer.activation == .softmax {
-        return "softmax is for the output layer only, but hidden layer \(index) uses it"
+      if index < layers.count - 1 && layer.activation.isOutputOnly {
+        return "\(layer.activation.name) is for the output layer only, but hidden layer \(index) uses it"
       }
     }
     if let needed = loss.requiredOutput, last.activation != needed {

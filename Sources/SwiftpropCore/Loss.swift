@@ -15,6 +15,10 @@ import CSwiftprop
 /// - `crossEntropy` (softmax output): L = −Σ y · log softmax(z) / n, with a
 ///   log-sum-exp shifted by the row maximum (read off the softmax output);
 ///   ∂L/∂z = (a·Σⱼyⱼ − y) / n, which is (a − y) / n for one-hot rows.
+/// - `poisson` (exp output, the log link): half the Poisson deviance,
+///   L = Σ [y·log(y/a) − y + a] / (n·k) with 0·log 0 = 0, written from
+///   z = log a as Σ [a − y·z + y·log y − y] / (n·k) (0 for a perfect fit;
+///   targets y ≥ 0); ∂L/∂z = (a − y) / (n·k).
 ///
 /// Every gradient is the mean over the batch: no further division by n.
 ///
@@ -25,6 +29,7 @@ import CSwiftprop
 /// code in `swiftprop.h`, and its NumPy twin in `reference.py`.
 public enum Loss: String, Coded {
   case mse, binaryCrossEntropy = "binary_cross_entropy", crossEntropy = "cross_entropy", huber
+  case poisson
 
   public var code: Int32 {
     switch self {
@@ -32,6 +37,7 @@ public enum Loss: String, Coded {
     case .binaryCrossEntropy: headerCode(SP_BINARY_CROSS_ENTROPY)
     case .crossEntropy: headerCode(SP_CROSS_ENTROPY)
     case .huber: headerCode(SP_HUBER)
+    case .poisson: headerCode(SP_POISSON)
     }
   }
 
@@ -45,6 +51,7 @@ public enum Loss: String, Coded {
     case .mse, .huber: nil
     case .binaryCrossEntropy: .sigmoid
     case .crossEntropy: .softmax
+    case .poisson: .exp
     }
   }
 
@@ -96,16 +103,25 @@ public enum Loss: String, Coded {
         }
       }
       return total / Double(rows * cols)
+    case .poisson:
+      for r in 0..<rows {
+        for j in 0..<cols {
+          let y = Double(input.y(r, j))
+          let yLogY = y > 0 ? y * Double.log(y) : 0
+          total += Double(input.a(r, j)) - y * Double(input.z(r, j)) + yLogY - y
+        }
+      }
+      return total / Double(rows * cols)
     }
   }
 
   /// The factor of every output delta of a batch: 2/(n·k) for mse, 1/(n·k)
-  /// for binary cross-entropy and huber, 1/n for cross-entropy.
+  /// for binary cross-entropy, huber and poisson, 1/n for cross-entropy.
   @inlinable @inline(__always)
   func deltaScale<T: Scalar>(rows: Int, cols: Int) -> T {
     switch self {
     case .mse: T(2) / T(rows * cols)
-    case .binaryCrossEntropy, .huber: 1 / T(rows * cols)
+    case .binaryCrossEntropy, .huber, .poisson: 1 / T(rows * cols)
     case .crossEntropy: 1 / T(rows)
     }
   }
@@ -140,7 +156,7 @@ public enum Loss: String, Coded {
           for j in 0..<cols { delta[j] = f.derivativeTimes(delta[j], z: z[j], a: a[j]) }
         }
       }
-    case .binaryCrossEntropy:
+    case .binaryCrossEntropy, .poisson:
       for j in 0..<cols { delta[j] = (a[j] - y[j]) * scale }
     case .crossEntropy:
       var ySum = V(repeating: 0)

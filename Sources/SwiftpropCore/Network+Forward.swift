@@ -65,6 +65,11 @@ extension Network {
   func checkSamples(_ x: Matrix<T>, _ y: Matrix<T>, names: (String, String) = ("X", "y")) throws {
     try x.check(names.0, columns: inputCount)
     try y.check(names.1, rows: x.rows, columns: outputCount)
+    if loss == .poisson {
+      for i in 0..<y.rows * y.columns where !(y.base[i] >= 0) {
+        throw EngineError(.invalidValue, "\(names.1) must be >= 0 for the poisson loss")
+      }
+    }
   }
 
   func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {

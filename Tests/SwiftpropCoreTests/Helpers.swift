@@ -85,7 +85,7 @@ extension Network {
 /// Every activation a hidden layer may have, and every (output activation,
 /// loss) pair a network may end in, from the lists themselves: a new case
 /// is tested as soon as it exists.
-let hiddenActivations = Activation.allCases.filter(\.isElementWise)
+let hiddenActivations = Activation.allCases.filter { !$0.isOutputOnly }
 let outputPairings: [(Activation, Loss)] = Loss.allCases.flatMap { loss in
   loss.requiredOutput.map { [($0, loss)] } ?? Activation.allCases.map { ($0, loss) }
 }
@@ -103,6 +103,9 @@ func sampleData(rows: Int, inputs: Int, outputs: Int, loss: Loss, seed: UInt64) 
       // Targets in [−3, 3): residuals on both sides of huber's δ = 1.
       for j in 0..<outputs { y[r * outputs + j] = 6 * generator.uniform() - 3 }
     case .binaryCrossEntropy: for j in 0..<outputs { y[r * outputs + j] = generator.uniform() }
+    case .poisson:
+      // Counts-like targets in [0, 4), with some exact zeros (0·log 0).
+      for j in 0..<outputs { y[r * outputs + j] = (4 * generator.uniform()).rounded(.down) }
     case .crossEntropy: y[r * outputs + generator.below(outputs)] = 1
     }
   }

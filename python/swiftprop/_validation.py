@@ -168,4 +168,7 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     y = np.ascontiguousarray(y, dtype=dtype)
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinity")
+    if loss == "poisson" and (y < 0).any():
+        raise ValueError(f"{name} must be >= 0 for the poisson loss (counts "
+                         "or rates)")
     return y

@@ -53,6 +53,7 @@ _ACTIVATION_TEXT = {
     "identity": "{z}", "sigmoid": "1 / (1 + exp(-{z}))", "tanh": "tanh({z})",
     "relu": "max({z}, 0)", "leaky_relu": "max({z}, 0.01 {z})",
     "softmax": "exp({z}) / sum(exp({z})) per row",
+    "exp": "exp({z})",
 }
 
 _LOSS_TEXT = {
@@ -60,6 +61,8 @@ _LOSS_TEXT = {
     "binary_cross_entropy":
         "mean over all n*k elements of -(y log a + (1 - y) log(1 - a))",
     "cross_entropy": "mean over the n rows of -sum(y log a)",
+    "huber": "mean over all n*k elements of huber(a - y)",
+    "poisson": "mean over all n*k elements of y log(y / a) - y + a",
 }
 
 
@@ -333,6 +336,9 @@ def _output_delta_rule(loss, activation, l):
     if loss == "binary_cross_entropy":
         return (f"(a{l} - y) / (n k): dL/da{l} times sigmoid'(z{l}) = "
                 f"a{l} (1 - a{l}), which cancels the loss's 1 / (a (1 - a))")
+    if loss == "poisson":
+        return (f"(a{l} - y) / (n k): dL/da{l} = (1 - y / a{l}) / (n k) times "
+                f"exp'(z{l}) = a{l}")
     if loss == "cross_entropy":
         return (f"(a{l} - y) / n: softmax and cross-entropy together give "
                 f"(a{l} sum(y) - y) / n per row, and each row of y sums to 1")

@@ -60,7 +60,7 @@ _MIN_OPSET = 13
 
 _ONNX_ACTIVATIONS = {"identity": "Identity", "sigmoid": "Sigmoid",
                      "tanh": "Tanh", "relu": "Relu", "leaky_relu": "LeakyRelu",
-                     "softmax": "Softmax", "elu": "Elu"}
+                     "softmax": "Softmax", "elu": "Elu", "exp": "Exp"}
 
 
 def _require(module, extra, purpose):
@@ -542,7 +542,24 @@ def _torch_activation(nn, activation):
     return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
             "leaky_relu": lambda: nn.LeakyReLU(LEAKY_RELU_SLOPE),
             "softmax": lambda: nn.Softmax(dim=-1),
-            "elu": nn.ELU}[activation]()
+            "elu": nn.ELU, "exp": lambda: _exp_module(nn)()}[activation]()
+
+
+_EXP_MODULE = []
+
+
+def _exp_module(nn):
+    """``Exp``: a module computing ``torch.exp`` (PyTorch has no
+    ``nn.Exp``), made once, when torch is first used."""
+    if not _EXP_MODULE:
+        class Exp(nn.Module):
+            """a = exp(z): the log link of a Poisson regression."""
+
+            def forward(self, z):
+                return z.exp()
+
+        _EXP_MODULE.append(Exp)
+    return _EXP_MODULE[0]
 
 
 def to_torch(model):
@@ -631,6 +648,8 @@ def _activation_of(nn, path, module, last):
             raise ValueError(f"module {path} ({module!r}) has alpha "
                              f"{module.alpha}; the engine's elu has alpha 1")
         return "elu"
+    if _EXP_MODULE and isinstance(module, _EXP_MODULE[0]):
+        return "exp"
     if isinstance(module, nn.Softmax):
         if module.dim not in (-1, 1):
             raise ValueError(f"module {path} ({module!r}) takes the softmax "

@@ -13,7 +13,10 @@ MAX_LAYER_SIZE = 2**31 - 1
 
 # Activations that mix a row (a Jacobian, not an element-wise derivative):
 # their delta comes from the loss, so only the output layer may use them.
-OUTPUT_ONLY_ACTIVATIONS = frozenset({"softmax"})
+# softmax (a distribution over the outputs) and exp (the log link of a
+# Poisson regression; stacked in hidden layers it overflows): as the engine
+# (Activation.isOutputOnly).
+OUTPUT_ONLY_ACTIVATIONS = frozenset({"softmax", "exp"})
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,11 @@ def elu(z):
     return np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1)
 
 
+def exp(z):
+    """a = exp(z) (the log link of Poisson regression)."""
+    return np.exp(z)
+
+
 def softmax(z):
     """a = exp(z) / sum(exp(z)) row by row, shifted by the row maximum so
     that exp never overflows. Output layer only."""
@@ -125,6 +130,11 @@ def elu_derivative(z, a):
     return np.where(z > 0, 1, a + 1)
 
 
+def exp_derivative(z, a):
+    """f'(z) = exp(z) = a, from the output a."""
+    return a
+
+
 def leaky_relu_derivative(z, a):
     """f'(z) = 1 where z > 0, else 0.01."""
     return np.where(z > 0, 1.0, LEAKY_RELU_SLOPE).astype(z.dtype)
@@ -132,14 +142,14 @@ def leaky_relu_derivative(z, a):
 
 ACTIVATIONS = {"identity": identity, "sigmoid": sigmoid, "tanh": tanh,
                "relu": relu, "leaky_relu": leaky_relu, "softmax": softmax,
-               "elu": elu}
+               "elu": elu, "exp": exp}
 
 # Softmax has no entry: it mixes a row, so it has a Jacobian rather than an
 # element-wise derivative, and its delta comes from the loss (OUTPUT_DELTAS).
 DERIVATIVES = {"identity": identity_derivative,
                "sigmoid": sigmoid_derivative, "tanh": tanh_derivative,
                "relu": relu_derivative, "leaky_relu": leaky_relu_derivative,
-               "elu": elu_derivative}
+               "elu": elu_derivative, "exp": exp_derivative}
 
 
 # Losses: the value, and delta = dLoss/dz of the output layer
@@ -188,6 +198,16 @@ def huber_loss(z, a, Y):
     return float(np.sum(np.where(d <= 1, 0.5 * d * d, d - 0.5)) / d.size)
 
 
+def poisson_loss(z, a, Y):
+    """L = sum(y log(y / a) - y + a) / (n k), half the Poisson deviance
+    (0 log 0 = 0), written from z = log a as sum(a - y z + y log y - y)."""
+    z = z.astype(np.float64)
+    a = a.astype(np.float64)
+    Y = Y.astype(np.float64)
+    y_log_y = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0.0)
+    return float(np.sum(a - Y * z + y_log_y - Y) / z.size)
+
+
 def _through_activation(dL_da, z, a, activation):
     """delta = dL/da * f'(z); for a softmax output the product with its
     Jacobian, row by row: ``a * (g - sum(g * a))`` with ``g = dL/da``."""
@@ -213,6 +233,12 @@ def binary_cross_entropy_output_delta(z, a, Y, activation):
     return (a - Y) / a.size
 
 
+def poisson_output_delta(z, a, Y, activation):
+    """delta = (a - Y) / (n k): the exp output and the Poisson loss fused
+    (dL/da = (1 - y/a) / (n k) times f'(z) = a)."""
+    return (a - Y) / a.size
+
+
 def cross_entropy_output_delta(z, a, Y, activation):
     """delta = (a sum(Y) - Y) / n, row by row; (a - Y) / n for one-hot rows
     (softmax and cross-entropy fused)."""
@@ -222,12 +248,14 @@ def cross_entropy_output_delta(z, a, Y, activation):
 LOSS_FUNCTIONS = {"mse": mse_loss,
                   "binary_cross_entropy": binary_cross_entropy_loss,
                   "cross_entropy": cross_entropy_loss,
-                  "huber": huber_loss}
+                  "huber": huber_loss,
+                  "poisson": poisson_loss}
 
 OUTPUT_DELTAS = {"mse": mse_output_delta,
                  "binary_cross_entropy": binary_cross_entropy_output_delta,
                  "cross_entropy": cross_entropy_output_delta,
-                 "huber": huber_output_delta}
+                 "huber": huber_output_delta,
+                 "poisson": poisson_output_delta}
 
 
 def weighted_loss(loss_name, z, a, Y, weights):
@@ -1188,7 +1216,7 @@ class Network(LayerStack):
                     if validation is not None and "r2" in extras.metrics
                     else None)
 
-        losses, val_losses, norms, rates = [], [], [], []
+        losses, val_losses, norms, rates, l2_terms = [], [], [], [], []
         best, wait, stop = math.inf, 0, "completed"
         plateau_best, plateau_wait = math.inf, 0
         best_monitored, best_epoch, best_parameters = math.inf, None, None
@@ -1216,7 +1244,7 @@ class Network(LayerStack):
                 order = np.array(self._generator.permutation(n))
             else:
                 order = np.arange(n)         # no draw from the generator
-            total = total_weight = 0.0
+            total = total_weight = penalty_total = 0.0
             sums = [0.0, 0.0, 0.0, 0.0]
             norm_sums = np.zeros(len(self.layers))
             steps = 0
@@ -1253,10 +1281,12 @@ class Network(LayerStack):
                 total += (extras.loss_scale * batch_loss
                           + extras.penalty_scale * penalty) * (
                               batch_weight / epoch_weight)
+                penalty_total += penalty * (batch_weight / epoch_weight)
                 total_weight += batch_weight
                 norm_sums += [_norm(dW) for dW, _ in gradients]
             epoch_loss = total
             losses.append(epoch_loss)
+            l2_terms.append(penalty_total)
             norms.append(norm_sums / max(steps, 1))
             if wants["accuracy"]:
                 records["accuracy"][epoch] = sums[1] / sums[0]
@@ -1324,7 +1354,8 @@ class Network(LayerStack):
             self._parameters = best_parameters
         history = History(losses, val_losses, stop, _norm_rows(norms, self),
                           rates, _metric_records(records, wants, len(losses)),
-                          best_epoch)
+                          best_epoch,
+                          l2_terms if extras.penalty_scale else ())
         hooks.end(history)
         return history
 

@@ -22,6 +22,9 @@ def random_data(loss, n_samples, n_inputs, n_outputs, seed=0):
         y = rng.integers(0, n_outputs, n_samples)
     elif loss == "binary_cross_entropy":
         y = rng.uniform(0, 1, (n_samples, n_outputs))
+    elif loss == "poisson":
+        # Counts, with zeros (0 log 0).
+        y = rng.integers(0, 4, (n_samples, n_outputs)).astype(float)
     else:
         y = rng.uniform(-1, 1, (n_samples, n_outputs))
     return X, y

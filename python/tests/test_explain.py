@@ -19,6 +19,8 @@ import swiftprop as sp
 from swiftprop._codes import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATION_FOR_LOSS
 from swiftprop.layers import build_architecture
 
+from swiftprop.layers import OUTPUT_ONLY_ACTIVATIONS
+
 from conftest import (HIDDEN_ACTIVATIONS, OUTPUT_LOSS_PAIRS, XOR_X, XOR_Y,
                       random_data)
 
@@ -44,12 +46,13 @@ COMBINATIONS = allowed_combinations()
 
 
 def test_the_combinations_cover_every_name():
-    # Every hidden activation (softmax is output-only) times every output
-    # activation and loss pair; and every activation and loss appears
-    # somewhere (40 combinations with 6 activations and 3 losses).
+    # Every hidden activation (softmax and exp are output-only) times every
+    # output activation and loss pair; and every activation and loss
+    # appears somewhere.
     assert len(COMBINATIONS) == len(HIDDEN_ACTIVATIONS) * len(
         OUTPUT_LOSS_PAIRS)
-    assert {c[0] for c in COMBINATIONS} == set(ACTIVATIONS) - {"softmax"}
+    assert {c[0] for c in COMBINATIONS} == (set(ACTIVATIONS)
+                                            - OUTPUT_ONLY_ACTIVATIONS)
     assert {c[1] for c in COMBINATIONS} == set(ACTIVATIONS)
     assert {c[2] for c in COMBINATIONS} == set(LOSSES)
 
@@ -145,7 +148,7 @@ def test_chain_rule_factors_multiply_to_delta(hidden, output, loss):
             close(expected, layer.delta, "delta")
         else:
             assert layer.grad_a is None and layer.f_prime is None
-            divisor = n * k if loss == "binary_cross_entropy" else n
+            divisor = n if loss == "cross_entropy" else n * k
             close((layer.a - Y) / divisor, layer.delta, "delta")
 
 

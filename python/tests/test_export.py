@@ -35,7 +35,7 @@ needs_sklearn = pytest.mark.skipif(
     "install \"swiftprop[sklearn]\"); the test extras install it")
 
 OUTPUT_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu",
-                      "softmax"]
+                      "softmax", "exp"]
 DTYPES = ["float32", "float64"]
 # How close the exported model's outputs must be to predict's.
 TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
@@ -488,7 +488,9 @@ def test_to_torch_computes_predict_and_round_trips(torch, hidden, output,
     module = net.to_torch()
     assert isinstance(module, nn.Sequential)
     kinds = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-             "leaky_relu": nn.LeakyReLU, "softmax": nn.Softmax, "elu": nn.ELU}
+             "leaky_relu": nn.LeakyReLU, "softmax": nn.Softmax, "elu": nn.ELU,
+             "exp": type(sp.Network([1, 1], output_activation="exp")
+                         .to_torch()[-1])}
     expected = []
     for activation in (hidden, hidden, output):
         expected.append(nn.Linear)

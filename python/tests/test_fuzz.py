@@ -191,6 +191,8 @@ def expected_y_error(array, n_samples, n_outputs, loss, dtype):
     with np.errstate(all="ignore"):
         if not np.isfinite(array.astype(dtype)).all():
             return ValueError
+        if loss == "poisson" and (array.astype(dtype) < 0).any():
+            return ValueError  # counts or rates
     return None
 
 

@@ -46,8 +46,9 @@ enum { SP_FLOAT32 = 0, SP_FLOAT64, SP_DTYPE_COUNT };
 
 /* Activations, losses, weight initialisers, optimizers. */
 enum { SP_IDENTITY = 0, SP_SIGMOID, SP_TANH, SP_RELU, SP_LEAKY_RELU, SP_SOFTMAX, SP_ELU,
-       SP_ACTIVATION_COUNT };
-enum { SP_MSE = 0, SP_BINARY_CROSS_ENTROPY, SP_CROSS_ENTROPY, SP_HUBER, SP_LOSS_COUNT };
+       SP_EXP, SP_ACTIVATION_COUNT };
+enum { SP_MSE = 0, SP_BINARY_CROSS_ENTROPY, SP_CROSS_ENTROPY, SP_HUBER, SP_POISSON,
+       SP_LOSS_COUNT };
 enum { SP_XAVIER = 0, SP_HE, SP_NORMAL, SP_INITIALIZER_COUNT };
 enum { SP_SGD = 0, SP_ADAM, SP_RMSPROP, SP_OPTIMIZER_COUNT };
 
@@ -157,6 +158,7 @@ typedef struct sp_fit_extras {
     double *lr_history;
     double *accuracy_history, *val_accuracy_history;
     double *r2_history, *val_r2_history;
+    double *l2_history;            /* the l2 term (l2/2) sum ||W||^2, batch-weighted */
     int64_t restored_epoch;        /* out: the epoch restore_best restored, or -1 */
 } sp_fit_extras;
 
