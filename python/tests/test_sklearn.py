@@ -26,18 +26,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils import check_random_state  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from swiftprop import optimizers  # noqa: E402
-from swiftprop._codes import LOSSES  # noqa: E402
 from swiftprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-
-# Engine features that land on their own branches; the tests that need
-# them run as soon as the build has them.
-HAS_LBFGS = "lbfgs" in getattr(optimizers, "FULL_BATCH_OPTIMIZERS", {})
-HAS_POISSON = "poisson" in LOSSES
-needs_lbfgs = pytest.mark.skipif(
-    not HAS_LBFGS, reason="needs Network.fit(optimizer='lbfgs')")
-needs_poisson = pytest.mark.skipif(
-    not HAS_POISSON, reason="needs the engine's 'poisson' loss")
 
 # MARK: - scikit-learn's estimator checks
 
@@ -102,9 +91,8 @@ def expected_failures(estimator):
                    dtype="float32"),
      MLPRegressor(hidden_layer_sizes=(), activation="logistic",
                   solver="sgd", max_iter=100),
-     *([MLPClassifier((8,), solver="lbfgs", max_iter=50),
-        MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50)]
-       if HAS_LBFGS else []),
+     MLPClassifier((8,), solver="lbfgs", max_iter=50),
+     MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50),
      MLPClassifier(early_stopping=True),
      MLPRegressor(early_stopping=True, max_iter=100)],
     expected_failed_checks=expected_failures)
@@ -649,7 +637,6 @@ def test_assigned_coefs_are_where_training_continues():
     assert max_difference(ours, theirs) < 1e-12
 
 
-@needs_lbfgs
 def test_loss_grad_lbfgs_is_sklearns():
     # scikit-learn's objective and gradient at the same parameters, sample
     # weights and alpha included.
@@ -691,8 +678,7 @@ def test_loss_grad_lbfgs_is_sklearns():
                                        atol=1e-12)
 
 
-@pytest.mark.parametrize("solver", [pytest.param("lbfgs", marks=needs_lbfgs),
-                                    "sgd"])
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
 def test_integer_sample_weights_equal_repeated_rows(solver):
     # Full batch: weight k on a row is the row repeated k times.
     X, y = standardized_iris()
@@ -750,7 +736,6 @@ def test_sample_weight_follows_sklearn_step_for_step():
                                                else 1e-3)
 
 
-@needs_poisson
 def test_poisson_follows_sklearn():
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, (120, 3))
@@ -772,7 +757,6 @@ def test_poisson_follows_sklearn():
         MLPRegressor(loss="poisson").fit(X, -y)
 
 
-@needs_lbfgs
 def test_lbfgs_reaches_a_stationary_point_of_sklearns_objective():
     # The engine's L-BFGS and SciPy's take different steps from the same
     # start and may end in different local minima; ours ends where

@@ -37,35 +37,6 @@ EXPECTED_FAILURES = {
         "6): the test's seed 1 is our unlucky one",
 }
 
-# Work in progress, not accepted exclusions: tests that need an engine
-# feature not yet in this build. Each must pass as soon as its feature is
-# there (the test then fails while it is still listed).
-LBFGS_TESTS = [
-    "test_gradient", "test_lbfgs_classification[X0-y0]",
-    "test_lbfgs_classification[X1-y1]",
-    "test_lbfgs_classification_maxfun[X0-y0]",
-    "test_lbfgs_classification_maxfun[X1-y1]",
-    "test_lbfgs_regression[X0-y0]", "test_lbfgs_regression_maxfun[X0-y0]",
-    "test_mlp_warm_start_no_convergence[lbfgs-MLPClassifier]",
-    "test_mlp_warm_start_no_convergence[lbfgs-MLPRegressor]",
-    "test_multilabel_classification", "test_multioutput_regression",
-    "test_predict_proba_multilabel", "test_sparse_matrices[csr_array]",
-    "test_sparse_matrices[csr_matrix]", "test_warm_start"]
-
-
-def pending():
-    """``{test name: the missing engine feature}`` for this build."""
-    from swiftprop import optimizers
-    from swiftprop._codes import LOSSES
-    missing = {}
-    if "lbfgs" not in getattr(optimizers, "FULL_BATCH_OPTIMIZERS", {}):
-        missing.update(dict.fromkeys(
-            LBFGS_TESTS, "Network.fit(optimizer='lbfgs') (branch lbfgs)"))
-    if "poisson" not in LOSSES:
-        missing["test_mlp_vs_poisson_glm_equivalent[42]"] = (
-            "the engine's 'poisson' loss with the 'exp' output activation")
-    return missing
-
 
 def sklearn_test_file():
     """The installed scikit-learn's ``test_mlp.py``."""
@@ -119,20 +90,17 @@ def test_sklearn_mlp_test_file_passes(tmp_path):
           f"{len(passed)} of {len(results)} passed, "
           f"{len(failed)} failed, "
           f"{len(results) - len(passed) - len(failed)} skipped")
-    waiting = pending()
     for name, outcome in sorted(results.items()):
         if outcome == "skipped":
             print(f"  skipped: {name}")
     for name in failed:
-        reason = EXPECTED_FAILURES.get(name) or waiting.get(name)
+        reason = EXPECTED_FAILURES.get(name)
         print(f"  failed: {name}" + (f" (expected: {reason})" if reason
                                      else ""))
     assert results, completed.stdout + completed.stderr
-    unexpected = [name for name in failed
-                  if name not in EXPECTED_FAILURES and name not in waiting]
+    unexpected = [name for name in failed if name not in EXPECTED_FAILURES]
     assert not unexpected, (
         f"unexpected failures: {unexpected}\n" + completed.stdout[-20000:])
-    now_passing = [name for name in [*EXPECTED_FAILURES, *waiting]
-                   if name in passed]
+    now_passing = [name for name in EXPECTED_FAILURES if name in passed]
     assert not now_passing, (
         f"listed as expected to fail but passed: {now_passing}")
