@@ -2,7 +2,8 @@
 /// without momentum p −= lr·g; with momentum μ the velocity
 /// v = μ·v + g, then p −= lr·(g + μ·v) (Nesterov) or p −= lr·v.
 ///
-/// Settings: "momentum" in [0, 1), "nesterov" 0 or 1 (needs momentum > 0
+/// Settings: "momentum" in [0, 1] (1: the velocity never decays, as
+/// scikit-learn and PyTorch allow), "nesterov" 0 or 1 (needs momentum > 0
 /// to matter). State: the velocity v.
 struct SGD: UpdateRule {
   static let settingNames = ["momentum", "nesterov"]
@@ -11,7 +12,7 @@ struct SGD: UpdateRule {
   static func problem(_ config: OptimizerConfig) -> String? {
     let nesterov = config.values[3]
     if nesterov != 0 && nesterov != 1 { return "nesterov must be 0 or 1, got \(nesterov)" }
-    return OptimizerConfig.outside("momentum", config.values[2], 0, 1)
+    return OptimizerConfig.outside("momentum", config.values[2], 0, 1, closed: true)
   }
 
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool { true }

@@ -98,7 +98,7 @@ class SGD(Optimizer):
 
     def _check(self):
         self._set("momentum", check_number("momentum", self.momentum, low=0,
-                                           high=1, high_open=True))
+                                           high=1))
         self._set("nesterov", check_bool("nesterov", self.nesterov))
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got "

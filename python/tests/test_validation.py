@@ -63,7 +63,7 @@ BAD_CALLS = [
      ["epochs"]),
     ("batch_size zero", lambda n: n.fit(X, Y, batch_size=0), ValueError,
      ["batch_size"]),
-    ("momentum 1", lambda n: n.fit(X, Y, momentum=1.0), ValueError,
+    ("momentum above 1", lambda n: n.fit(X, Y, momentum=1.01), ValueError,
      ["momentum"]),
     ("nesterov without momentum", lambda n: n.fit(X, Y, nesterov=True),
      ValueError, ["nesterov"]),
