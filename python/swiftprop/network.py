@@ -58,6 +58,16 @@ class Network(LayerStack):
         Seed of the network's generator, which draws the initial weights and
         the order of mini-batches: the same seed gives the same weights and
         the same training, bit for bit. By default a fresh random seed.
+    dropout : float or list of float, optional
+        Dropout rate in [0, 1) of every hidden layer, or one per hidden
+        layer (or set per layer with ``Dense(..., dropout=p)``); the output
+        layer never drops. Inverted dropout during training steps only
+        (``train_step`` and ``fit``): each hidden output is zeroed with
+        probability p and the kept ones scaled by 1 / (1 - p), with masks
+        drawn from the network's seeded generator (the same seed gives the
+        same fit). ``predict``, ``loss``, ``gradients``, ``forward``,
+        ``backward``, ``explain`` and ``numerical_gradients`` never drop
+        (inference mode). L-BFGS refuses a network with dropout.
 
     Examples
     --------
@@ -72,9 +82,10 @@ class Network(LayerStack):
     """
 
     def __init__(self, layers, activation="sigmoid", output_activation=None,
-                 loss="mse", dtype="float64", init="xavier", seed=None):
+                 loss="mse", dtype="float64", init="xavier", seed=None,
+                 dropout=None):
         self.layers = build_architecture(layers, activation, output_activation,
-                                         loss)
+                                         loss, dropout)
         self.loss_name = loss
         self.dtype = check_dtype(dtype)
         self.init = choose("init", init, INITIALIZERS)
@@ -91,6 +102,8 @@ class Network(LayerStack):
             LOSSES[loss], DTYPES[self.dtype.name], INITIALIZERS[init],
             self.seed % 2**64)
         weakref.finalize(self, _engine.destroy, self._handle)
+        if any(self.dropout):
+            _engine.set_dropout(self._handle, self.dropout)
 
     # Parameters and optimizer state
 
