@@ -209,6 +209,9 @@ class Network(LayerStack):
     def predict(self, X):
         """Output activations.
 
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
@@ -232,6 +235,9 @@ class Network(LayerStack):
     def loss(self, X, y, sample_weight=None):
         """The data loss on ``(X, y)`` (without any l2 term), as a float.
 
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
+
         With ``sample_weight`` (one value >= 0 per row), the weighted mean
         ``sum(w_i L_i) / sum(w_i)`` of the rows' losses.
         """
@@ -243,6 +249,9 @@ class Network(LayerStack):
 
     def gradients(self, X, y, sample_weight=None):
         """Gradients of the loss by one backward pass, without an update.
+
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
 
         With ``sample_weight``, of the weighted mean loss (see ``loss``).
 
@@ -262,6 +271,9 @@ class Network(LayerStack):
     def numerical_gradients(self, X, y, eps=1e-6):
         """Central finite differences ``(L(p+eps) - L(p-eps)) / (2 eps)``.
 
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
+
         Computed in float64 whatever the network's dtype, for checking
         ``gradients``; costs two forward passes per parameter.
 
@@ -278,6 +290,9 @@ class Network(LayerStack):
 
     def forward(self, X):
         """The forward pass, layer by layer, as the tutorials keep it.
+
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
 
         Returns
         -------
@@ -298,6 +313,9 @@ class Network(LayerStack):
 
     def backward(self, X, y):
         """One backward pass without an update, with everything it computes.
+
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
 
         Returns
         -------
@@ -333,7 +351,9 @@ class Network(LayerStack):
 
         Optimizer state (momentum, Adam's moments) persists across calls
         while the kind of optimizer stays the same. With ``sample_weight``,
-        the step follows the gradient of the weighted mean loss.
+        the step follows the gradient of the weighted mean loss. Layers with
+        a dropout rate drop units in the step (masks drawn from the
+        network's generator).
 
         Returns
         -------
