@@ -353,7 +353,7 @@ def test_torch_round_trip():
     # Dropout after the activation.
     kinds = [type(m).__name__ for m in module]
     assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU",
-                     "Dropout", "Linear"]
+                     "Dropout", "Linear", "ReLU"]
     module.eval()
     X = np.random.default_rng(0).normal(size=(7, 3))
     with torch.no_grad():
