@@ -725,6 +725,10 @@ class Network(LayerStack):
     seed : int, optional
         Seed of the network's SplitMix64 generator, which draws the initial
         weights and the order of the mini-batches. By default a fresh one.
+    dropout : float or list of float, optional
+        As ``swiftprop.Network``: inverted dropout on hidden layers in
+        training steps only, the masks drawn from the same generator in the
+        engine's order (``_draw_mask``), so a fit agrees with the engine's.
 
     Attributes
     ----------
