@@ -167,6 +167,9 @@ public struct FitHistory {
   public var validationAccuracy: MutableMatrix<Double>? = nil
   public var r2: MutableMatrix<Double>? = nil
   public var validationR2: MutableMatrix<Double>? = nil
+  /// The l2 term of each epoch: the batch-weighted mean of (λ_b/2)·Σ‖W‖²
+  /// before each step (unscaled).
+  public var penalty: MutableMatrix<Double>? = nil
 
   public init(
     loss: MutableMatrix<Double>, validationLoss: MutableMatrix<Double>? = nil,
@@ -350,11 +353,12 @@ extension Network {
        options.metrics.contains(.accuracy) && validation != nil),
       ("r2_history", history.r2, options.metrics.contains(.r2)),
       ("val_r2_history", history.validationR2, options.metrics.contains(.r2) && validation != nil),
+      ("l2_history", history.penalty, false),
     ]
     for (name, record, needed) in records {
       if let record {
         try record.check(name, count: options.epochs, atLeast: true)
-      } else if needed && name != "lr_history" {
+      } else if needed {
         throw EngineError(.invalidArgument, "\(name) must not be NULL for the metrics asked for")
       }
     }
@@ -426,7 +430,7 @@ extension Network {
     var plateauWait = 0
     var bestMonitored = Double.infinity  // for restoreBest
     let schedule = options.schedule
-    let penaltyWanted = options.penaltyScale != 0
+    let penaltyWanted = options.penaltyScale != 0 || history.penalty != nil
     let epochWeight = data.weights == nil ? Double(rows) : data.weightSum
     var outcome: FitOutcome?
     epochs: for epoch in 0..<options.epochs {
@@ -438,6 +442,7 @@ extension Network {
       training.reset()
       var total = 0.0
       var totalWeight = 0.0
+      var penaltyTotal = 0.0
       var start = 0
       let norms = history.gradientNorms.map { $0.base + epoch * layers.count }
       norms?.update(repeating: 0, count: layers.count)
@@ -484,6 +489,7 @@ extension Network {
         // so that huge finite losses do not overflow a sum.
         total += (options.lossScale * value + options.penaltyScale * penalty)
           * (batchWeight / epochWeight)
+        penaltyTotal += penalty * (batchWeight / epochWeight)
         totalWeight += batchWeight
         // One batch of all rows, unshuffled, is the same batch next epoch
         // (unless the handler, which runs Python code, is called between).
@@ -504,6 +510,7 @@ extension Network {
       }
       let epochLoss = totalWeight > 0 ? total : .nan
       history.loss.base[epoch] = epochLoss
+      history.penalty?.base[epoch] = penaltyTotal
       if metricsOnBatches.contains(.accuracy) { history.accuracy?.base[epoch] = training.accuracy }
       if metricsOnBatches.contains(.r2) { history.r2?.base[epoch] = training.r2 }
       var validationLoss = Double.nan

@@ -1181,7 +1181,7 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
  * records, the monitor, the loss's scale (sp_fit_extras). */
 typedef struct {
     const network_arg *network;
-    array_arg weights, val_weights, lr, accuracy, val_accuracy, r2, val_r2;
+    array_arg weights, val_weights, lr, accuracy, val_accuracy, r2, val_r2, l2;
     double *schedule_values;  /* PyMem; NULL when not held */
     sp_fit_extras extras;
     int given;
@@ -1191,7 +1191,7 @@ static void
 release_fit_extras(fit_extras_arg *e)
 {
     release_arrays(&e->weights, &e->val_weights, &e->lr, &e->accuracy,
-                   &e->val_accuracy, &e->r2, &e->val_r2);
+                   &e->val_accuracy, &e->r2, &e->val_r2, &e->l2);
     PyMem_Free(e->schedule_values);
     e->schedule_values = NULL;
 }
@@ -1200,7 +1200,8 @@ release_fit_extras(fit_extras_arg *e)
  * (schedule kind, values, warmup_epochs, warmup_start), monitor,
  * restore_best, metrics, l2_per_sample, loss_scale, penalty_scale,
  * lr_history, accuracy_history, val_accuracy_history, r2_history,
- * val_r2_history), arrays or None. Called with NULL, releases it. */
+ * val_r2_history, l2_history), arrays or None. Called with NULL, releases
+ * it. */
 static int
 fit_extras_converter(PyObject *object, void *address)
 {
@@ -1211,15 +1212,15 @@ fit_extras_converter(PyObject *object, void *address)
     }
     if (object == Py_None)
         return 1;
-    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *values;
+    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *l2, *values;
     int restore_best, l2_per_sample, monitor, metrics;
     double loss_scale, penalty_scale, warmup_start;
     long long schedule_kind, warmup_epochs;
     if (!PyTuple_Check(object)
-        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOO;fit extras must be a 14-tuple",
+        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOOO;fit extras must be a 15-tuple",
                              &w, &vw, &schedule, &monitor, &restore_best, &metrics,
                              &l2_per_sample, &loss_scale, &penalty_scale, &lr, &acc,
-                             &vacc, &r2, &vr2))
+                             &vacc, &r2, &vr2, &l2))
         return 0;
     if (!PyTuple_Check(schedule)
         || !PyArg_ParseTuple(schedule, "LOLd;schedule must be (kind, values, "
@@ -1254,9 +1255,9 @@ fit_extras_converter(PyObject *object, void *address)
         }
     }
     Py_DECREF(sequence);
-    PyObject *objects[] = {w, vw, lr, acc, vacc, r2, vr2};
+    PyObject *objects[] = {w, vw, lr, acc, vacc, r2, vr2, l2};
     array_arg *arrays[] = {&e->weights, &e->val_weights, &e->lr, &e->accuracy,
-                           &e->val_accuracy, &e->r2, &e->val_r2};
+                           &e->val_accuracy, &e->r2, &e->val_r2, &e->l2};
     for (size_t i = 0; i < Py_ARRAY_LENGTH(arrays); i++) {
         if (!array_converter(objects[i], arrays[i])) {
             release_fit_extras(e);
@@ -1282,6 +1283,7 @@ fit_extras_converter(PyObject *object, void *address)
     x->val_accuracy_history = (double *)e->val_accuracy.view.buf;
     x->r2_history = (double *)e->r2.view.buf;
     x->val_r2_history = (double *)e->val_r2.view.buf;
+    x->l2_history = (double *)e->l2.view.buf;
     x->restored_epoch = -1;
     e->given = 1;
     return Py_CLEANUP_SUPPORTED;
@@ -1319,6 +1321,7 @@ engine_fit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         RECORD(val_accuracy, "val_accuracy_history", &losses),
         RECORD(r2, "r2_history", &losses),
         RECORD(val_r2, "val_r2_history", &losses),
+        RECORD(l2, "l2_history", &losses),
     };
 #undef RECORD
     const argument arguments[] = {

@@ -55,10 +55,15 @@ class History:
     best_epoch : int or None
         With ``restore_best_weights``, the epoch (0-based) whose weights
         the network was given back at the end.
+    l2_term : list of float
+        With ``fit(include_l2=True)``, the l2 term ``(l2/2)·sum ||W||^2`` of
+        each epoch (batch-weighted, as the loss), included in ``loss``:
+        ``loss - l2_term`` is the data loss. Empty otherwise.
     """
 
     def __init__(self, loss=(), val_loss=(), stop_reason="completed",
-                 grad_norms=None, lr=(), metrics=None, best_epoch=None):
+                 grad_norms=None, lr=(), metrics=None, best_epoch=None,
+                 l2_term=()):
         self._loss = np.asarray(loss, dtype=float)
         self._val_loss = np.asarray(val_loss, dtype=float)
         self.stop_reason = stop_reason
@@ -71,6 +76,7 @@ class History:
         self._metrics = {name: np.asarray(values, dtype=float).tolist()
                          for name, values in (metrics or {}).items()}
         self.best_epoch = best_epoch
+        self.l2_term = np.asarray(l2_term, dtype=float).tolist()
 
     @property
     def accuracy(self):

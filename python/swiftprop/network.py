@@ -498,7 +498,7 @@ class Network(LayerStack):
             val_history = np.full(plan.epochs, np.nan)
         records = {name: np.full(plan.epochs, np.nan)
                    for name in ("lr", "accuracy", "val_accuracy", "r2",
-                                "val_r2")}
+                                "val_r2", "l2")}
         metric_bits = sum(METRICS[name] for name in extras.metrics)
         monitor_code = -1 if extras.monitor is None else MONITORS[
             extras.monitor]
@@ -510,7 +510,8 @@ class Network(LayerStack):
             int(extras.restore_best), metric_bits, int(extras.l2_per_sample),
             extras.loss_scale, extras.penalty_scale, records["lr"],
             *(records[name] if wanted[name] else None
-              for name in ("accuracy", "val_accuracy", "r2", "val_r2")))
+              for name in ("accuracy", "val_accuracy", "r2", "val_r2")),
+            records["l2"] if extras.penalty_scale else None)
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
         hooks.begin(history, val_history, records, extras)
@@ -537,7 +538,8 @@ class Network(LayerStack):
         result = History(history[:done],
                          () if val_history is None else val_history[:done],
                          stop_reason, norms[:done], records["lr"][:done],
-                         metrics_done, best_epoch if best_epoch >= 0 else None)
+                         metrics_done, best_epoch if best_epoch >= 0 else None,
+                         records["l2"][:done] if extras.penalty_scale else ())
         hooks.end(result)
         if result.stop_reason == "diverged":
             result.diverged_at = done

@@ -19,8 +19,8 @@ from ._validation import check_bool, check_int, choose
 from .display import plot_history
 from .predictions import check_has_classes, classes_from_outputs, is_classifier
 
-__all__ = ["decision_boundary", "DecisionBoundary", "loss", "gradient_norms",
-           "network"]
+__all__ = ["decision_boundary", "DecisionBoundary", "loss", "loss_and_l2",
+           "metrics", "gradient_norms", "network"]
 
 # Colours of positive and negative weights (and biases).
 POSITIVE_COLOUR = "tab:blue"
@@ -244,6 +244,72 @@ def loss(history, ax=None, log=False, **kwargs):
     _check_history(history, "loss")
     _pyplot("loss")
     return plot_history(history, ax=_axes(ax, "loss"), log=log, **kwargs)
+
+
+def loss_and_l2(history, ax=None, log=False):
+    """Plot the loss with and without its l2 term per epoch (a fit with
+    ``include_l2=True``): ``loss`` (data loss plus l2 term), the data loss
+    ``loss - l2_term``, and the l2 term itself.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        With three lines (``ax.lines``): with l2, data loss, l2 term.
+    """
+    _check_history(history, "loss_and_l2")
+    if not getattr(history, "l2_term", None):
+        raise ValueError("history has no l2 term: fit with include_l2=True")
+    ax = _axes(ax, "loss_and_l2")
+    epochs = np.arange(1, history.epochs + 1)
+    total = np.asarray(history.loss)
+    term = np.asarray(history.l2_term)
+    ax.plot(epochs, total, label="loss with l2 term")
+    ax.plot(epochs, total - term, label="data loss")
+    ax.plot(epochs, term, label="l2 term", linestyle="--")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("loss with and without the l2 term")
+    ax.legend()
+    return ax
+
+
+def metrics(history, names=None, ax=None):
+    """Plot the metrics a fit recorded (``fit(metrics=["accuracy"])``):
+    ``accuracy``, ``val_accuracy``, ``r2``, ``val_r2`` per epoch.
+
+    Parameters
+    ----------
+    history : History
+    names : list of str, optional
+        Which to draw; by default every one recorded.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        With one line per metric (``ax.lines``), in ``names`` order.
+    """
+    _check_history(history, "metrics")
+    recorded = [name for name in ("accuracy", "val_accuracy", "r2", "val_r2")
+                if getattr(history, name)]
+    if names is None:
+        names = recorded
+    missing = [name for name in names if name not in recorded]
+    if missing or not names:
+        raise ValueError(f"history has no {', '.join(missing) or 'metrics'}: "
+                         "fit with metrics=['accuracy'] (or 'r2'), and "
+                         "validation_data for the val_ ones")
+    ax = _axes(ax, "metrics")
+    epochs = np.arange(1, history.epochs + 1)
+    for name in names:
+        ax.plot(epochs, getattr(history, name), label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("metric")
+    ax.set_title("metrics per epoch")
+    ax.legend()
+    return ax
 
 
 def _check_history(history, what):

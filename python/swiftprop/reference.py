@@ -1252,7 +1252,7 @@ class Network(LayerStack):
                     if validation is not None and "r2" in extras.metrics
                     else None)
 
-        losses, val_losses, norms, rates = [], [], [], []
+        losses, val_losses, norms, rates, l2_terms = [], [], [], [], []
         best, wait, stop = math.inf, 0, "completed"
         plateau_best, plateau_wait = math.inf, 0
         best_monitored, best_epoch, best_parameters = math.inf, None, None
@@ -1280,7 +1280,7 @@ class Network(LayerStack):
                 order = np.array(self._generator.permutation(n))
             else:
                 order = np.arange(n)         # no draw from the generator
-            total = total_weight = 0.0
+            total = total_weight = penalty_total = 0.0
             sums = [0.0, 0.0, 0.0, 0.0]
             norm_sums = np.zeros(len(self.layers))
             steps = 0
@@ -1317,10 +1317,12 @@ class Network(LayerStack):
                 total += (extras.loss_scale * batch_loss
                           + extras.penalty_scale * penalty) * (
                               batch_weight / epoch_weight)
+                penalty_total += penalty * (batch_weight / epoch_weight)
                 total_weight += batch_weight
                 norm_sums += [_norm(dW) for dW, _ in gradients]
             epoch_loss = total
             losses.append(epoch_loss)
+            l2_terms.append(penalty_total)
             norms.append(norm_sums / max(steps, 1))
             if wants["accuracy"]:
                 records["accuracy"][epoch] = sums[1] / sums[0]
@@ -1388,7 +1390,8 @@ class Network(LayerStack):
             self._parameters = best_parameters
         history = History(losses, val_losses, stop, _norm_rows(norms, self),
                           rates, _metric_records(records, wants, len(losses)),
-                          best_epoch)
+                          best_epoch,
+                          l2_terms if extras.penalty_scale else ())
         hooks.end(history)
         return history
 

@@ -282,7 +282,7 @@ def test_the_engine_refuses_a_bad_schedule_given_directly():
     X, Y = np.zeros((3, 2)), np.zeros((3, 1))
     history, norms = np.zeros(2), np.zeros((2, 1))
     bad = (None, None, (_codes.SCHEDULES["step"], (0.0, 0.5), 0, 0.0), -1, 0,
-           0, 0, 1.0, 0.0, None, None, None, None, None)
+           0, 0, 1.0, 0.0, None, None, None, None, None, None)
     with pytest.raises(ValueError, match="step_size"):
         _engine.fit(net._handle, X, Y, None, None, (0, (0.1, 0.0, 0.0, 0.0)),
                     (2, 3, True, 0, -1.0, 1, 10**7), None, history, None,
@@ -503,3 +503,76 @@ def test_bad_callbacks_are_refused():
     with pytest.raises(ValueError, match="finite"):
         net.fit(X, Y, epochs=3, callbacks=[callbacks.LearningRateScheduler(
             lambda epoch, lr: math.nan)])
+
+
+# The l2 term and the pictures of the metrics
+
+
+def test_l2_term_is_recorded_and_agrees_with_the_twin():
+    X, Y = data()
+    engine, twin = pair([3, 4, 2])
+    kwargs = dict(epochs=5, lr=0.3, l2=0.02, batch_size=7, include_l2=True)
+    history, expected = engine.fit(X, Y, **kwargs), twin.fit(X, Y, **kwargs)
+    np.testing.assert_allclose(history.l2_term, expected.l2_term, rtol=TOL)
+    assert all(term > 0 for term in history.l2_term)
+    plain = sp.Network([3, 4, 2], dtype="float64", seed=3).fit(
+        X, Y, epochs=5, lr=0.3, l2=0.02, batch_size=7)
+    assert plain.l2_term == []
+    # The data loss is the loss without the l2 term: the same fit without
+    # include_l2 records it.
+    np.testing.assert_allclose(np.subtract(history.loss, history.l2_term),
+                               plain.loss, rtol=1e-12)
+
+
+def test_metric_and_l2_plots_draw_the_recorded_numbers():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from swiftprop import plot
+    X, labels = data(n=30, outputs=3, labels=True)
+    net = sp.Network([3, 5, 3], loss="cross_entropy", seed=1)
+    history = net.fit(X, labels, epochs=6, lr=0.5, l2=0.01, include_l2=True,
+                      metrics=["accuracy"], validation_data=(X, labels))
+    ax = plot.metrics(history)
+    assert [line.get_label() for line in ax.lines] == ["accuracy",
+                                                       "val_accuracy"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), history.val_accuracy)
+    ax = plot.loss_and_l2(history)
+    np.testing.assert_allclose(ax.lines[1].get_ydata(),
+                               np.subtract(history.loss, history.l2_term))
+    with pytest.raises(ValueError, match="include_l2"):
+        plot.loss_and_l2(net.fit(X, labels, epochs=2))
+    with pytest.raises(ValueError, match="metrics"):
+        plot.metrics(net.fit(X, labels, epochs=2))
+
+
+def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_one(
+        tmp_path, monkeypatch):
+    """A KeyboardInterrupt arriving while the checkpoint's file is being
+    written (here: raised from inside np.savez, after part of the file is
+    out) ends the fit with KeyboardInterrupt and leaves the checkpoint of
+    the epoch before intact, loadable, and no temporary file behind."""
+    from swiftprop import persistence
+    X, Y = data()
+    path = tmp_path / "ckpt.npz"
+    checkpoint = callbacks.ModelCheckpoint(path)
+    real_savez = np.savez
+    writes = []
+
+    def interrupted_savez(file, **arrays):
+        writes.append(1)
+        if len(writes) == 3:
+            file.write(b"PK\x03\x04 half a file")
+            raise KeyboardInterrupt
+        return real_savez(file, **arrays)
+
+    monkeypatch.setattr(persistence.np, "savez", interrupted_savez)
+    net = sp.Network([3, 4, 2], dtype="float64", seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=5, lr=0.3, callbacks=[checkpoint])
+    monkeypatch.setattr(persistence.np, "savez", real_savez)
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+    second = sp.Network.load(path)
+    replay = sp.Network([3, 4, 2], dtype="float64", seed=1)
+    replay.fit(X, Y, epochs=2, lr=0.3)
+    assert_same_weights(second, replay, tol=0)

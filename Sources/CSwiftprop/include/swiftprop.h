@@ -158,6 +158,7 @@ typedef struct sp_fit_extras {
     double *lr_history;
     double *accuracy_history, *val_accuracy_history;
     double *r2_history, *val_r2_history;
+    double *l2_history;            /* the l2 term (l2/2) sum ||W||^2, batch-weighted */
     int64_t restored_epoch;        /* out: the epoch restore_best restored, or -1 */
 } sp_fit_extras;
 
