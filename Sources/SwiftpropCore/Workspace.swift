@@ -87,7 +87,9 @@ final class Workspace<T: Scalar> {
     a = try layers.map { try Buffer(count: product(capacity, $0.outputs)) }
     let rows = forTraining ? capacity : 0
     delta = try layers.map { try Buffer(count: product(rows, $0.outputs)) }
-    let dropRows = layers.indices.map { forTraining && $0 < dropout.count && dropout[$0] > 0 ? rows : 0 }
+    // Dropout's buffers: only for the layers that drop (`rows` is 0 unless
+    // the workspace is for training).
+    let dropRows = layers.indices.map { l in l < dropout.count && dropout[l] > 0 ? rows : 0 }
     mask = try layers.indices.map { try Buffer(count: product(dropRows[$0], layers[$0].outputs)) }
     dropped = try layers.indices.map { try Buffer(count: product(dropRows[$0], layers[$0].outputs)) }
     let counts = forTraining ? try parameterCounts(of: layers) : []
