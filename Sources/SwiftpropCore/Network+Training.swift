@@ -358,7 +358,7 @@ extension Network {
     for (name, record, needed) in records {
       if let record {
         try record.check(name, count: options.epochs, atLeast: true)
-      } else if needed {
+      } else if needed && name != "lr_history" {
         throw EngineError(.invalidArgument, "\(name) must not be NULL for the metrics asked for")
       }
     }
