@@ -671,7 +671,7 @@ def _activation_of(nn, path, module, last):
         f"module {path} ({module!r}) is not supported: from_torch takes a "
         "Sequential of Linear layers, each followed by at most one of "
         "Identity, Sigmoid, Tanh, ReLU, LeakyReLU(0.01), ELU(1.0) or, last, "
-        "Softmax(dim=-1)")
+        "Softmax(dim=-1), then at most one Dropout")
 
 
 def from_torch(module, loss="mse", *, seed=None, network_class=None):
