@@ -1,6 +1,6 @@
-"""Run the four benchmark workloads, each in its own pinned process.
+"""Run the five benchmark workloads, each in its own pinned process.
 
-    python benchmarks/run_all.py            # W1-W4, the README's table
+    python benchmarks/run_all.py            # W1-W5, the README's table
     python benchmarks/run_all.py --quick    # smoke run, about a minute
     python benchmarks/run_all.py W2 W4      # some of them
 
@@ -27,6 +27,7 @@ WORKLOADS = {
     "W2": ("w2_digits.py", 1),
     "W3": ("w3_wide.py", 2),
     "W4": ("w4_predict.py", 1),
+    "W5": ("w5_lbfgs.py", 1),
 }
 
 
@@ -52,7 +53,7 @@ def run_workload(name, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workloads", nargs="*", metavar="W1..W4",
+    parser.add_argument("workloads", nargs="*", metavar="W1..W5",
                         help="workloads to run (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and 3 repetitions: a smoke run")

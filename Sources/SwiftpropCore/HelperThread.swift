@@ -27,8 +27,8 @@ func runTwoParts(_ part: (Int) -> Void) {
 /// The one helper thread of the process, made on the first large product
 /// and kept (blocked on a condition variable between products, with every
 /// signal blocked, so Ctrl-C is always delivered to a Python thread).
-final class HelperThread: @unchecked Sendable {
-  static let shared = HelperThread()
+public final class HelperThread: @unchecked Sendable {
+  public static let shared = HelperThread()
 
   // Allocated once, so their addresses never move (pthread objects must
   // not be copied).
@@ -54,6 +54,30 @@ final class HelperThread: @unchecked Sendable {
     set { locked { allowed = newValue } }
   }
   private var allowed = true
+
+  /// The most threads a product may use (`sp_threads_set`; the Python
+  /// package sets it from `set_num_threads`, `SWIFTPROP_NUM_THREADS` or the
+  /// CPUs the process may use). The engine splits a product over at most
+  /// `maximumThreads`, so any limit >= 2 means two; 1 means the calling
+  /// thread only. Always >= 1.
+  public var threadLimit: Int {
+    get { locked { limit } }
+    set { locked { limit = Swift.max(1, newValue) } }
+  }
+  private var limit = HelperThread.maximumThreads
+
+  /// Threads a product is split over at most: the calling thread and the
+  /// helper.
+  public static let maximumThreads = 2
+
+  /// Products split in two and offered to the helper, and parts the helper
+  /// actually ran (the caller takes a part back when the helper is late),
+  /// since the process started: what tests observe instead of timings.
+  public var counts: (splitProducts: Int, helperParts: Int) {
+    locked { (splitProducts, helperParts) }
+  }
+  private var splitProducts = 0
+  private var helperParts = 0
 
   /// Least time between two attempts to create the thread.
   private let retryInterval: UInt64 = 1_000_000_000
@@ -102,7 +126,8 @@ final class HelperThread: @unchecked Sendable {
   /// is no helper to hand it to.
   private func post(_ part: @escaping (Int) -> Void) -> Bool {
     locked {
-      guard allowed, !claimed, startIfNeeded() else { return false }
+      guard allowed, limit >= 2, !claimed, startIfNeeded() else { return false }
+      splitProducts &+= 1
       claimed = true
       job = part
       pthread_cond_signal(jobPosted)
@@ -151,6 +176,7 @@ final class HelperThread: @unchecked Sendable {
       // must not outlive `withoutActuallyEscaping`.
       part = nil
       pthread_mutex_lock(mutex)
+      helperParts &+= 1
       jobFinished = true
       pthread_cond_signal(jobDone)
     }

@@ -55,6 +55,36 @@ public enum Loss: String, Coded {
     }
   }
 
+  /// The targets this loss is defined for, or nil for any finite
+  /// targets: the sigmoid's cross-entropy −[y log a + (1 − y) log(1 − a)]
+  /// needs y in [0, 1], the softmax's −Σ y log a needs y ≥ 0 (one-hot or
+  /// soft rows); beyond them the loss runs to −∞ as training goes on. The
+  /// Poisson deviance needs y ≥ 0 (counts or rates).
+  public var targetRange: (low: Double, high: Double?)? {
+    switch self {
+    case .mse, .huber: nil
+    case .binaryCrossEntropy: (0, 1)
+    case .crossEntropy, .poisson: (0, nil)
+    }
+  }
+
+  /// Why `count` targets do not suit this loss (`targetRange`), or nil.
+  public func targetProblem<T: Scalar>(
+    _ y: UnsafePointer<T>, count: Int, name: String
+  ) -> String? {
+    guard let (low, high) = targetRange, count > 0 else { return nil }
+    var smallest = y[0]
+    var largest = y[0]
+    for i in 0..<count {
+      smallest = min(smallest, y[i])
+      largest = max(largest, y[i])
+    }
+    if Double(smallest) >= low && (high == nil || Double(largest) <= high!) { return nil }
+    let allowed = high.map { "in [\(low), \($0)]" } ?? ">= \(low)"
+    return "\(name) must hold targets \(allowed) for \(rawValue), got values in "
+      + "[\(smallest), \(largest)]"
+  }
+
   // MARK: - The formulas
 
   /// L for a batch of `rows` rows and `cols` outputs, accumulated in Double

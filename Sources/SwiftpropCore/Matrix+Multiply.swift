@@ -133,6 +133,30 @@ func multiply<T: Scalar>(
 #else
   @usableFromInline let tileRows = 6
 #endif
+/// The kernel's tile height and whether products fuse multiply-adds, for
+/// `sp_build_info` (what the loaded build was compiled for).
+public let kernelTileRows = tileRows
+#if SWIFTPROP_NO_FMA
+  public let kernelFusesMultiplyAdd = false
+#else
+  public let kernelFusesMultiplyAdd = true
+#endif
+
+/// c + x·y, lane by lane: one fused multiply-add (x·y + c rounded once)
+/// where the build targets a CPU with FMA (x86-64-v3 and v4); a multiply
+/// then an add (two roundings) in the x86-64-v2 baseline build
+/// (`SWIFTPROP_NO_FMA`, set by `setup.py`), where a fused operation would be
+/// a C library call per lane. The products and sums of squares that use it
+/// are therefore the same to the bit on the FMA levels and may differ in
+/// the last bits on the baseline.
+@inlinable @inline(__always)
+func multiplyAdd<V: SIMD>(_ c: V, _ x: V, _ y: V) -> V where V.Scalar: FloatingPoint {
+  #if SWIFTPROP_NO_FMA
+    return c + x * y
+  #else
+    return c.addingProduct(x, y)
+  #endif
+}
 /// Depth of one block of B (rows of op(B)) that the kernel runs over.
 @usableFromInline let depthBlock = 256
 /// Largest untransposed B read in place rather than packed: its panels'
@@ -299,30 +323,30 @@ func microKernel<T: Scalar>(
     let b0 = load(row)
     let b1 = load(row + lanes)
     var x = T.Vector(repeating: column[0])
-    c00 = c00.addingProduct(x, b0)
-    c01 = c01.addingProduct(x, b1)
+    c00 = multiplyAdd(c00, x, b0)
+    c01 = multiplyAdd(c01, x, b1)
     x = T.Vector(repeating: column[o1])
-    c10 = c10.addingProduct(x, b0)
-    c11 = c11.addingProduct(x, b1)
+    c10 = multiplyAdd(c10, x, b0)
+    c11 = multiplyAdd(c11, x, b1)
     x = T.Vector(repeating: column[o2])
-    c20 = c20.addingProduct(x, b0)
-    c21 = c21.addingProduct(x, b1)
+    c20 = multiplyAdd(c20, x, b0)
+    c21 = multiplyAdd(c21, x, b1)
     x = T.Vector(repeating: column[o3])
-    c30 = c30.addingProduct(x, b0)
-    c31 = c31.addingProduct(x, b1)
+    c30 = multiplyAdd(c30, x, b0)
+    c31 = multiplyAdd(c31, x, b1)
     x = T.Vector(repeating: column[o4])
-    c40 = c40.addingProduct(x, b0)
-    c41 = c41.addingProduct(x, b1)
+    c40 = multiplyAdd(c40, x, b0)
+    c41 = multiplyAdd(c41, x, b1)
     x = T.Vector(repeating: column[o5])
-    c50 = c50.addingProduct(x, b0)
-    c51 = c51.addingProduct(x, b1)
+    c50 = multiplyAdd(c50, x, b0)
+    c51 = multiplyAdd(c51, x, b1)
     if tileRows > 6 {
       x = T.Vector(repeating: column[o6])
-      c60 = c60.addingProduct(x, b0)
-      c61 = c61.addingProduct(x, b1)
+      c60 = multiplyAdd(c60, x, b0)
+      c61 = multiplyAdd(c61, x, b1)
       x = T.Vector(repeating: column[o7])
-      c70 = c70.addingProduct(x, b0)
-      c71 = c71.addingProduct(x, b1)
+      c70 = multiplyAdd(c70, x, b0)
+      c71 = multiplyAdd(c71, x, b1)
     }
     column += depthStride
     row += ldb
@@ -397,10 +421,10 @@ func multiplyFewRows<T: Scalar>(
       var bRow = b + column
       for p in 0..<k {
         let x = T.Vector(repeating: aRow[p])
-        c0 = c0.addingProduct(x, load(bRow))
-        c1 = c1.addingProduct(x, load(bRow + lanes))
-        c2 = c2.addingProduct(x, load(bRow + 2 * lanes))
-        c3 = c3.addingProduct(x, load(bRow + 3 * lanes))
+        c0 = multiplyAdd(c0, x, load(bRow))
+        c1 = multiplyAdd(c1, x, load(bRow + lanes))
+        c2 = multiplyAdd(c2, x, load(bRow + 2 * lanes))
+        c3 = multiplyAdd(c3, x, load(bRow + 3 * lanes))
         bRow += n
       }
       store(c0, cRow + column)

@@ -36,8 +36,10 @@ extension Network {
 
   func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>) throws {
     let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    var interrupts = InterruptPoll()
     var start = 0
     while start < rows {
+      try interrupts.check()
       let count = min(inferenceBlockRows, rows - start)
       forward(x + start * inputCount, rows: count, space: space)
       (output + start * outputCount).update(
@@ -67,14 +69,13 @@ extension Network {
   }
 
   /// Throws unless `x` and `y` are samples for this network: at least one
-  /// row, as many rows in each, inputCount and outputCount columns.
+  /// row, as many rows in each, inputCount and outputCount columns, and
+  /// targets the loss is defined for (`Loss.targetRange`).
   func checkSamples(_ x: Matrix<T>, _ y: Matrix<T>, names: (String, String) = ("X", "y")) throws {
     try x.check(names.0, columns: inputCount)
     try y.check(names.1, rows: x.rows, columns: outputCount)
-    if loss == .poisson {
-      for i in 0..<y.rows * y.columns where !(y.base[i] >= 0) {
-        throw EngineError(.invalidValue, "\(names.1) must be >= 0 for the poisson loss")
-      }
+    if let problem = loss.targetProblem(y.base, count: y.rows * y.columns, name: names.1) {
+      throw EngineError(.invalidValue, problem)
     }
   }
 
@@ -88,9 +89,11 @@ extension Network {
         rows: count, cols: outputCount)
     }
     if rows <= inferenceBlockRows { return blockLoss(0, rows) }
+    var interrupts = InterruptPoll()
     var total = 0.0
     var start = 0
     while start < rows {
+      try interrupts.check()
       let count = min(inferenceBlockRows, rows - start)
       total += blockLoss(start, count) * Double(count)
       start += count

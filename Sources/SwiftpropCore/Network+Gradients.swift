@@ -24,6 +24,12 @@ extension Network {
     weights: UnsafePointer<T>? = nil, weightSum: Double = 0
   ) throws -> Double {
     try refuseWhileTraining("compute gradients")
+    let chunkRows = gradientChunkRows
+    if rows > chunkRows {
+      return try chunkedGradients(
+        x, y, rows: rows, chunkRows: chunkRows, into: output, weights: weights,
+        weightSum: weightSum)
+    }
     let space = try workspace(rows: rows, forTraining: true)
     let value = backward(
       x, y, rows: rows, space: space, keepLayers: false, weights: weights, weightSum: weightSum)
@@ -33,6 +39,50 @@ extension Network {
       offset += gradient.count
     }
     return value
+  }
+
+  /// Rows per chunk of a large `gradients` call: enough rows that a chunk
+  /// is about 2²⁷ multiply-adds of forward pass (tens of milliseconds), and
+  /// never fewer than 4096, so the matrix products stay efficient.
+  var gradientChunkRows: Int { max(4096, (1 << 27) / max(parameterCount, 1)) }
+
+  /// The gradients of a large batch, chunk by chunk: every loss is a mean
+  /// over the rows, so with chunks c of n_c rows out of n,
+  /// ∇L = Σ_c (n_c / n) ∇L_c and L = Σ_c (n_c / n) L_c, summed in Double.
+  /// With sample weights each chunk is scaled by the whole batch's weight
+  /// sum W (its rows' δ by wᵣ / W), so the chunks' results add up as they
+  /// are.
+  /// Between chunks the call hears interrupts, and its workspace holds one
+  /// chunk instead of the whole batch. The sum's rounding differs from
+  /// one pass over all rows in the last bits (about 1e-16 relative in
+  /// Double).
+  func chunkedGradients(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, chunkRows: Int,
+    into output: UnsafeMutablePointer<T>, weights: UnsafePointer<T>? = nil, weightSum: Double = 0
+  ) throws -> Double {
+    let sums = try Buffer<Double>(count: parameterCount)
+    let space = try workspace(rows: chunkRows, forTraining: true)
+    var interrupts = InterruptPoll()
+    var loss = 0.0
+    var start = 0
+    while start < rows {
+      try interrupts.check()
+      let count = min(chunkRows, rows - start)
+      let share = weights == nil ? Double(count) / Double(rows) : 1
+      loss += share * backward(
+        x + start * inputCount, y + start * outputCount, rows: count, space: space,
+        keepLayers: false, weights: weights.map { $0 + start }, weightSum: weightSum)
+      var offset = 0
+      for gradient in space.gradients {
+        for i in 0..<gradient.count {
+          sums.pointer[offset + i] += share * Double(gradient.pointer[i])
+        }
+        offset += gradient.count
+      }
+      start += count
+    }
+    for i in 0..<parameterCount { output[i] = T(sums.pointer[i]) }
+    return loss
   }
 
   /// Central finite differences (L(p + ε) − L(p − ε)) / 2ε of the data loss
@@ -76,9 +126,11 @@ extension Network {
     let y64 = widened.map { UnsafePointer($0.y.pointer) }
       ?? UnsafeRawPointer(y).assumingMemoryBound(to: Double.self)
     try withExtendedLifetime(widened) {
+      var interrupts = InterruptPoll()
       var offset = 0
       for buffer in twin.parameters {
         for i in 0..<buffer.count {
+          try interrupts.check()
           let saved = buffer.pointer[i]
           buffer.pointer[i] = saved + epsilon
           let above = try twin.lossValue(x64, y64, rows: rows)

@@ -12,6 +12,7 @@ extension Network {
     let count = try product(x.rows, traceWidth)
     try z.check("z", count: count)
     try a.check("a", count: count)
+    defer { releaseLargeWorkspaces() }
     try forwardTrace(x.base, rows: x.rows, z: z.base, a: a.base)
   }
 
@@ -21,14 +22,23 @@ extension Network {
   func forwardTrace(
     _ x: UnsafePointer<T>, rows: Int, z: UnsafeMutablePointer<T>, a: UnsafeMutablePointer<T>
   ) throws {
-    let space = try Workspace<T>(layers: layers, capacity: rows, forTraining: false)
-    forward(x, rows: rows, space: space)
-    var offset = 0
-    for (l, layer) in layers.enumerated() {
-      let count = rows * layer.outputs
-      (z + offset).update(from: space.z[l].pointer, count: count)
-      (a + offset).update(from: space.a[l].pointer, count: count)
-      offset += count
+    // Blocks of rows, as `predict` runs them (rows are independent, so the
+    // values are those of one pass, and the last layer's a is predict's).
+    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
+    var interrupts = InterruptPoll()
+    var start = 0
+    while start < rows {
+      try interrupts.check()
+      let count = min(inferenceBlockRows, rows - start)
+      forward(x + start * inputCount, rows: count, space: space)
+      var offset = 0
+      for (l, layer) in layers.enumerated() {
+        let blockOffset = offset + start * layer.outputs
+        (z + blockOffset).update(from: space.z[l].pointer, count: count * layer.outputs)
+        (a + blockOffset).update(from: space.a[l].pointer, count: count * layer.outputs)
+        offset += rows * layer.outputs
+      }
+      start += count
     }
   }
 

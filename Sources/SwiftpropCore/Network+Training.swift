@@ -347,7 +347,7 @@ extension Network {
         "gradient_norms", count: try product(options.epochs, layers.count), atLeast: true)
     }
     let records: [(String, MutableMatrix<Double>?, Bool)] = [
-      ("lr_history", history.learningRate, true),
+      ("lr_history", history.learningRate, false),
       ("accuracy_history", history.accuracy, options.metrics.contains(.accuracy)),
       ("val_accuracy_history", history.validationAccuracy,
        options.metrics.contains(.accuracy) && validation != nil),
@@ -610,9 +610,11 @@ extension Network {
       metrics: metrics, outputs: outputCount, loss: loss,
       targetMean: metrics.contains(.r2) ? data.targetMeans(outputs: outputCount) : nil)
     let last = layers.count - 1
+    var interrupts = InterruptPoll()  // hears Ctrl-C in loss(); fit installs no poll
     var total = 0.0
     var start = 0
     while start < data.rows {
+      try interrupts.check()
       let count = min(inferenceBlockRows, data.rows - start)
       forward(data.x + start * inputCount, rows: count, space: space)
       let y = data.y + start * outputCount

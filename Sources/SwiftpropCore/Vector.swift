@@ -75,10 +75,10 @@ func sumOfSquares<T: Scalar>(_ values: UnsafePointer<T>, count: Int) -> Double {
   while i + 4 * lanes <= count {
     let v0 = load(values + i), v1 = load(values + i + lanes)
     let v2 = load(values + i + 2 * lanes), v3 = load(values + i + 3 * lanes)
-    s0 = s0.addingProduct(v0, v0)
-    s1 = s1.addingProduct(v1, v1)
-    s2 = s2.addingProduct(v2, v2)
-    s3 = s3.addingProduct(v3, v3)
+    s0 = multiplyAdd(s0, v0, v0)
+    s1 = multiplyAdd(s1, v1, v1)
+    s2 = multiplyAdd(s2, v2, v2)
+    s3 = multiplyAdd(s3, v3, v3)
     i += 4 * lanes
   }
   var sum = Double(((s0 + s1) + (s2 + s3)).sum())

@@ -118,6 +118,19 @@ final class MultiplyTests: XCTestCase {
     return c
   }
 
+  func testAThreadLimitOfOneSplitsNoProduct() {
+    let limit = HelperThread.shared.threadLimit
+    defer { HelperThread.shared.threadLimit = limit }
+    HelperThread.shared.threadLimit = 1
+    let before = HelperThread.shared.counts.splitProducts
+    let one = product(Double.self, m: 240, n: 150, k: 120, transposeA: false, helper: true)
+    XCTAssertEqual(HelperThread.shared.counts.splitProducts, before)
+    HelperThread.shared.threadLimit = 2
+    let two = product(Double.self, m: 240, n: 150, k: 120, transposeA: false, helper: true)
+    XCTAssertEqual(HelperThread.shared.counts.splitProducts, before + 1)
+    XCTAssertEqual(one, two)
+  }
+
   func testOneThreadGivesTheTwoThreadResultBitForBit() {
     XCTAssertGreaterThanOrEqual(240 * 150 * 120, parallelProductLimit)
     for transposeA in [false, true] {

@@ -39,6 +39,45 @@
 #define ERROR_CAPACITY 512
 #define NAME_CAPACITY 128
 
+/* ------------------------------------------------------- limited API */
+
+/* With Py_LIMITED_API (setup.py, on CPython >= 3.11: one abi3 build for
+ * every later version) a type's tp_name and the PySequence_Fast_GET_*
+ * macros are out of reach; these stand in for them. */
+
+/* Raises TypeError "<prefix>, not <the type of object>"; returns 0. */
+static int
+type_error(const char *prefix, PyObject *object)
+{
+#ifdef Py_LIMITED_API
+    PyObject *name = PyType_GetName(Py_TYPE(object));  /* new reference */
+    if (name != NULL) {
+        PyErr_Format(PyExc_TypeError, "%s, not %U", prefix, name);
+        Py_DECREF(name);
+    }
+#else
+    PyErr_Format(PyExc_TypeError, "%s, not %.100s", prefix,
+                 Py_TYPE(object)->tp_name);
+#endif
+    return 0;
+}
+
+/* The size and item i (borrowed) of a PySequence_Fast result, which is a
+ * list or a tuple. */
+static Py_ssize_t
+fast_size(PyObject *sequence)
+{
+    return PyList_Check(sequence) ? PyList_Size(sequence)
+                                  : PyTuple_Size(sequence);
+}
+
+static PyObject *
+fast_item(PyObject *sequence, Py_ssize_t i)
+{
+    return PyList_Check(sequence) ? PyList_GetItem(sequence, i)
+                                  : PyTuple_GetItem(sequence, i);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 /* The one table from an ABI status to a Python exception; raises it with
@@ -150,9 +189,7 @@ static int
 uint64_converter(PyObject *object, void *address)
 {
     if (!PyLong_Check(object)) {
-        PyErr_Format(PyExc_TypeError, "an integer is required, not %.100s",
-                     Py_TYPE(object)->tp_name);
-        return 0;
+        return type_error("an integer is required", object);
     }
     unsigned long long value = PyLong_AsUnsignedLongLongMask(object);
     if (value == (unsigned long long)-1 && PyErr_Occurred())
@@ -381,23 +418,23 @@ optimizer_converter(PyObject *object, void *address)
         release_optimizer(optimizer);
         return 1;
     }
-    if (!PyTuple_Check(object) || PyTuple_GET_SIZE(object) != 2) {
+    if (!PyTuple_Check(object) || PyTuple_Size(object) != 2) {
         PyErr_SetString(PyExc_TypeError,
                         "optimizer must be a tuple (kind, values)");
         return 0;
     }
-    long kind = PyLong_AsLong(PyTuple_GET_ITEM(object, 0));
+    long kind = PyLong_AsLong(PyTuple_GetItem(object, 0));
     if (kind == -1 && PyErr_Occurred())
         return 0;
     if (kind < INT32_MIN || kind > INT32_MAX) {
         PyErr_Format(PyExc_ValueError, "unknown optimizer code %ld", kind);
         return 0;
     }
-    PyObject *sequence = PySequence_Fast(PyTuple_GET_ITEM(object, 1),
+    PyObject *sequence = PySequence_Fast(PyTuple_GetItem(object, 1),
                                          "optimizer values must be a sequence");
     if (sequence == NULL)
         return 0;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    Py_ssize_t count = fast_size(sequence);
     if (count > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "too many optimizer values");
         Py_DECREF(sequence);
@@ -410,7 +447,7 @@ optimizer_converter(PyObject *object, void *address)
         return 0;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        values[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(sequence, i));
+        values[i] = PyFloat_AsDouble(fast_item(sequence, i));
         if (values[i] == -1.0 && PyErr_Occurred()) {
             PyMem_Free(values);
             Py_DECREF(sequence);
@@ -435,9 +472,7 @@ fit_options_converter(PyObject *object, void *address)
     int shuffle;
     double tolerance;
     if (!PyTuple_Check(object)) {
-        PyErr_Format(PyExc_TypeError, "settings must be a tuple, not %.100s",
-                     Py_TYPE(object)->tp_name);
-        return 0;
+        return type_error("settings must be a tuple", object);
     }
     if (!PyArg_ParseTuple(object, "LLpLdLL;settings must be (epochs, batch_size, "
                           "shuffle, report_every, tol, patience, poll_interval_ns)",
@@ -464,9 +499,7 @@ lbfgs_options_converter(PyObject *object, void *address)
     long long max_iter, max_fun, memory, max_ls, report_every, poll_ns;
     double gtol, ftol, l2, scale;
     if (!PyTuple_Check(object)) {
-        PyErr_Format(PyExc_TypeError, "settings must be a tuple, not %.100s",
-                     Py_TYPE(object)->tp_name);
-        return 0;
+        return type_error("settings must be a tuple", object);
     }
     if (!PyArg_ParseTuple(object, "LLLLLLdddd;settings must be (max_iter, "
                           "max_fun, memory, max_ls, report_every, "
@@ -617,9 +650,9 @@ engine_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     int64_t *sizes = NULL;
     int32_t *activations = NULL;
-    Py_ssize_t layer_count = PySequence_Fast_GET_SIZE(acts_seq);
+    Py_ssize_t layer_count = fast_size(acts_seq);
     if (layer_count < 1 || layer_count > 100000
-        || PySequence_Fast_GET_SIZE(sizes_seq) != layer_count + 1) {
+        || fast_size(sizes_seq) != layer_count + 1) {
         PyErr_SetString(PyExc_ValueError,
                         "sizes must have one more entry than activations");
         goto done;
@@ -631,14 +664,20 @@ engine_create(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     for (Py_ssize_t i = 0; i <= layer_count; i++) {
-        sizes[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(sizes_seq, i));
+        sizes[i] = PyLong_AsLongLong(fast_item(sizes_seq, i));
         if (sizes[i] == -1 && PyErr_Occurred())
             goto done;
     }
     for (Py_ssize_t i = 0; i < layer_count; i++) {
-        long value = PyLong_AsLong(PySequence_Fast_GET_ITEM(acts_seq, i));
+        long value = PyLong_AsLong(fast_item(acts_seq, i));
         if (value == -1 && PyErr_Occurred())
             goto done;
+        if (value < 0 || value >= SP_ACTIVATION_COUNT) {
+            /* never truncated to another code */
+            PyErr_Format(PyExc_ValueError, "unknown activation code %ld in "
+                         "layer %zd", value, i);
+            goto done;
+        }
         activations[i] = (int32_t)value;
     }
     int64_t handle = 0;
@@ -908,6 +947,37 @@ engine_set_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ----------------------------------------------------------- computation */
 
+/*
+ * Ctrl-C during the calls that can run long (predict, loss, gradients,
+ * numerical_gradients, forward): instead of Py_BEGIN/END_ALLOW_THREADS they
+ * release the GIL with BEGIN_INTERRUPTIBLE, which also installs
+ * interrupt_poll as the engine's per-thread poll (sp_set_interrupt_poll).
+ * Between blocks of work, at most every 20 ms, the engine calls it: it
+ * takes the GIL back, runs the signal handlers and releases the GIL again.
+ * A handler that raised (KeyboardInterrupt) stops the call with
+ * SP_CALLBACK_ERROR, and raise_status keeps the pending exception.
+ */
+typedef struct {
+    PyThreadState *thread_state;
+} interrupt_context;
+
+static int32_t
+interrupt_poll(void *raw_context)
+{
+    interrupt_context *context = (interrupt_context *)raw_context;
+    PyEval_RestoreThread(context->thread_state);
+    int interrupted = PyErr_CheckSignals() < 0;
+    context->thread_state = PyEval_SaveThread();
+    return interrupted;
+}
+
+#define BEGIN_INTERRUPTIBLE(context)                                         \
+    interrupt_context context = {PyEval_SaveThread()};                       \
+    sp_set_interrupt_poll(interrupt_poll, &context)
+#define END_INTERRUPTIBLE(context)                                           \
+    sp_set_interrupt_poll(NULL, NULL);                                       \
+    PyEval_RestoreThread(context.thread_state)
+
 static PyObject *
 engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -922,10 +992,10 @@ engine_predict(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_predict(net.handle, x.view.buf, rows_of(&x), net.shape.inputs,
                                 out.view.buf, count_of(&out), error, ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &out);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -959,11 +1029,11 @@ engine_loss(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_loss(net.handle, x.view.buf, y.view.buf, rows_of(&x),
                              net.shape.inputs, net.shape.outputs, w.view.buf, &loss,
                              error, ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &y, &w);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -986,12 +1056,12 @@ engine_gradients(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     double loss = NAN;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_gradients(net.handle, x.view.buf, y.view.buf, rows_of(&x),
                                   net.shape.inputs, net.shape.outputs, w.view.buf,
                                   out.view.buf, count_of(&out), &loss, error,
                                   ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &y, &out, &w);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -1015,13 +1085,13 @@ engine_numerical_gradients(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_numerical_gradients(net.handle, x.view.buf, y.view.buf,
                                             rows_of(&x), net.shape.inputs,
                                             net.shape.outputs, epsilon,
                                             (double *)out.view.buf, count_of(&out),
                                             error, ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &y, &out);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -1072,11 +1142,11 @@ engine_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     char error[ERROR_CAPACITY] = "";
     int32_t status;
-    Py_BEGIN_ALLOW_THREADS
+    BEGIN_INTERRUPTIBLE(interrupts);
     status = sp_network_forward(net.handle, x.view.buf, rows_of(&x), net.shape.inputs,
                                 z.view.buf, a.view.buf, count_of(&z), error,
                                 ERROR_CAPACITY);
-    Py_END_ALLOW_THREADS
+    END_INTERRUPTIBLE(interrupts);
     release_arrays(&x, &z, &a);
     if (status != SP_OK)
         return raise_status(status, error);
@@ -1156,7 +1226,7 @@ fit_callback(void *raw_context, int32_t kind, int64_t epoch, double loss,
             answer = 2;
         }
         else if (PyFloat_CheckExact(verdict)) {
-            double rate = PyFloat_AS_DOUBLE(verdict);
+            double rate = PyFloat_AsDouble(verdict);
             Py_DECREF(verdict);
             if (!(rate > 0) || !isfinite(rate)) {
                 PyErr_SetString(PyExc_ValueError,
@@ -1234,7 +1304,7 @@ fit_extras_converter(PyObject *object, void *address)
     PyObject *sequence = PySequence_Fast(values, "schedule values must be a sequence");
     if (sequence == NULL)
         return 0;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    Py_ssize_t count = fast_size(sequence);
     if (count > 64) {
         Py_DECREF(sequence);
         PyErr_SetString(PyExc_ValueError, "too many schedule values");
@@ -1247,7 +1317,7 @@ fit_extras_converter(PyObject *object, void *address)
         return 0;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        e->schedule_values[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(sequence, i));
+        e->schedule_values[i] = PyFloat_AsDouble(fast_item(sequence, i));
         if (e->schedule_values[i] == -1.0 && PyErr_Occurred()) {
             Py_DECREF(sequence);
             release_fit_extras(e);
@@ -1379,6 +1449,45 @@ done:
     return result;
 }
 
+/* --------------------------------------------------- threads and build */
+
+static PyObject *
+engine_threads_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t limit;
+    const argument arguments[] = {
+        {int64_converter, &limit},
+    };
+    if (parse_arguments(args, nargs, "threads_set", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_threads_set(limit, error, ERROR_CAPACITY);
+    if (status != SP_OK)
+        return raise_status(status, error);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_threads_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (parse_arguments(args, nargs, "threads_info", NULL, 0, 0) < 0)
+        return NULL;
+    int64_t limit = 0, maximum = 0, split = 0, helper = 0;
+    sp_threads_info(&limit, &maximum, &split, &helper);
+    return Py_BuildValue("(LLLL)", (long long)limit, (long long)maximum,
+                         (long long)split, (long long)helper);
+}
+
+static PyObject *
+engine_build_info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (parse_arguments(args, nargs, "build_info", NULL, 0, 0) < 0)
+        return NULL;
+    int32_t tile_rows = 0, fused = 0;
+    sp_build_info(&tile_rows, &fused);
+    return Py_BuildValue("(iO)", (int)tile_rows, fused ? Py_True : Py_False);
+}
+
 /* fit_lbfgs(handle, X, Y, settings, reporter, loss_history[, stop_flag[,
  * sample_weight]]) -> (iterations, evaluations, loss, stop_reason): the whole L-BFGS run in
  * Swift with the GIL released; polls and reports go through fit_callback,
@@ -1493,6 +1602,12 @@ static PyMethodDef engine_methods[] = {
      "schedule_info(kind) -> number of settings after lr"},
     {"schedule_setting", FASTCALL(engine_schedule_setting),
      "schedule_setting(kind, index) -> the name of the schedule's setting index"},
+    {"threads_set", FASTCALL(engine_threads_set),
+     "threads_set(limit): the most threads a matrix product may use (>= 1)"},
+    {"threads_info", FASTCALL(engine_threads_info),
+     "threads_info() -> (limit, maximum, split products, helper parts)"},
+    {"build_info", FASTCALL(engine_build_info),
+     "build_info() -> (kernel tile rows, fused multiply-adds)"},
     {"fit_lbfgs", FASTCALL(engine_fit_lbfgs),
      "fit_lbfgs(handle, X, Y, (max_iter, max_fun, memory, max_ls, report_every, "
      "poll_interval_ns, gtol, ftol, l2, scale), reporter, loss_history"

@@ -74,10 +74,18 @@ def check_int(name, value, *, low=None, high=INT64_MAX):
                         f"{type(value).__name__}")
     value = int(value)
     if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise ValueError(f"{name} must be >= {low}, got {_shown(value)}")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
+        raise ValueError(f"{name} must be <= {high}, got {_shown(value)}")
     return value
+
+
+def _shown(value):
+    """An integer for a message: in full up to 40 digits, else its size
+    (Python refuses to print integers of more than 4300 digits)."""
+    if value.bit_length() <= 132:
+        return str(value)
+    return f"an integer of {value.bit_length()} bits"
 
 
 def check_dtype(dtype):
@@ -92,8 +100,37 @@ def check_dtype(dtype):
     return NUMPY_DTYPES[key]
 
 
+# The targets a loss is defined for, as the engine's Loss.targetRange
+# states them (the engine checks them too, for callers of its C ABI): the
+# sigmoid's cross-entropy -[y log a + (1 - y) log(1 - a)] is bounded below
+# only for y in [0, 1], the softmax's -sum(y log a) for y >= 0 (rows that
+# are not one-hot are weighted mixtures of labels); the Poisson deviance
+# takes counts or rates.
+TARGET_RANGES = {"binary_cross_entropy": (0.0, 1.0),
+                 "cross_entropy": (0.0, None), "poisson": (0.0, None)}
+TARGET_REASONS = {"binary_cross_entropy": "the loss is unbounded below "
+                  "otherwise", "cross_entropy": "the loss is unbounded below "
+                  "otherwise", "poisson": "counts or rates"}
+
+
+def _is_sparse(array):
+    """A SciPy sparse matrix or array, recognised without importing SciPy."""
+    module = type(array).__module__ or ""
+    return module.startswith("scipy.sparse") and hasattr(array, "toarray")
+
+
 def _as_numeric(name, array):
-    array = np.asarray(array)
+    if _is_sparse(array):
+        raise TypeError(f"{name} is a SciPy sparse {type(array).__name__}: "
+                        "sparse input is not supported by Network; use "
+                        f"{name}.toarray() (swiftprop.sklearn's estimators "
+                        "accept sparse input)")
+    try:
+        array = np.asarray(array)
+    except ValueError as error:
+        # Ragged nested lists: NumPy's message does not say which argument.
+        raise ValueError(f"{name} must be a rectangular array (every row of "
+                         f"the same length): {error}") from None
     kind = array.dtype.kind
     if kind in "biuf":
         return array
@@ -140,8 +177,16 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     one output.
     """
     y = _as_numeric(name, y)
-    if loss in LABEL_LOSSES and y.dtype.kind in "biu" and (
-            y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1)):
+    as_labels = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1
+                                and n_outputs > 1)
+    if loss in LABEL_LOSSES and as_labels and n_outputs > 1 \
+            and y.dtype.kind == "f":
+        raise TypeError(f"{name} looks like class labels (shape {y.shape}) "
+                        f"but has dtype {y.dtype}: {loss} class labels must "
+                        f"be integers in [0, {n_outputs - 1}] (use "
+                        f"{name}.astype(int)), or pass one-hot rows of shape "
+                        f"(n_samples, {n_outputs})")
+    if loss in LABEL_LOSSES and y.dtype.kind in "biu" and as_labels:
         # Booleans are the labels 0 and 1 (never a mask).
         labels = y.reshape(-1).astype(np.intp)
         if labels.shape[0] != n_samples:
@@ -168,7 +213,11 @@ def as_targets(name, y, dtype, n_samples, n_outputs, loss):
     y = np.ascontiguousarray(y, dtype=dtype)
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinity")
-    if loss == "poisson" and (y < 0).any():
-        raise ValueError(f"{name} must be >= 0 for the poisson loss (counts "
-                         "or rates)")
+    low, high = TARGET_RANGES.get(loss, (None, None))
+    if (low is not None and y.min() < low) or (
+            high is not None and y.max() > high):
+        allowed = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+        raise ValueError(f"{name} must hold targets {allowed} for {loss} "
+                         f"({TARGET_REASONS[loss]}), got values in "
+                         f"[{y.min():g}, {y.max():g}]")
     return y

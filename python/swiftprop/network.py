@@ -1,8 +1,10 @@
 """``Network``: a fully-connected network trained on the Swift engine."""
 
+import os
 import threading
 import warnings
 import weakref
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -57,7 +59,10 @@ class Network(LayerStack):
     seed : int, optional
         Seed of the network's generator, which draws the initial weights and
         the order of mini-batches: the same seed gives the same weights and
-        the same training, bit for bit. By default a fresh random seed.
+        the same training, bit for bit. An integer in ``[0, 2**64)`` (the
+        generator's state is 64 bits; larger or negative seeds raise
+        ``ValueError`` rather than being reduced). By default a fresh
+        random seed.
     dropout : float or list of float, optional
         Dropout rate in [0, 1) of every hidden layer, or one per hidden
         layer (or set per layer with ``Dense(..., dropout=p)``); the output
@@ -84,26 +89,66 @@ class Network(LayerStack):
     def __init__(self, layers, activation="sigmoid", output_activation=None,
                  loss="mse", dtype="float64", init="xavier", seed=None,
                  dropout=None):
-        self.layers = build_architecture(layers, activation, output_activation,
-                                         loss, dropout)
+        Network._build(self, layers, activation, output_activation, loss,
+                       dtype, init, seed, dropout)
+
+    def _build(self, layers, activation="sigmoid", output_activation=None,
+               loss="mse", dtype="float64", init="xavier", seed=None,
+               dropout=None):
+        """What ``__init__`` does, under a name a subclass's own
+        ``__init__`` does not replace (unpickling, ``load`` and
+        ``deepcopy`` build through it). Called again on a live network, it
+        frees the engine network it replaces."""
+        if isinstance(layers, Mapping):
+            raise TypeError("layers must be a list of layer sizes or of "
+                            f"Dense layers, got a {type(layers).__name__} "
+                            "(its keys would be taken as sizes)")
+        layers = build_architecture(layers, activation, output_activation,
+                                    loss, dropout)
+        if len(layers) > MAX_LAYERS:
+            raise ValueError(f"layers describes {len(layers)} layers; a "
+                             f"network has at most {MAX_LAYERS}")
+        dtype = check_dtype(dtype)
+        init = choose("init", init, INITIALIZERS)
+        seed = new_seed() if seed is None else check_int(
+            "seed", seed, low=0, high=MAX_SEED)
+        handle = _engine.create(
+            [layers[0].n_in] + [layer.n_out for layer in layers],
+            [ACTIVATIONS[layer.activation] for layer in layers],
+            LOSSES[loss], DTYPES[dtype.name], INITIALIZERS[init], seed)
+        finalizer = weakref.finalize(self, _engine.destroy, handle)
+        if any(layer.dropout for layer in layers):
+            _engine.set_dropout(handle, [layer.dropout for layer in layers])
+        # Everything checked and made: only now does the object change.
+        previous = self.__dict__.get("_finalizer")
+        self.layers = layers
         self.loss_name = loss
-        self.dtype = check_dtype(dtype)
-        self.init = choose("init", init, INITIALIZERS)
-        self.seed = new_seed() if seed is None else check_int(
-            "seed", seed, low=0, high=None)
-        self._lock = threading.RLock()
-        self._stop_request = _StopRequest()
-        # Plain attributes for the hot path of predict.
-        self._n_inputs = self.layers[0].n_in
-        self._n_outputs = self.layers[-1].n_out
-        self._handle = _engine.create(
-            [self.layers[0].n_in] + [layer.n_out for layer in self.layers],
-            [ACTIVATIONS[layer.activation] for layer in self.layers],
-            LOSSES[loss], DTYPES[self.dtype.name], INITIALIZERS[init],
-            self.seed % 2**64)
-        weakref.finalize(self, _engine.destroy, self._handle)
-        if any(self.dropout):
-            _engine.set_dropout(self._handle, self.dropout)
+        self.dtype = dtype
+        self.init = init
+        self.seed = seed
+        if "_lock" not in self.__dict__:
+            self._lock = threading.RLock()
+            self._stop_request = _StopRequest()
+            _LIVE_NETWORKS.add(self)
+        with self._lock:
+            # Plain attributes for the hot path of predict.
+            self._n_inputs = layers[0].n_in
+            self._n_outputs = layers[-1].n_out
+            self._handle = handle
+            self._finalizer = finalizer
+        if previous is not None:
+            previous()  # destroys the engine network this one replaces
+
+    def __getattr__(self, name):
+        # Reached only when normal lookup fails: for the attributes every
+        # network has, that means __init__ never ran.
+        if name in _INITIALISED_ATTRIBUTES:
+            raise RuntimeError(
+                f"this {type(self).__name__} was never initialised: its "
+                "__init__ did not run (a subclass's __init__ must call "
+                "super().__init__(...))")
+        raise AttributeError(f"{type(self).__name__!r} object has no "
+                             f"attribute {name!r}")
 
     # Parameters and optimizer state
 
@@ -162,16 +207,30 @@ class Network(LayerStack):
                 "first": first, "second": second}
 
     def set_optimizer_state(self, state):
-        """Restore what ``get_optimizer_state`` returned (``None`` resets)."""
+        """Restore what ``get_optimizer_state`` returned (``None`` resets).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the part of ``state`` that is wrong; the network is then
+            unchanged.
+        """
         if state is None:
             self.reset_optimizer()
             return
+        if not isinstance(state, Mapping):
+            raise TypeError("state must be a dict as get_optimizer_state "
+                            "returns it ({'kind', 'step', 'first', "
+                            f"'second'}}) or None, got {type(state).__name__}")
         kind = choose("optimizer state kind", state.get("kind"),
                       OPTIMIZER_KINDS)
-        step = check_int("step", state.get("step", 0), low=0)
+        step = check_int("optimizer state step", state.get("step", 0), low=0)
         vectors = []
         for name in ("first", "second"):
             vector = np.asarray(state.get(name, np.zeros(self.n_parameters)))
+            if vector.dtype.kind not in "biuf":
+                raise TypeError(f"optimizer state {name} must be a real "
+                                f"numeric array, got dtype {vector.dtype}")
             if vector.shape != (self.n_parameters,):
                 raise ValueError(f"optimizer state {name} has shape "
                                  f"{vector.shape}, expected "
@@ -190,6 +249,11 @@ class Network(LayerStack):
         Safe to call from any thread (Ctrl-C reaches only the main thread);
         the fit ends within a few tens of milliseconds, after a completed
         step, with ``History.stop_reason == "requested"``.
+
+        A request stays pending until a fit consumes it: one made while a
+        fit is starting (or waiting for this network) stops that fit, and
+        one made while no fit runs stops the next fit at its first check,
+        after at most one epoch. Every fit clears the request as it ends.
         """
         self._stop_request.set()
 
@@ -219,6 +283,11 @@ class Network(LayerStack):
         Returns
         -------
         ndarray of shape (n_samples, n_outputs)
+
+        Notes
+        -----
+        Runs in blocks of 1024 rows (the same values as one pass: rows are
+        independent); Ctrl-C raises ``KeyboardInterrupt`` between blocks.
         """
         if not (type(X) is np.ndarray and X.dtype is self.dtype
                 and X.ndim == 2 and X.flags.c_contiguous
@@ -240,6 +309,9 @@ class Network(LayerStack):
 
         With ``sample_weight`` (one value >= 0 per row), the weighted mean
         ``sum(w_i L_i) / sum(w_i)`` of the rows' losses.
+
+        Scored in blocks of 1024 rows, whose losses are summed; Ctrl-C
+        raises ``KeyboardInterrupt`` between blocks.
         """
         X, Y = self._samples(X, y)
         W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
@@ -259,6 +331,18 @@ class Network(LayerStack):
         -------
         list of (dW, db)
             Same structure and shapes as ``weights``.
+
+        Notes
+        -----
+        A large batch (more than ``max(4096, 2**27 // n_parameters)``
+        rows) is processed in chunks of that many rows: the gradient is
+        ``sum_c (n_c / n) grad_c`` over chunks of ``n_c`` rows, summed in
+        float64, which may differ from one pass over all rows in the last
+        bits (about 1e-16 relative in float64; with ``sample_weight``
+        each chunk is scaled by the whole batch's weight sum, so the chunks
+        simply add up); Ctrl-C raises
+        ``KeyboardInterrupt`` between chunks, and the workspace holds one
+        chunk. Smaller batches are one backward pass, as in ``fit``.
         """
         X, Y = self._samples(X, y)
         W = check_sample_weight("sample_weight", sample_weight, X.shape[0],
@@ -275,7 +359,9 @@ class Network(LayerStack):
         and ``fit`` only).
 
         Computed in float64 whatever the network's dtype, for checking
-        ``gradients``; costs two forward passes per parameter.
+        ``gradients``; costs two forward passes per parameter. Ctrl-C
+        raises ``KeyboardInterrupt`` between parameters (the network is
+        unchanged: the differences are taken on a float64 copy).
 
         Returns
         -------
@@ -301,6 +387,9 @@ class Network(LayerStack):
         activations : list of ndarray
             ``activations[0]`` is ``X`` (converted); ``activations[l + 1]``
             is ``f(zs[l])``, so ``activations[-1]`` equals ``predict(X)``.
+
+        Runs in predict's blocks of 1024 rows; Ctrl-C raises
+        ``KeyboardInterrupt`` between them.
         """
         X = as_float_matrix("X", X, self.dtype, self.n_inputs)
         width = sum(layer.n_out for layer in self.layers)
@@ -410,7 +499,9 @@ class Network(LayerStack):
             Print the loss every ``verbose`` epochs (0: silent).
         callback : callable, optional
             ``callback(epoch, loss)`` after every epoch (0-based); returning
-            ``False`` stops training.
+            ``False`` or ``np.False_`` stops training (``None``, and any
+            value that is not a boolean, even a falsy one like ``0``, go
+            on: stopping is an explicit request).
         validation_data : tuple (X_val, y_val[, sample_weight_val]), optional
             Scored after every epoch into ``History.val_loss`` (and the
             validation metrics).
@@ -522,15 +613,21 @@ class Network(LayerStack):
         # done from history and closes on any exit.
         bar = progress_bar(reporter, history, progress)
         with self._lock, bar as reporter:
-            self._stop_request.clear()
-            done, reason, best_epoch = _engine.fit(
-                self._handle, X, Y, VX, VY, engine_settings(settings),
-                (plan.epochs, plan.batch_size, plan.shuffle, reporter.every,
-                 plan.tol, plan.patience, _POLL_INTERVAL_NS),
-                reporter if reporter.every else None, history, val_history,
-                norms, self._stop_request, engine_extras)
+            # A request made before this point (even before fit was
+            # called) is kept for this fit; it is consumed as it ends.
+            try:
+                done, reason, best_epoch = _engine.fit(
+                    self._handle, X, Y, VX, VY, engine_settings(settings),
+                    (plan.epochs, plan.batch_size, plan.shuffle,
+                     reporter.every, plan.tol, plan.patience,
+                     _POLL_INTERVAL_NS),
+                    reporter if reporter.every else None, history,
+                    val_history, norms, self._stop_request, engine_extras)
+            finally:
+                requested = bool(self._stop_request)
+                self._stop_request.clear()
         stop_reason = name_of(STOP_REASONS, reason)
-        if stop_reason == "callback" and self._stop_request:
+        if stop_reason == "callback" and requested:
             stop_reason = "requested"
         metrics_done = {name: records[name][:done]
                         for name in ("accuracy", "val_accuracy", "r2",
@@ -593,8 +690,10 @@ class Network(LayerStack):
     def _load_state(self, state):
         """Become the network ``state`` describes: built afresh from its
         architecture, then given its weights, generator and optimizer."""
-        self.__init__(state.layers, loss=state.loss, dtype=state.dtype,
-                      init=state.init, seed=state.seed)
+        # Network's own builder, never a subclass's __init__ (which may
+        # take other arguments, or none).
+        Network._build(self, state.layers, loss=state.loss,
+                       dtype=state.dtype, init=state.init, seed=state.seed)
         with self._lock:
             self.set_weights(state.weights)
             _engine.set_generator(self._handle, state.generator)
@@ -707,6 +806,63 @@ class Network(LayerStack):
         """
         return export.from_torch(module, loss=loss, seed=seed,
                                  network_class=cls)
+
+
+# The engine's limits, as the Python layer checks them.
+MAX_LAYERS = 100_000
+MAX_SEED = 2**64 - 1
+
+# Set by __init__: __getattr__ says the object was never initialised when
+# one of these is missing.
+_INITIALISED_ATTRIBUTES = frozenset({
+    "layers", "loss_name", "dtype", "init", "seed", "_lock",
+    "_stop_request", "_n_inputs", "_n_outputs", "_handle", "_finalizer"})
+
+# Every live network, for the fork handler below.
+_LIVE_NETWORKS = weakref.WeakSet()
+
+
+class _ForkedInsideCall:
+    """The lock of a network that another thread was using when the process
+    forked: in the child that thread does not exist, its call never ends
+    and the network's weights may be half-updated, so every use raises."""
+
+    def __enter__(self):
+        raise RuntimeError(
+            "this network was in use by another thread (inside fit or "
+            "another call) when the process forked; in the child its state "
+            "is undefined: save it before forking, or build or load it "
+            "again in the child")
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def acquire(self, *args, **kwargs):
+        self.__enter__()
+
+    def release(self):
+        pass
+
+
+def _after_fork_in_child():
+    """``os.fork`` copies a network's lock as it was: held, if another
+    thread was inside a call, and then it would never be released (that
+    thread does not exist in the child). A network whose lock another
+    thread held gets one that raises instead; the others keep theirs."""
+    for network in list(_LIVE_NETWORKS):
+        old = network.__dict__.get("_lock")
+        if old is None or isinstance(old, _ForkedInsideCall):
+            continue
+        if old.acquire(blocking=False):
+            # Free, or held by the forking thread itself (a fork from a fit
+            # callback), which releases it as it unwinds: kept.
+            old.release()
+        else:
+            network._lock = _ForkedInsideCall()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _StopRequest:

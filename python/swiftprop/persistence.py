@@ -21,8 +21,7 @@ name                 contents
                      ``binary_cross_entropy``, ``cross_entropy``, ...)
 ``dtype``            str scalar: ``float32`` or ``float64``
 ``init``             str scalar: ``xavier``, ``he`` or ``normal``
-``seed``             str scalar: the seed, in decimal (seeds may exceed 64
-                     bits)
+``seed``             str scalar: the seed, in decimal (in ``[0, 2**64)``)
 ``generator``        uint64 scalar: the state of the network's SplitMix64
                      generator, which orders the next mini-batches
 ``W0``, ``b0``, ...  each layer's weights ``(n_in, n_out)`` and biases
@@ -47,6 +46,12 @@ the same state.
 This module knows networks only through their state: ``Network._state()``
 returns a ``NetworkState``, ``Network._from_state`` builds one back, and the
 functions here turn a ``NetworkState`` into arrays or a file and back.
+
+Reading opens only the members named above, and checks each one's
+``.npy`` header before its data: the weights and optimizer vectors must
+declare exactly the shapes the architecture gives them, the other members
+a few megabytes at most, so an extra or oversized member is never
+decompressed.
 
 Files are written atomically: to a temporary file in the destination's
 directory, flushed to disk, then renamed over the destination, so a crash
@@ -252,9 +257,11 @@ def state_from_arrays(arrays):
         dtype = _string(arrays, "dtype", NUMPY_DTYPES)
         init = _string(arrays, "init", INITIALIZERS)
         seed_text = _string(arrays, "seed")
-        if not seed_text.isdigit():
-            raise _Invalid(f"'seed' must be a non-negative integer, got "
-                           f"{seed_text!r}")
+        if not seed_text.isdigit() or len(seed_text) > 20 \
+                or int(seed_text) >= 2**64:
+            raise _Invalid("'seed' must be an integer in [0, 2**64), got "
+                           f"{seed_text[:40]!r}"
+                           + ("..." if len(seed_text) > 40 else ""))
         generator = _get(arrays, "generator")
         if generator.dtype != np.uint64 or generator.shape != ():
             raise _Invalid("'generator' must be a uint64 scalar, got dtype "
@@ -283,6 +290,89 @@ def state_from_arrays(arrays):
 
 
 # Files
+
+# The most bytes a member that is not a weight array may declare (its
+# strings and sizes; the largest, 'activations', holds one short name per
+# layer).
+_MAX_METADATA_BYTES = 16 << 20
+
+
+class _Members:
+    """The members of a saved ``.npz``, read on access, one at a time, and
+    only those the format names (an extra member is never decompressed).
+
+    Before a member's data is read, its ``.npy`` header is checked: the
+    weights and optimizer vectors must declare exactly the shape and dtype
+    the architecture (``sizes``, ``dtype``) gives them, every other member
+    at most ``_MAX_METADATA_BYTES``, and the header's size must match the
+    member's size in the ZIP directory; so a header declaring a huge shape
+    fails before anything is allocated.
+    """
+
+    def __init__(self, archive):
+        self.archive = archive
+        self.names = set(archive.files)
+
+    def __getitem__(self, name):
+        if name not in self.names:
+            raise KeyError(name)
+        member = name + ".npy"
+        info = self.archive.zip.getinfo(member)
+        with self.archive.zip.open(member) as file:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise _Invalid(f"{name!r} has an unsupported .npy version "
+                               f"{version}")
+            shape, _, dtype = header
+            header_bytes = file.tell()
+        if dtype.hasobject:
+            raise _Invalid(f"{name!r} holds Python objects")
+        count = 1
+        for length in shape:
+            count *= length
+        size = count * dtype.itemsize
+        expected = self._expected_shape(name)
+        if expected is not None and (shape != expected[0]
+                                     or dtype != expected[1]):
+            raise _Invalid(f"{name!r} must have dtype {expected[1]} and "
+                           f"shape {expected[0]}, got dtype {dtype} and "
+                           f"shape {shape}")
+        if expected is None and size > _MAX_METADATA_BYTES:
+            raise _Invalid(f"{name!r} declares {size} bytes (shape {shape}, "
+                           f"dtype {dtype}), more than such a member holds")
+        if header_bytes + size != info.file_size:
+            raise _Invalid(f"{name!r} declares shape {shape} and dtype "
+                           f"{dtype} ({size} bytes), but holds "
+                           f"{info.file_size - header_bytes} bytes")
+        return self.archive[name]
+
+    def _expected_shape(self, name):
+        """(shape, dtype) of a weight or optimizer member, from the
+        architecture; None for the other members."""
+        if name.startswith(("W", "b")) and name[1:].isdigit():
+            index = int(name[1:])
+            sizes = self._sizes()
+            if index >= len(sizes) - 1:
+                return None  # not a member of this architecture: not read
+            shape = ((sizes[index], sizes[index + 1]) if name[0] == "W"
+                     else (sizes[index + 1],))
+        elif name in ("optimizer_first", "optimizer_second"):
+            sizes = self._sizes()
+            shape = (sum(n_in * n_out + n_out
+                         for n_in, n_out in zip(sizes[:-1], sizes[1:])),)
+        else:
+            return None
+        return shape, NUMPY_DTYPES[_string(self, "dtype", NUMPY_DTYPES)]
+
+    def _sizes(self):
+        sizes = _get(self, "sizes")
+        if sizes.dtype.kind not in "iu" or sizes.ndim != 1:
+            raise _Invalid(f"'sizes' must be integers, got {sizes!r}")
+        return [int(size) for size in sizes]
 
 
 def save(state, path):
@@ -361,8 +451,8 @@ def load(path, build):
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise _Invalid("it holds a single array, not an .npz archive")
         with archive:
-            arrays = {key: archive[key] for key in archive.files}
-        return build(state_from_arrays(arrays))
+            state = state_from_arrays(_Members(archive))
+        return build(state)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as error:

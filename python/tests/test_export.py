@@ -305,8 +305,8 @@ def test_classifier_exports_each_hidden_activation(activation):
 def test_regressor_exports_variable(n_outputs, dtype):
     X = FEATURES.astype(dtype)
     y = X[:, :n_outputs] * 2 - X[:, 1:1 + n_outputs] ** 2
-    reg = fitted(MLPRegressor((8,), activation="tanh", max_iter=30,
-                              random_state=0, dtype=dtype),
+    reg = fitted(MLPRegressor(hidden_layer_sizes=(8,), activation="tanh",
+                              max_iter=30, random_state=0, dtype=dtype),
                  X, y.ravel() if n_outputs == 1 else y)
     result = run_onnx(sp.to_onnx(reg), X)
     assert list(result) == ["variable"]
@@ -372,7 +372,8 @@ def test_skl2onnx_names_outputs_as_for_scikit_learns_mlp(skl2onnx):
               MLPClassifier((4,), max_iter=5, random_state=0),
               TARGETS["multiclass"]),
              (SklearnRegressor(**small),
-              MLPRegressor((4,), max_iter=5, random_state=0), X[:, 0])]
+              MLPRegressor(hidden_layer_sizes=(4,), max_iter=5,
+                           random_state=0), X[:, 0])]
     for theirs, ours, y in pairs:
         fitted(theirs, X, y)
         fitted(ours, X, y)
@@ -419,8 +420,8 @@ def test_skl2onnx_nocl_gives_class_indices(skl2onnx):
 def test_skl2onnx_converts_the_regressor(skl2onnx, n_outputs, dtype):
     X = FEATURES.astype(dtype)
     y = X[:, :n_outputs] * 2 - X[:, 1:1 + n_outputs] ** 2
-    reg = fitted(MLPRegressor((8,), activation="relu", max_iter=30,
-                              random_state=0, dtype=dtype),
+    reg = fitted(MLPRegressor(hidden_layer_sizes=(8,), activation="relu",
+                              max_iter=30, random_state=0, dtype=dtype),
                  X, y.ravel() if n_outputs == 1 else y)
     result = run_onnx(skl2onnx.to_onnx(reg, X[:1]), X)
     assert list(result) == ["variable"]

@@ -184,15 +184,24 @@ def expected_y_error(array, n_samples, n_outputs, loss, dtype):
         if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
             return ValueError
         return None
+    if loss in LABEL_LOSSES and kind == "f" and n_outputs > 1 and (
+            array.ndim == 1 or (array.ndim == 2 and array.shape[1] == 1)):
+        return TypeError  # float class labels: labels must be integers
     if array.ndim == 1 and n_outputs == 1:
         array = array.reshape(-1, 1)
     if array.ndim != 2 or array.shape != (n_samples, n_outputs):
         return ValueError
     with np.errstate(all="ignore"):
-        if not np.isfinite(array.astype(dtype)).all():
+        values = array.astype(dtype)
+        if not np.isfinite(values).all():
             return ValueError
-        if loss == "poisson" and (array.astype(dtype) < 0).any():
-            return ValueError  # counts or rates
+    # The probability losses are unbounded below outside these targets;
+    # the Poisson loss takes counts or rates.
+    if loss == "binary_cross_entropy" and (values.min() < 0
+                                           or values.max() > 1):
+        return ValueError
+    if loss in ("cross_entropy", "poisson") and values.min() < 0:
+        return ValueError
     return None
 
 

@@ -17,7 +17,7 @@ MODULES = sorted(PACKAGE.glob("*.py"))
 # scikit-learn).
 OPTIONAL = {"tqdm.auto", "matplotlib.pyplot", "matplotlib.collections",
             "onnx", "skl2onnx.common.data_types", "skl2onnx.common.utils",
-            ".sklearn"}
+            ".sklearn", "threadpoolctl"}
 
 
 def imports_inside_functions(tree):

@@ -1,6 +1,7 @@
 """The installed package stands on its own: the Swift runtime is linked
-statically, the extension finds the engine beside it (rpath $ORIGIN), and
-nothing depends on the build tree, the Swift toolchain or the loader path."""
+statically, each CPU level's extension finds its engine beside it (rpath
+$ORIGIN), and nothing depends on the build tree, the Swift toolchain or the
+loader path."""
 
 import os
 import re
@@ -17,13 +18,17 @@ PACKAGE = Path(swiftprop.__file__).resolve().parent
 
 
 def shared_libraries():
-    return sorted(PACKAGE.glob("*.so"))
+    return sorted(PACKAGE.rglob("*.so"))
 
 
-def test_engine_library_and_extension_are_installed_in_the_package():
-    names = [path.name for path in shared_libraries()]
-    assert "libSwiftpropEngine.so" in names
-    assert any(name.startswith("_engine.") for name in names)
+def test_engine_library_and_extension_are_installed_for_each_level():
+    assert any(path.name.startswith("_cpu.") for path in PACKAGE.glob("*.so"))
+    levels = sorted(path.name for path in (PACKAGE / "_kernels").iterdir())
+    assert levels, "no engine build in swiftprop/_kernels"
+    for level in levels:
+        names = [path.name for path in (PACKAGE / "_kernels" / level).glob("*.so")]
+        assert "libSwiftpropEngine.so" in names, level
+        assert any(name.startswith("_engine.") for name in names), level
 
 
 @pytest.mark.skipif(shutil.which("ldd") is None, reason="ldd is not available")
@@ -33,7 +38,7 @@ def test_no_swift_runtime_or_libpython_is_needed_at_run_time():
                                 text=True, check=True).stdout
         assert "not found" not in output, output
         assert "undefined symbol" not in output or library.name.startswith(
-            "_engine."), output  # the extension's Python symbols come from the host
+            ("_engine.", "_cpu.")), output  # Python's symbols come from the host
         # Only the C and C++ runtimes: no Swift runtime, Dispatch or
         # Foundation library, and no libpython (the host provides Python).
         assert not re.search(r"libswift(?!prop)|libdispatch|libBlocksRuntime|"

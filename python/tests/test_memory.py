@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -64,14 +63,13 @@ def test_hundred_thousand_calls_do_not_grow_memory():
             net.gradients(X, y)
         counter[0] += 9
 
-    start = time.perf_counter()
+    # No bound on the time: it moves with the machine's load (the suite's
+    # timeout catches a hang).
     grown = growth_kb(one_round, warmup=1000, rounds=100_000 // 9 + 1)
-    elapsed = time.perf_counter() - start
     assert counter[0] >= 100_000
     assert grown < 10 * MB, f"RSS grew by {grown} kB over {counter[0]} calls"
     for net in nets:
         assert all(np.isfinite(W).all() for W, _ in net.weights)
-    assert elapsed < 120, elapsed
 
 
 def test_ten_thousand_networks_are_freed():

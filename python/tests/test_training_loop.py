@@ -83,14 +83,16 @@ def test_gil_is_released_while_swift_computes():
     fit_rate = counter[0] / (time.perf_counter() - start)
     stop.set()
     thread.join()
-    # Holding the GIL for the whole fit would leave the thread a tiny
-    # fraction of its idle rate (it could run only during interrupt polls).
-    assert fit_rate > 0.25 * idle_rate, (fit_rate, idle_rate)
+    # Holding the GIL for the whole fit would leave the thread almost
+    # nothing (it could run only during interrupt polls, 20 ms apart); the
+    # bound is loose because the two rates are measured at different
+    # moments of a shared machine's load.
+    assert fit_rate > 0.02 * idle_rate, (fit_rate, idle_rate)
 
 
 def test_ctrl_c_interrupts_fit_quickly_and_keeps_a_usable_network():
     net = long_network()
-    epochs = seconds_of_fit(net, 10.0)
+    epochs = seconds_of_fit(net, 60.0)
     sent = []
 
     def interrupt():
@@ -103,7 +105,9 @@ def test_ctrl_c_interrupts_fit_quickly_and_keeps_a_usable_network():
         net.fit(X, targets(), epochs=epochs, batch_size=32)
     delay = time.perf_counter() - sent[0]
     timer.join()
-    assert delay < 0.5, delay
+    # The engine polls every 20 ms; a minute-long fit answering within
+    # seconds was interrupted, however busy the machine.
+    assert delay < 5, delay
     # The weights are those of a completed step: finite, and usable.
     assert all(np.isfinite(W).all() for W, _ in net.weights)
     assert np.isfinite(net.predict(X)).all()
@@ -140,7 +144,7 @@ def test_predict_from_a_callback_works_but_fit_is_refused(xor):
 
 def test_request_stop_ends_a_fit_running_in_another_thread():
     net = long_network()
-    epochs = seconds_of_fit(net, 10.0)
+    epochs = seconds_of_fit(net, 60.0)
     result = {}
 
     def train():
@@ -153,9 +157,13 @@ def test_request_stop_ends_a_fit_running_in_another_thread():
     time.sleep(0.3)
     asked = time.perf_counter()
     net.request_stop()
-    thread.join(timeout=5)
+    thread.join(timeout=120)
     assert not thread.is_alive()
-    assert result["finished"] - asked < 0.5
+    # A minute-long fit that ends within seconds was stopped (the engine
+    # polls every 20 ms; the bound allows for a busy machine).
+    assert result["finished"] - asked < 5
     assert result["history"].stop_reason == "requested"
-    assert 0 < result["history"].epochs < epochs
+    # On a busy machine the request may even come before fit starts: it
+    # is kept for it (request_stop's docstring), so 0 epochs is possible.
+    assert 0 <= result["history"].epochs < epochs
     assert np.isfinite(net.predict(X)).all()

@@ -269,6 +269,19 @@ int32_t sp_network_fit(int64_t handle, const void *x, const void *y, int64_t row
                        double *loss_history, double *val_history, double *gradient_norms,
                        int64_t history_capacity, sp_fit_result *result, char *error, int64_t error_capacity);
 
+/* Interrupts of the calls that can run long (predict, loss, gradients,
+ * numerical_gradients, forward, backward): the calling thread installs a
+ * poll before the call and removes it (NULL) after. The engine calls it
+ * between blocks of work, at most about every 20 ms; a nonzero return
+ * abandons the call with SP_CALLBACK_ERROR, leaving the network unchanged
+ * (outputs are then partly written). The hook is per thread, so calls on
+ * other threads are not affected. */
+typedef int32_t (*sp_interrupt_poll)(void *context);
+void sp_set_interrupt_poll(sp_interrupt_poll poll, void *context);
+/* What the engine calls: the installed poll's answer, or 0 without one. */
+int32_t sp_poll_interrupt(void);
+/* Whether the calling thread has a poll installed (1) or not (0). */
+int32_t sp_has_interrupt_poll(void);
 /* Full-batch L-BFGS (sp_network_fit_lbfgs): minimises
  *   F = scale * loss + (l2 / 2) * sum of the squared weights (not biases)
  * over all rows, with m = memory correction pairs and a strong Wolfe line
@@ -310,6 +323,25 @@ int32_t sp_network_fit_lbfgs(int64_t handle, const void *x, const void *y, int64
                              const sp_lbfgs_options *options, sp_fit_callback callback,
                              void *context, double *loss_history, int64_t history_capacity,
                              sp_lbfgs_result *result, char *error, int64_t error_capacity);
+
+/* Threads. The engine splits a large matrix product over at most
+ * *maximum threads (the calling thread and one helper); sp_threads_set
+ * sets the most it may use (limit >= 1; 1 keeps every product on the
+ * calling thread). The split gives every thread whole column panels of
+ * the result, each summed in the same order, so the thread count never
+ * changes a result's bits. *split_products counts the products split and
+ * offered to the helper, *helper_parts the parts the helper ran (the
+ * caller takes a part back when the helper is late), since the process
+ * started. Any pointer may be NULL. */
+int32_t sp_threads_set(int64_t limit, char *error, int64_t error_capacity);
+void sp_threads_info(int64_t *limit, int64_t *maximum, int64_t *split_products,
+                     int64_t *helper_parts);
+
+/* What this build of the engine was compiled for: the matrix kernel's
+ * tile height (*tile_rows: 8 with AVX-512's 32 vector registers, else 6)
+ * and whether its products use fused multiply-adds (*fused_multiply_add,
+ * 0 on the x86-64-v2 baseline build, 1 on x86-64-v3 and v4). */
+void sp_build_info(int32_t *tile_rows, int32_t *fused_multiply_add);
 
 #ifdef __cplusplus
 }
