@@ -819,14 +819,14 @@ engine_set_dropout(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (rates_seq == NULL)
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(rates_seq);
+    Py_ssize_t count = fast_size(rates_seq);
     double *rates = PyMem_New(double, count > 0 ? count : 1);
     if (rates == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        rates[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(rates_seq, i));
+        rates[i] = PyFloat_AsDouble(fast_item(rates_seq, i));
         if (rates[i] == -1.0 && PyErr_Occurred())
             goto done;
     }
@@ -872,7 +872,10 @@ engine_get_dropout(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_CLEAR(result);
             goto done;
         }
-        PyList_SET_ITEM(result, i, rate);  /* steals the reference */
+        if (PyList_SetItem(result, i, rate) < 0) {  /* steals `rate` */
+            Py_CLEAR(result);
+            goto done;
+        }
     }
 done:
     PyMem_Free(rates);
