@@ -15,6 +15,7 @@ mathematics, with the same API, for comparison.
 # First, before NumPy or the engine: picks the engine build this CPU runs
 # (or raises ImportError naming the features it lacks).
 from . import _dispatch  # isort: skip
+from . import _engine  # isort: skip  (the build _dispatch loaded, as sp._engine)
 from . import callbacks, explain, plot, reference, schedules
 from ._version import __version__
 from .compare import Comparison, compare

@@ -303,7 +303,10 @@ def test_predict_any_input(data, kwargs):
         if moderate(clean):
             np.testing.assert_allclose(out, ref.predict(clean),
                                        **tolerances(net.dtype))
-            assert np.isfinite(out).all()
+            # exp grows past the float range from a moderate z (z > 88 in
+            # float32): there inf is the true output, as the twin's.
+            if net.layers[-1].activation != "exp":
+                assert np.isfinite(out).all()
     assert_unchanged(X, before)
     same_weights(weights, net.weights)
 
