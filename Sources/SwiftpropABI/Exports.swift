@@ -146,6 +146,49 @@ public func sp_network_set_generator(
   }
 }
 
+@_cdecl("sp_network_set_dropout")
+public func sp_network_set_dropout(
+  _ handle: Int64, _ rates: UnsafePointer<Double>?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    let layers = network.description.layers
+    guard count == Int64(layers) else {
+      throw ABIError.argument("dropout needs one rate per layer (\(layers)), got \(count)")
+    }
+    guard let rates else { throw ABIError.argument("rates must not be NULL") }
+    struct SetDropout: NetworkOperation {
+      let rates: [Double]
+      func callAsFunction<T: Scalar>(_ n: Network<T>) throws { try n.setDropout(rates) }
+    }
+    // One Double per layer, at most Dense.maximumLayers: a small array.
+    try network.run(SetDropout(rates: Array(UnsafeBufferPointer(start: rates, count: layers))))
+  }
+}
+
+@_cdecl("sp_network_get_dropout")
+public func sp_network_get_dropout(
+  _ handle: Int64, _ rates: UnsafeMutablePointer<Double>?, _ count: Int64,
+  _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64
+) -> Int32 {
+  reportingErrors(error, errorCapacity) {
+    let network = try HandleTable.shared.network(handle)
+    let layers = network.description.layers
+    guard count == Int64(layers) else {
+      throw ABIError.argument("dropout has one rate per layer (\(layers)), got room for \(count)")
+    }
+    guard let rates else { throw ABIError.argument("rates must not be NULL") }
+    struct GetDropout: NetworkOperation {
+      let out: UnsafeMutablePointer<Double>
+      func callAsFunction<T: Scalar>(_ n: Network<T>) {
+        for (l, p) in n.dropout.enumerated() { out[l] = p }
+      }
+    }
+    try network.run(GetDropout(out: rates))
+  }
+}
+
 @_cdecl("sp_network_reset_optimizer")
 public func sp_network_reset_optimizer(
   _ handle: Int64, _ error: UnsafeMutablePointer<CChar>?, _ errorCapacity: Int64

@@ -138,6 +138,11 @@ extension Network {
   ) throws -> LBFGSOutcome {
     if let problem = options.problem { throw EngineError(.invalidArgument, problem) }
     try refuseWhileTraining("start fit")
+    if dropsUnits {
+      throw EngineError(
+        .invalidArgument,
+        "L-BFGS needs a deterministic objective, but dropout makes it random: set the dropout rates to 0 or use sgd, adam or rmsprop")
+    }
     let space = try workspace(rows: rows, forTraining: true)
     let run = try LBFGSRun(
       network: self, x: x, y: y, rows: rows, weights: weights, weightSum: weightSum, space: space,

@@ -27,27 +27,36 @@ extension Network {
   /// loss is the weighted mean Σᵣ wᵣ·Lᵣ / Σᵣ wᵣ of the rows' losses and
   /// each row's δ is scaled by wᵣ / Σᵣ wᵣ in place of 1/n; the general
   /// pass runs.
+  ///
+  /// With `dropping` (training steps) and a dropout rate on some layer, the
+  /// general pass runs and drops units (`Network+Dropout`): the layer above
+  /// reads ã_l, and ∂L/∂a_l is multiplied by the mask before f′.
   @discardableResult
   func backward(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     keepLayers: Bool = true, sameBatch: Bool = false, kind: PassKind? = nil,
-    weights: UnsafePointer<T>? = nil, weightSum: Double = 0
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0, dropping: Bool = false
   ) -> Double {
-    switch weights != nil ? .general : kind ?? passKind(rows: rows) {
+    let dropping = dropping && dropsUnits
+    switch weights != nil || dropping ? .general : kind ?? passKind(rows: rows) {
     case .lanes:
       return laneBackward(
         x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch)
     case .small: return smallBackward(x, y, rows: rows, space: space)
     case .general: break
     }
-    forward(x, rows: rows, space: space)
+    forward(x, rows: rows, space: space, dropping: dropping)
     let last = layers.count - 1
     let lossValue = lossAndOutputDelta(
       y, rows: rows, space: space, weights: weights, weightSum: weightSum)
     for l in stride(from: last, through: 0, by: -1) {
       let layer = layers[l]
       let delta = space.delta[l].pointer
-      let input = l == 0 ? x : UnsafePointer(space.a[l - 1].pointer)
+      let input =
+        l == 0
+        ? x
+        : UnsafePointer(
+          dropping && drops(l - 1) ? space.dropped[l - 1].pointer : space.a[l - 1].pointer)
       multiply(
         input, transposeA: true, delta, transposeB: false, into: space.gradients[2 * l].pointer,
         m: layer.inputs, n: layer.outputs, k: rows, accumulate: false,
@@ -63,6 +72,10 @@ extension Network {
         multiply(
           delta, transposeA: false, parameters[2 * l].pointer, transposeB: true, into: previous,
           m: rows, n: layer.inputs, k: layer.outputs, accumulate: false, scratch: space.scratch.pointer)
+        if dropping && drops(l - 1) {
+          let mask = space.mask[l - 1].pointer
+          for i in 0..<rows * layer.inputs { previous[i] *= mask[i] }
+        }
         layers[l - 1].activation.multiplyByDerivative(
           previous, z: space.z[l - 1].pointer, a: space.a[l - 1].pointer,
           count: rows * layer.inputs)

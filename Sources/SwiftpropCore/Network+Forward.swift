@@ -1,7 +1,9 @@
 extension Network {
   /// The forward pass: z_l = a_{l−1} · W_l + b_l and a_l = f_l(z_l) for every
   /// layer, kept in `space` for the backward pass. a₋₁ is `x` (rows × inputs).
-  func forward(_ x: UnsafePointer<T>, rows: Int, space: Workspace<T>) {
+  /// With `dropping` (training steps only), each layer with a dropout rate
+  /// draws its mask and the next layer reads ã (`Network+Dropout`).
+  func forward(_ x: UnsafePointer<T>, rows: Int, space: Workspace<T>, dropping: Bool = false) {
     var input = UnsafePointer(x)
     for (l, layer) in layers.enumerated() {
       let z = space.z[l].pointer
@@ -14,6 +16,10 @@ extension Network {
       layer.activation.apply(
         z, bias: b, into: space.a[l].pointer, rows: rows, cols: layer.outputs)
       input = UnsafePointer(space.a[l].pointer)
+      if dropping && drops(l) {
+        dropUnits(layer: l, rows: rows, space: space)
+        input = UnsafePointer(space.dropped[l].pointer)
+      }
     }
   }
 

@@ -197,7 +197,8 @@ extension Network {
   /// step's, unchanged (full-batch training), so a fused pass may reuse
   /// what it made of them. With `norms`, each layer's ‖dW‖ is added to
   /// norms[layer] (taken in the update's pass where it can be). With
-  /// `weights`, the loss is the weighted mean (see `backward`).
+  /// `weights`, the loss is the weighted mean (see `backward`). A step
+  /// drops units of the layers with a dropout rate (`Network+Dropout`).
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false,
@@ -206,7 +207,7 @@ extension Network {
   ) -> Double? {
     let value = backward(
       x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch,
-      weights: weights, weightSum: weightSum)
+      weights: weights, weightSum: weightSum, dropping: true)
     guard value.isFinite else { return nil }
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
@@ -357,7 +358,7 @@ extension Network {
     for (name, record, needed) in records {
       if let record {
         try record.check(name, count: options.epochs, atLeast: true)
-      } else if needed {
+      } else if needed && name != "lr_history" {
         throw EngineError(.invalidArgument, "\(name) must not be NULL for the metrics asked for")
       }
     }

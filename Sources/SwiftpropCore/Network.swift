@@ -20,6 +20,12 @@ public final class Network<T: Scalar> {
   var trainingSpace: Workspace<T>?
   var inferenceSpace: Workspace<T>?
 
+  /// Each layer's dropout rate p in [0, 1) (`setDropout`); the output
+  /// layer's is always 0. Training steps drop; nothing else does.
+  public internal(set) var dropout: [Double]
+  /// Whether any rate is > 0: training steps then run the general pass.
+  public internal(set) var dropsUnits = false
+
   /// Builds a network and draws its weights from `SeededGenerator(seed:)`
   /// in layer order, row by row of each W; biases start at zero.
   public init(layers: [Dense], loss: Loss, initializer: Initializer, seed: UInt64) throws {
@@ -28,6 +34,7 @@ public final class Network<T: Scalar> {
     }
     self.layers = layers
     self.loss = loss
+    dropout = Array(repeating: 0, count: layers.count)
     generator = SeededGenerator(seed: seed)
     let parameters = try Buffer<T>.consecutive(counts: parameterCounts(of: layers))
     for (l, layer) in layers.enumerated() {

@@ -55,6 +55,12 @@ final class Workspace<T: Scalar> {
   var nextParameters: [Buffer<T>]
   /// Packing space of the matrix product.
   let scratch: Buffer<T>
+  /// Dropout of a training workspace, for each layer whose rate p > 0
+  /// (empty buffers elsewhere): the mask m/(1 − p) of the last training
+  /// pass and the dropped activations ã = a ⊙ m/(1 − p) the next layer
+  /// read (capacity × outputs each).
+  let mask: [Buffer<T>]
+  let dropped: [Buffer<T>]
   /// Gathered rows of a shuffled mini-batch (empty unless `gathersRows`).
   let batchX: Buffer<T>
   let batchY: Buffer<T>
@@ -70,7 +76,10 @@ final class Workspace<T: Scalar> {
   /// Bytes of the buffers sized by `capacity`.
   let batchBytes: Int
 
-  init(layers: [Dense], capacity: Int, forTraining: Bool, gathersRows: Bool = false) throws {
+  init(
+    layers: [Dense], capacity: Int, forTraining: Bool, gathersRows: Bool = false,
+    dropout: [Double] = []
+  ) throws {
     self.capacity = capacity
     self.forTraining = forTraining
     self.gathersRows = gathersRows
@@ -78,6 +87,11 @@ final class Workspace<T: Scalar> {
     a = try layers.map { try Buffer(count: product(capacity, $0.outputs)) }
     let rows = forTraining ? capacity : 0
     delta = try layers.map { try Buffer(count: product(rows, $0.outputs)) }
+    // Dropout's buffers: only for the layers that drop (`rows` is 0 unless
+    // the workspace is for training).
+    let dropRows = layers.indices.map { l in l < dropout.count && dropout[l] > 0 ? rows : 0 }
+    mask = try layers.indices.map { try Buffer(count: product(dropRows[$0], layers[$0].outputs)) }
+    dropped = try layers.indices.map { try Buffer(count: product(dropRows[$0], layers[$0].outputs)) }
     let counts = forTraining ? try parameterCounts(of: layers) : []
     gradients = try Buffer.consecutive(counts: counts)
     nextParameters = try Buffer.consecutive(counts: counts)
@@ -88,7 +102,7 @@ final class Workspace<T: Scalar> {
     batchY = try Buffer(count: product(gathered, layers[layers.count - 1].outputs))
     laneSpace = forTraining && widest <= lanePassWidth
       ? try LaneSpace(widest: widest, layers: layers.count) : nil
-    batchBytes = (z + a + delta + [batchX, batchY]).reduce(0) { $0 + $1.count }
+    batchBytes = (z + a + delta + mask + dropped + [batchX, batchY]).reduce(0) { $0 + $1.count }
       * MemoryLayout<T>.stride
   }
 
@@ -114,7 +128,8 @@ extension Network {
       }
       trainingSpace = nil
       let space = try Workspace<T>(
-        layers: layers, capacity: rows, forTraining: true, gathersRows: gathersRows)
+        layers: layers, capacity: rows, forTraining: true, gathersRows: gathersRows,
+        dropout: dropout)
       trainingSpace = space
       return space
     }

@@ -97,6 +97,31 @@ final class ABITests: XCTestCase {
     XCTAssertEqual(sp_network_predict(handle, &x, 2, 2, &out, 2, &message, 256), Int32(SP_OK))
   }
 
+  func testDropoutRatesAreCheckedByName() throws {
+    let handle = try makeNetwork()
+    defer { _ = sp_network_destroy(handle) }
+    var rates: [Double] = [0.5, 0]
+    var read: [Double] = [9, 9]
+    XCTAssertEqual(sp_network_set_dropout(handle, nil, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_set_dropout(handle, &rates, 1, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("one rate per layer"), text)
+    XCTAssertEqual(sp_network_set_dropout(handle, &rates, -1, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_get_dropout(handle, nil, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(sp_network_get_dropout(handle, &read, 3, &message, 256), Int32(SP_INVALID_ARGUMENT))
+    for bad in [[1.0, 0], [-0.5, 0], [Double.nan, 0], [0.5, 0.5]] {
+      rates = bad
+      XCTAssertEqual(sp_network_set_dropout(handle, &rates, 2, &message, 256), Int32(SP_INVALID_ARGUMENT))
+      XCTAssertTrue(text.contains("layer"), text)
+    }
+    XCTAssertEqual(sp_network_get_dropout(handle, &read, 2, &message, 256), Int32(SP_OK))
+    XCTAssertEqual(read, [0, 0])
+    rates = [0.5, 0]
+    XCTAssertEqual(sp_network_set_dropout(handle, &rates, 2, &message, 256), Int32(SP_OK))
+    XCTAssertEqual(sp_network_get_dropout(handle, &read, 2, &message, 256), Int32(SP_OK))
+    XCTAssertEqual(read, [0.5, 0])
+    XCTAssertEqual(sp_network_set_dropout(-1, &rates, 2, &message, 256), Int32(SP_INVALID_HANDLE))
+  }
+
   func testNonFiniteValuesAreRejected() throws {
     let handle = try makeNetwork()
     defer { _ = sp_network_destroy(handle) }

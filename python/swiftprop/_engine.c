@@ -805,6 +805,84 @@ engine_set_generator(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+engine_set_dropout(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t handle;
+    PyObject *rates_object;
+    const argument arguments[] = {
+        {int64_converter, &handle}, {object_converter, &rates_object},
+    };
+    if (parse_arguments(args, nargs, "set_dropout", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    /* New reference, released at done. */
+    PyObject *rates_seq = PySequence_Fast(rates_object, "rates must be a sequence");
+    if (rates_seq == NULL)
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t count = fast_size(rates_seq);
+    double *rates = PyMem_New(double, count > 0 ? count : 1);
+    if (rates == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        rates[i] = PyFloat_AsDouble(fast_item(rates_seq, i));
+        if (rates[i] == -1.0 && PyErr_Occurred())
+            goto done;
+    }
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_network_set_dropout(handle, rates, count, error, ERROR_CAPACITY);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(rates);
+    Py_DECREF(rates_seq);
+    return result;
+}
+
+static PyObject *
+engine_get_dropout(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    network_arg net;
+    const argument arguments[] = {
+        {network_converter, &net},
+    };
+    if (parse_arguments(args, nargs, "get_dropout", ARGUMENTS(arguments), 0) < 0)
+        return NULL;
+    Py_ssize_t count = net.shape.layer_count;
+    double *rates = PyMem_New(double, count > 0 ? count : 1);
+    if (rates == NULL)
+        return PyErr_NoMemory();
+    PyObject *result = NULL;
+    char error[ERROR_CAPACITY] = "";
+    int32_t status = sp_network_get_dropout(net.handle, rates, count, error, ERROR_CAPACITY);
+    if (status != SP_OK) {
+        raise_status(status, error);
+        goto done;
+    }
+    result = PyList_New(count);  /* new reference, returned */
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *rate = PyFloat_FromDouble(rates[i]);
+        if (rate == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        if (PyList_SetItem(result, i, rate) < 0) {  /* steals `rate` */
+            Py_CLEAR(result);
+            goto done;
+        }
+    }
+done:
+    PyMem_Free(rates);
+    return result;
+}
+
+static PyObject *
 engine_reset_optimizer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     int64_t handle;
@@ -1496,6 +1574,10 @@ static PyMethodDef engine_methods[] = {
      "get_generator(handle) -> state of the network's SplitMix64 generator"},
     {"set_generator", FASTCALL(engine_set_generator),
      "set_generator(handle, state)"},
+    {"set_dropout", FASTCALL(engine_set_dropout),
+     "set_dropout(handle, rates): one dropout rate per layer (the output layer's 0)"},
+    {"get_dropout", FASTCALL(engine_get_dropout),
+     "get_dropout(handle) -> list of each layer's dropout rate"},
     {"reset_optimizer", FASTCALL(engine_reset_optimizer),
      "reset_optimizer(handle): forget the optimizer's state"},
     {"get_optimizer", FASTCALL(engine_get_optimizer),

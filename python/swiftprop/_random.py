@@ -10,6 +10,8 @@ The Swift twin is ``Sources/SwiftpropCore/SeededGenerator.swift``.
 import math
 import os
 
+import numpy as np
+
 __all__ = ["SplitMix64", "new_seed"]
 
 _MASK = (1 << 64) - 1
@@ -43,6 +45,19 @@ class SplitMix64:
     def uniform(self):
         """Return a float in [0, 1) with 53 random bits."""
         return (self.next_uint64() >> 11) * (1.0 / 9007199254740992.0)
+
+    def uniforms(self, count):
+        """Return the next ``count`` uniform draws as a float64 ndarray:
+        what ``count`` calls of ``uniform`` return, computed at once (the
+        k-th state is the current one plus k times the increment)."""
+        steps = np.arange(1, count + 1, dtype=np.uint64)
+        z = np.uint64(self.state) + steps * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        self.state = (self.state + count * 0x9E3779B97F4A7C15) & _MASK
+        return (z >> np.uint64(11)).astype(np.float64) * (
+            1.0 / 9007199254740992.0)
 
     def below(self, n):
         """Return an integer in [0, n) (the high word of a 64x64 product)."""

@@ -209,10 +209,17 @@ def network_html(network):
     -------
     str
     """
+    # A dropout column only for a network that drops somewhere.
+    drops = any(getattr(layer, "dropout", 0) for layer in network.layers)
+
+    def rate(layer):
+        return (f"<td>{layer.dropout:g}</td>" if layer.dropout
+                else "<td></td>") if drops else ""
+
     rows = "".join(
         f"<tr><td>{index}</td><td>Dense</td>"
         f"<td>{layer.n_in} &rarr; {layer.n_out}</td>"
-        f"<td>{html.escape(layer.activation)}</td>"
+        f"<td>{html.escape(layer.activation)}</td>{rate(layer)}"
         f"<td>({layer.n_in}, {layer.n_out})</td><td>({layer.n_out},)</td>"
         f"<td style='text-align:right'>{layer.n_parameters:,}</td></tr>"
         for index, layer in enumerate(network.layers))
@@ -222,9 +229,11 @@ def network_html(network):
                f"{network.n_parameters:,} parameters")
     return ("<table><caption>" + caption + "</caption>"
             "<thead><tr><th>layer</th><th>type</th><th>inputs &rarr; "
-            "outputs</th><th>activation</th><th>W</th><th>b</th>"
+            "outputs</th><th>activation</th>"
+            + ("<th>dropout</th>" if drops else "") +
+            "<th>W</th><th>b</th>"
             "<th>parameters</th></tr></thead><tbody>" + rows +
-            "</tbody><tfoot><tr><td colspan='6'>total</td>"
+            f"</tbody><tfoot><tr><td colspan='{7 if drops else 6}'>total</td>"
             f"<td style='text-align:right'>{network.n_parameters:,}</td>"
             "</tr></tfoot></table>")
 

@@ -24,6 +24,7 @@ recomputed here, in NumPy, from those numbers.
 """
 
 import copy
+from dataclasses import replace
 import html
 from dataclasses import dataclass, field
 
@@ -357,7 +358,8 @@ def explain(net, X, y, lr=None, l2=0.0, precision=4):
     Parameters
     ----------
     net : Network or reference.Network
-        Left unchanged: the update runs on a deep copy.
+        Left unchanged: the update runs on a deep copy. Inference mode:
+        nothing is dropped, in the passes or in the update.
     X : array-like of shape (n_samples, n_inputs)
     y : array-like of shape (n_samples, n_outputs), or (n_samples,)
         Targets; class labels for ``cross_entropy``.
@@ -403,7 +405,14 @@ def explain(net, X, y, lr=None, l2=0.0, precision=4):
     zs, activations = net.forward(X)
     traced = net.backward(X, Y)
     weights = net.weights
-    stepped = copy.deepcopy(net)
+    if any(net.dropout):
+        # Inference mode throughout: the step is taken without dropout too.
+        stepped = type(net)([replace(layer, dropout=0.0)
+                             for layer in net.layers], loss=net.loss_name,
+                            dtype=net.dtype.name, init=net.init, seed=0)
+        stepped.set_weights(weights)
+    else:
+        stepped = copy.deepcopy(net)
     stepped.reset_optimizer()  # plain SGD: no velocity from earlier steps
     stepped.train_step(X, Y, lr=lr, optimizer="sgd", l2=l2)
     if lr is None:

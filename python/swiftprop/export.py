@@ -283,6 +283,9 @@ def _write_classifier(graph, network, labels, p, dtype, label,
 def to_onnx(model, *, dtype=None, opset=None, name=None):
     """An ONNX model computing what ``model.predict`` computes.
 
+    An inference graph: dropout rates, which act in training steps only,
+    add nothing to it.
+
     Parameters
     ----------
     model : Network, reference.Network, MLPClassifier or MLPRegressor
@@ -578,7 +581,9 @@ def to_torch(model):
         For each layer a ``Linear(n_in, n_out)`` with ``weight = W.T`` (shape
         ``(n_out, n_in)``) and ``bias = b``, followed by its activation:
         ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU(0.01)`` or
-        ``Softmax(dim=-1)`` (none for identity). Parameters are copies, in
+        ``Softmax(dim=-1)`` (none for identity), then ``Dropout(p)`` for a
+        layer with dropout rate p (active in torch's training mode only, as
+        here in training steps only). Parameters are copies, in
         the network's dtype, on the CPU; building it draws nothing from
         torch's random generator.
 
@@ -613,6 +618,8 @@ def to_torch(model):
         activation = _torch_activation(nn, layer.activation)
         if activation is not None:
             modules.append(activation)
+        if layer.dropout:
+            modules.append(nn.Dropout(layer.dropout))
     return nn.Sequential(*modules)
 
 
@@ -664,7 +671,7 @@ def _activation_of(nn, path, module, last):
         f"module {path} ({module!r}) is not supported: from_torch takes a "
         "Sequential of Linear layers, each followed by at most one of "
         "Identity, Sigmoid, Tanh, ReLU, LeakyReLU(0.01), ELU(1.0) or, last, "
-        "Softmax(dim=-1)")
+        "Softmax(dim=-1), then at most one Dropout")
 
 
 def from_torch(module, loss="mse", *, seed=None, network_class=None):
@@ -678,7 +685,9 @@ def from_torch(module, loss="mse", *, seed=None, network_class=None):
         ``Linear`` layers, each followed by at most one activation module
         (``Identity``, ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU`` with
         ``negative_slope=0.01``, or ``Softmax(dim=-1)`` after the last
-        layer); nested Sequentials are opened. ``Linear`` without bias gets
+        layer), then at most one ``Dropout(p)`` (the layer's dropout rate;
+        not after the last layer); nested Sequentials are opened. ``Linear``
+        without bias gets
         a zero bias. All parameters float32 or all float64 (the network's
         dtype); any device.
     loss : str, default="mse"
@@ -718,9 +727,22 @@ def from_torch(module, loss="mse", *, seed=None, network_class=None):
               if not isinstance(child, nn.Identity)]
     if not leaves:
         raise ValueError("the Sequential has no Linear layer")
-    specs, dtype = [], None  # specs: [n_in, n_out, activation, W, b]
+    specs, dtype = [], None  # specs: [n_in, n_out, activation, W, b, p]
+    dropped = False  # whether the last layer's Dropout has been read
     for position, (path, child) in enumerate(leaves):
         last = position == len(leaves) - 1
+        if isinstance(child, nn.Dropout):
+            if not specs or dropped:
+                raise ValueError(f"module {path} ({child!r}) must follow a "
+                                 "Linear layer or its activation, once")
+            specs[-1][5] = float(child.p)
+            dropped = True
+            continue
+        if dropped and not isinstance(child, nn.Linear):
+            raise ValueError(f"module {path} ({child!r}) comes after a "
+                             "Dropout; dropout is supported after the "
+                             "layer's activation only")
+        dropped = False
         if isinstance(child, nn.Linear):
             weight = child.weight.detach().cpu()
             kind = str(weight.dtype).replace("torch.", "")
@@ -741,7 +763,7 @@ def from_torch(module, loss="mse", *, seed=None, network_class=None):
                  if child.bias is None
                  else child.bias.detach().cpu().numpy().copy())
             specs.append([child.in_features, child.out_features, "identity",
-                          W, b])
+                          W, b, 0.0])
             continue
         activation = _activation_of(nn, path, child, last)
         if not specs:
@@ -755,8 +777,11 @@ def from_torch(module, loss="mse", *, seed=None, network_class=None):
         specs[-1][2] = activation
     if network_class is None:
         network_class = network_module.Network
-    layers = [Dense(n_in, n_out, activation)
-              for n_in, n_out, activation, _, _ in specs]
+    if specs[-1][5]:
+        raise ValueError("dropout on the output layer is not supported: the "
+                         "Sequential ends with Dropout")
+    layers = [Dense(n_in, n_out, activation, rate)
+              for n_in, n_out, activation, _, _, rate in specs]
     built = network_class(layers, loss=loss, dtype=dtype, seed=seed)
-    built.set_weights([(W, b) for _, _, _, W, b in specs])
+    built.set_weights([(W, b) for _, _, _, W, b, _ in specs])
     return built

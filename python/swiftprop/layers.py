@@ -1,9 +1,10 @@
 """Dense layers and the description of a network's architecture."""
 
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, replace
 
 from ._codes import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATION_FOR_LOSS
-from ._validation import check_int, choose
+from ._validation import check_int, check_number, choose
 
 __all__ = ["Dense", "LayerStack", "build_architecture", "MAX_LAYER_SIZE",
            "OUTPUT_ONLY_ACTIVATIONS"]
@@ -32,16 +33,24 @@ class Dense:
     activation : str, default="identity"
         One of ``identity``, ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``
         (slope 0.01) or ``softmax`` (output layer only).
+    dropout : float, default=0.0
+        Dropout rate p in [0, 1) on this layer's output (hidden layers
+        only): during training steps each output is zeroed with probability
+        p and the kept ones are scaled by 1 / (1 - p) (inverted dropout);
+        inference never drops.
     """
 
     n_in: int
     n_out: int
     activation: str = "identity"
+    dropout: float = 0.0
 
     def __post_init__(self):
         check_int("n_in", self.n_in, low=1, high=MAX_LAYER_SIZE)
         check_int("n_out", self.n_out, low=1, high=MAX_LAYER_SIZE)
         choose("activation", self.activation, ACTIVATIONS)
+        object.__setattr__(self, "dropout", check_dropout("dropout",
+                                                          self.dropout))
 
     @property
     def n_parameters(self):
@@ -49,7 +58,29 @@ class Dense:
         return self.n_in * self.n_out + self.n_out
 
 
-def build_architecture(layers, activation, output_activation, loss):
+def check_dropout(name, rate):
+    """Return a dropout rate as a float in [0, 1)."""
+    return check_number(name, rate, low=0, high=1, high_open=True)
+
+
+def _hidden_rates(dropout, hidden):
+    """``Network``'s ``dropout`` argument as one rate per hidden layer."""
+    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool):
+        return [check_dropout("dropout", dropout)] * hidden
+    if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
+        raise TypeError("dropout must be a float or a list of one float per "
+                        f"hidden layer, got {type(dropout).__name__}")
+    rates = list(dropout)
+    if len(rates) != hidden:
+        raise ValueError(f"dropout has {len(rates)} rates, but the network "
+                         f"has {hidden} hidden layers (no dropout on the "
+                         "output layer)")
+    return [check_dropout(f"dropout[{i}]", rate)
+            for i, rate in enumerate(rates)]
+
+
+def build_architecture(layers, activation, output_activation, loss,
+                       dropout=None):
     """Turn the ``Network`` arguments into a validated list of ``Dense``.
 
     Parameters
@@ -65,6 +96,9 @@ def build_architecture(layers, activation, output_activation, loss):
         ``activation`` for a loss that takes any (``mse``).
     loss : str
         The loss name, checked against the output activation.
+    dropout : float or list of float, optional
+        The dropout rate of every hidden layer, or one per hidden layer, in
+        [0, 1); ``None`` keeps the layers' own (``Dense(..., dropout=)``).
 
     Returns
     -------
@@ -105,6 +139,17 @@ def build_architecture(layers, activation, output_activation, loss):
         if layer.activation in OUTPUT_ONLY_ACTIVATIONS:
             raise ValueError(f"{layer.activation} is for the output layer "
                              f"only, but hidden layer {i} uses it")
+    if dropout is not None:
+        if any(layer.dropout for layer in dense):
+            raise ValueError("give dropout either on the Dense layers or as "
+                             "the network's dropout argument, not both")
+        rates = _hidden_rates(dropout, len(dense) - 1)
+        dense = [replace(layer, dropout=rate)
+                 for layer, rate in zip(dense, rates)] + [dense[-1]]
+    if dense[-1].dropout:
+        raise ValueError("dropout on the output layer is not supported, but "
+                         f"layer {len(dense) - 1} has dropout="
+                         f"{dense[-1].dropout}")
     needed = OUTPUT_ACTIVATION_FOR_LOSS.get(loss)
     if needed is not None and dense[-1].activation != needed:
         raise ValueError(f"loss {loss!r} needs a {needed} output layer, got "
@@ -137,9 +182,18 @@ class LayerStack:
         """Number of weights and biases."""
         return sum(layer.n_parameters for layer in self.layers)
 
+    @property
+    def dropout(self):
+        """list of float: each layer's dropout rate (the output layer's 0)."""
+        return [layer.dropout for layer in self.layers]
+
     def __repr__(self):
         shape = "-".join(str(size) for size in self.sizes)
         activations = ", ".join(layer.activation for layer in self.layers)
-        return (f"{self._display_name}({shape}, activations=[{activations}], "
-                f"loss={self.loss_name!r}, dtype={self.dtype.name!r}, "
-                f"parameters={self.n_parameters})")
+        rates = ""
+        if any(self.dropout):
+            rates = ", dropout=[" + ", ".join(
+                f"{p:g}" for p in self.dropout[:-1]) + "]"
+        return (f"{self._display_name}({shape}, activations=[{activations}]"
+                f"{rates}, loss={self.loss_name!r}, "
+                f"dtype={self.dtype.name!r}, parameters={self.n_parameters})")

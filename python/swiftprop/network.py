@@ -63,6 +63,16 @@ class Network(LayerStack):
         generator's state is 64 bits; larger or negative seeds raise
         ``ValueError`` rather than being reduced). By default a fresh
         random seed.
+    dropout : float or list of float, optional
+        Dropout rate in [0, 1) of every hidden layer, or one per hidden
+        layer (or set per layer with ``Dense(..., dropout=p)``); the output
+        layer never drops. Inverted dropout during training steps only
+        (``train_step`` and ``fit``): each hidden output is zeroed with
+        probability p and the kept ones scaled by 1 / (1 - p), with masks
+        drawn from the network's seeded generator (the same seed gives the
+        same fit). ``predict``, ``loss``, ``gradients``, ``forward``,
+        ``backward``, ``explain`` and ``numerical_gradients`` never drop
+        (inference mode). L-BFGS refuses a network with dropout.
 
     Examples
     --------
@@ -77,12 +87,14 @@ class Network(LayerStack):
     """
 
     def __init__(self, layers, activation="sigmoid", output_activation=None,
-                 loss="mse", dtype="float64", init="xavier", seed=None):
+                 loss="mse", dtype="float64", init="xavier", seed=None,
+                 dropout=None):
         Network._build(self, layers, activation, output_activation, loss,
-                       dtype, init, seed)
+                       dtype, init, seed, dropout)
 
     def _build(self, layers, activation="sigmoid", output_activation=None,
-               loss="mse", dtype="float64", init="xavier", seed=None):
+               loss="mse", dtype="float64", init="xavier", seed=None,
+               dropout=None):
         """What ``__init__`` does, under a name a subclass's own
         ``__init__`` does not replace (unpickling, ``load`` and
         ``deepcopy`` build through it). Called again on a live network, it
@@ -92,7 +104,7 @@ class Network(LayerStack):
                             f"Dense layers, got a {type(layers).__name__} "
                             "(its keys would be taken as sizes)")
         layers = build_architecture(layers, activation, output_activation,
-                                    loss)
+                                    loss, dropout)
         if len(layers) > MAX_LAYERS:
             raise ValueError(f"layers describes {len(layers)} layers; a "
                              f"network has at most {MAX_LAYERS}")
@@ -105,6 +117,8 @@ class Network(LayerStack):
             [ACTIVATIONS[layer.activation] for layer in layers],
             LOSSES[loss], DTYPES[dtype.name], INITIALIZERS[init], seed)
         finalizer = weakref.finalize(self, _engine.destroy, handle)
+        if any(layer.dropout for layer in layers):
+            _engine.set_dropout(handle, [layer.dropout for layer in layers])
         # Everything checked and made: only now does the object change.
         previous = self.__dict__.get("_finalizer")
         self.layers = layers
@@ -259,6 +273,9 @@ class Network(LayerStack):
     def predict(self, X):
         """Output activations.
 
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
@@ -287,6 +304,9 @@ class Network(LayerStack):
     def loss(self, X, y, sample_weight=None):
         """The data loss on ``(X, y)`` (without any l2 term), as a float.
 
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
+
         With ``sample_weight`` (one value >= 0 per row), the weighted mean
         ``sum(w_i L_i) / sum(w_i)`` of the rows' losses.
 
@@ -301,6 +321,9 @@ class Network(LayerStack):
 
     def gradients(self, X, y, sample_weight=None):
         """Gradients of the loss by one backward pass, without an update.
+
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
 
         With ``sample_weight``, of the weighted mean loss (see ``loss``).
 
@@ -332,6 +355,9 @@ class Network(LayerStack):
     def numerical_gradients(self, X, y, eps=1e-6):
         """Central finite differences ``(L(p+eps) - L(p-eps)) / (2 eps)``.
 
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
+
         Computed in float64 whatever the network's dtype, for checking
         ``gradients``; costs two forward passes per parameter. Ctrl-C
         raises ``KeyboardInterrupt`` between parameters (the network is
@@ -350,6 +376,9 @@ class Network(LayerStack):
 
     def forward(self, X):
         """The forward pass, layer by layer, as the tutorials keep it.
+
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
 
         Returns
         -------
@@ -373,6 +402,9 @@ class Network(LayerStack):
 
     def backward(self, X, y):
         """One backward pass without an update, with everything it computes.
+
+        Inference mode: never drops units (dropout acts in ``train_step``
+        and ``fit`` only).
 
         Returns
         -------
@@ -408,7 +440,9 @@ class Network(LayerStack):
 
         Optimizer state (momentum, Adam's moments) persists across calls
         while the kind of optimizer stays the same. With ``sample_weight``,
-        the step follows the gradient of the weighted mean loss.
+        the step follows the gradient of the weighted mean loss. Layers with
+        a dropout rate drop units in the step (masks drawn from the
+        network's generator).
 
         Returns
         -------

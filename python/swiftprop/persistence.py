@@ -1,4 +1,4 @@
-"""Saving and loading networks: the ``.npz`` format, version 1.
+"""Saving and loading networks: the ``.npz`` format, versions 1 and 2.
 
 A saved network is a NumPy ``.npz`` archive (an uncompressed ZIP of ``.npy``
 arrays, readable with ``np.load(path, allow_pickle=False)`` and without
@@ -8,9 +8,15 @@ swiftprop) holding these arrays:
 name                 contents
 ===================  =========================================================
 ``format``           the string ``"swiftprop.Network"``
-``version``          the format version, an int64 scalar (``1``)
+``version``          the format version, an int64 scalar: ``2`` when some
+                     layer has a dropout rate, else ``1`` (so a swiftprop
+                     that cannot drop refuses such a file rather than
+                     losing the rates, and reads every other)
 ``sizes``            int64 ``(n_layers + 1,)``: ``[n_inputs, ..., n_outputs]``
 ``activations``      str ``(n_layers,)``: each layer's activation
+``dropout``          float64 ``(n_layers,)``: each layer's dropout rate in
+                     [0, 1), the output layer's 0 (version 2 only; a
+                     version 1 file has none)
 ``loss``             str scalar: the loss's name (``mse``,
                      ``binary_cross_entropy``, ``cross_entropy``, ...)
 ``dtype``            str scalar: ``float32`` or ``float64``
@@ -71,7 +77,9 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "NetworkState", "state_to_arrays",
            "state_from_arrays", "save", "load"]
 
 FORMAT_NAME = "swiftprop.Network"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Files without dropout are written as version 1, which older readers know.
+_VERSIONS = (1, 2)
 # What optimizer_kind may hold: "none" (no step taken yet) or a kind's name.
 _OPTIMIZER_KINDS = ("none",) + tuple(OPTIMIZER_KINDS)
 
@@ -119,7 +127,8 @@ def state_to_arrays(state):
     sizes = [state.layers[0].n_in] + [layer.n_out for layer in state.layers]
     arrays = {
         "format": np.array(FORMAT_NAME),
-        "version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "version": np.array(FORMAT_VERSION if any(
+            layer.dropout for layer in state.layers) else 1, dtype=np.int64),
         "sizes": np.array(sizes, dtype=np.int64),
         "activations": np.array([layer.activation for layer in state.layers]),
         "loss": np.array(state.loss),
@@ -129,6 +138,9 @@ def state_to_arrays(state):
         "generator": np.array(state.generator, dtype=np.uint64),
         "swiftprop": np.array(__version__),
     }
+    if any(layer.dropout for layer in state.layers):
+        arrays["dropout"] = np.array([layer.dropout for layer in state.layers],
+                                     dtype=np.float64)
     for index, (W, b) in enumerate(state.weights):
         arrays[f"W{index}"] = W
         arrays[f"b{index}"] = b
@@ -211,9 +223,10 @@ def state_from_arrays(arrays):
             raise _Invalid("it is not a saved swiftprop network (format is "
                            f"{str(_get(arrays, 'format'))!r})")
         version = _integer(arrays, "version")
-        if version != FORMAT_VERSION:
+        if version not in _VERSIONS:
             raise _Invalid(f"unsupported format version {version}; this "
-                           f"swiftprop reads version {FORMAT_VERSION}")
+                           "swiftprop reads versions "
+                           + " and ".join(map(str, _VERSIONS)))
         sizes = _get(arrays, "sizes")
         if sizes.dtype.kind not in "iu" or sizes.ndim != 1 or len(sizes) < 2 \
                 or (sizes < 1).any():
@@ -224,12 +237,22 @@ def state_from_arrays(arrays):
                 len(sizes) - 1,):
             raise _Invalid(f"'activations' must hold {len(sizes) - 1} "
                            f"strings, got {activations!r}")
+        rates = [0.0] * len(activations)
+        if version >= 2:
+            rates = _get(arrays, "dropout")
+            if rates.dtype != np.float64 or rates.shape != (len(sizes) - 1,) \
+                    or not ((rates >= 0) & (rates < 1)).all() or rates[-1]:
+                raise _Invalid(f"'dropout' must hold {len(sizes) - 1} "
+                               "float64 rates in [0, 1), the last 0, got "
+                               f"{rates!r}")
+            rates = rates.tolist()
         layers = []
         for i, activation in enumerate(activations.tolist()):
             if activation not in ACTIVATIONS:
                 raise _Invalid(f"layer {i} has unknown activation "
                                f"{activation!r}")
-            layers.append(Dense(int(sizes[i]), int(sizes[i + 1]), activation))
+            layers.append(Dense(int(sizes[i]), int(sizes[i + 1]), activation,
+                                rates[i]))
         loss = _string(arrays, "loss", LOSSES)
         dtype = _string(arrays, "dtype", NUMPY_DTYPES)
         init = _string(arrays, "init", INITIALIZERS)

@@ -725,6 +725,10 @@ class Network(LayerStack):
     seed : int, optional
         Seed of the network's SplitMix64 generator, which draws the initial
         weights and the order of the mini-batches. By default a fresh one.
+    dropout : float or list of float, optional
+        As ``swiftprop.Network``: inverted dropout on hidden layers in
+        training steps only, the masks drawn from the same generator in the
+        engine's order (``_draw_mask``), so a fit agrees with the engine's.
 
     Attributes
     ----------
@@ -736,9 +740,10 @@ class Network(LayerStack):
     """
 
     def __init__(self, layers, activation="sigmoid", output_activation=None,
-                 loss="mse", dtype="float64", init="xavier", seed=None):
+                 loss="mse", dtype="float64", init="xavier", seed=None,
+                 dropout=None):
         self.layers = build_architecture(layers, activation, output_activation,
-                                         loss)
+                                         loss, dropout)
         self.loss_name = loss
         self.dtype = check_dtype(dtype)
         self.init = choose("init", init, _codes.INITIALIZERS)
@@ -878,22 +883,47 @@ class Network(LayerStack):
                        self.loss_name)
         return X, Y
 
-    def _forward(self, X, parameters):
+    def _forward(self, X, parameters, masks=None):
         """zs[l] = a[l] @ W[l] + b[l] and a[l + 1] = f_l(zs[l]) for every
-        layer, with a[0] = X."""
+        layer, with a[0] = X.
+
+        With ``masks`` (a list; training steps only), each layer with a
+        dropout rate draws its mask m / (1 - p) (``_draw_mask``) and the
+        next layer reads a * m / (1 - p); ``masks[l]`` is layer l's mask, or
+        None. ``activations`` keeps the undropped a.
+        """
         zs, activations = [], [X]
+        inputs = X
         for layer, (W, b) in zip(self.layers, parameters):
-            z = activations[-1] @ W + b
+            z = inputs @ W + b
             zs.append(z)
-            activations.append(ACTIVATIONS[layer.activation](z))
+            inputs = ACTIVATIONS[layer.activation](z)
+            activations.append(inputs)
+            if masks is not None:
+                mask = (self._draw_mask(layer.dropout, inputs.shape)
+                        if layer.dropout else None)
+                masks.append(mask)
+                if mask is not None:
+                    inputs = inputs * mask
         return zs, activations
+
+    def _draw_mask(self, rate, shape):
+        """Inverted dropout's mask m / (1 - p) of one layer, in the dtype:
+        one uniform draw u per sample and unit, row by row, from the
+        network's generator; a unit is kept (m = 1) when u >= p. The
+        engine's order (``Network+Dropout.swift``)."""
+        u = self._generator.uniforms(shape[0] * shape[1]).reshape(shape)
+        kept = np.asarray(1.0 / (1.0 - rate)).astype(self.dtype)
+        return np.where(u >= rate, kept, np.zeros((), self.dtype))
 
     def _loss_value(self, zs, activations, Y):
         return LOSS_FUNCTIONS[self.loss_name](zs[-1], activations[-1], Y)
 
-    def _backward(self, X, Y, parameters, weights=None):
+    def _backward(self, X, Y, parameters, weights=None, dropping=False):
         """The forward pass, then the chain rule from the last layer down
-        (with ``weights``, of the weighted mean loss).
+        (with ``weights``, of the weighted mean loss). With ``dropping``
+        (training steps), dropout as the engine does it: layer l + 1 reads
+        a * m, and dL/da of layer l is multiplied by the same m before f'.
 
         Returns
         -------
@@ -902,7 +932,8 @@ class Network(LayerStack):
             ``deltas[l]`` = dL/dz of layer l, of shape (n_samples, n_out).
         gradients : list of (dW, db)
         """
-        zs, activations = self._forward(X, parameters)
+        masks = [] if dropping and any(self.dropout) else None
+        zs, activations = self._forward(X, parameters, masks)
         self._last_outputs = activations[-1]
         last = len(self.layers) - 1
         deltas = [None] * len(self.layers)
@@ -922,12 +953,17 @@ class Network(LayerStack):
             W, _ = parameters[l]
             delta = deltas[l]
             a_in = activations[l]            # the input of layer l
+            mask = masks[l - 1] if masks and l > 0 else None
+            if mask is not None:
+                a_in = a_in * mask           # what layer l read
             dW = a_in.T @ delta              # dL/dW = dz/dW^T . dL/dz
             db = delta.sum(axis=0)           # dz/db = 1 for every row
             gradients[l] = (dW, db)
             if l > 0:
                 # dL/da of the layer below, then through its activation.
                 dL_da = delta @ W.T
+                if mask is not None:
+                    dL_da = dL_da * mask     # dropped units pass nothing
                 f_prime = DERIVATIVES[self.layers[l - 1].activation](
                     zs[l - 1], activations[l])
                 deltas[l - 1] = dL_da * f_prime
@@ -1072,7 +1108,7 @@ class Network(LayerStack):
         # Overflow raises no warning here: a step checks its results itself.
         with np.errstate(over="ignore", invalid="ignore"):
             loss, _, gradients = self._backward(X, Y, self._parameters,
-                                                weights)
+                                                weights, dropping=True)
             if not math.isfinite(loss):
                 return None
             parameters, first, second = self._updated(gradients, settings,
@@ -1366,6 +1402,10 @@ class Network(LayerStack):
         ``F = scale * loss + (l2 / 2) sum ||W||^2`` over the flat parameter
         vector W0, b0, W1, b1, ..., the loss weighted by the rows' weights
         when there are any."""
+        if any(self.dropout):
+            raise ValueError("L-BFGS needs a deterministic objective, but "
+                             "dropout makes it random: set the dropout rates "
+                             "to 0 or use sgd, adam or rmsprop")
         X, Y = self._samples(X, y)
         settings, plan, reporter = plan_lbfgs(
             X.shape[0], settings, epochs, lr, batch_size, verbose, callback,

@@ -581,8 +581,13 @@ def test_estimator_to_torch_gives_the_network_output(torch):
 def unsupported_modules(nn):
     """``(module, message pattern)``: what from_torch must refuse."""
     return [
-        (nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5), nn.Linear(3, 1)),
-         r"module 1 \(Dropout.*not supported"),
+        # Dropout is read after a layer's activation only, once.
+        (nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5), nn.ReLU(),
+                       nn.Linear(3, 1)),
+         r"module 2 \(ReLU.*after a Dropout"),
+        (nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5), nn.Dropout(0.1),
+                       nn.Linear(3, 1)),
+         r"module 2 \(Dropout.*once"),
         (nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1)),
          r"module 1 \(GELU.*not supported"),
         (nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.SELU())),

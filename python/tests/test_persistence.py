@@ -137,7 +137,9 @@ def test_file_is_a_plain_npz_of_the_documented_arrays(tmp_path):
     with np.load(tmp_path / "net.npz", allow_pickle=False) as archive:
         names = set(archive.files)
         assert str(archive["format"]) == "swiftprop.Network"
-        assert int(archive["version"]) == persistence.FORMAT_VERSION == 1
+        # Without dropout, version 1 (what older readers know).
+        assert int(archive["version"]) == 1
+        assert persistence.FORMAT_VERSION == 2
         assert archive["sizes"].tolist() == [3, 6, 4, 1]
         assert archive["activations"].tolist() == ["sigmoid"] * 3
         assert str(archive["dtype"]) == "float64"
@@ -242,7 +244,7 @@ def rewrite(path, **changes):
 
 
 @pytest.mark.parametrize("changes,message", [
-    (dict(version=np.array(2)), "unsupported format version 2"),
+    (dict(version=np.array(3)), "unsupported format version 3"),
     (dict(format=np.array("something.else")), "not a saved swiftprop"),
     (dict(W1=None), "'W1' is missing"),
     (dict(b0=np.zeros(3)), "'b0' must have dtype float32 and shape \\(5,\\)"),

@@ -194,6 +194,15 @@ int32_t sp_network_get_generator(int64_t handle, uint64_t *state,
 int32_t sp_network_set_generator(int64_t handle, uint64_t state,
                                  char *error, int64_t error_capacity);
 int32_t sp_network_reset_optimizer(int64_t handle, char *error, int64_t error_capacity);
+/* Dropout rates, one per layer (count == layer_count): each in [0, 1), the
+ * output layer's 0. Training steps (sp_network_train_step, each step of
+ * sp_network_fit) drop a hidden layer's outputs with its rate (inverted
+ * dropout, masks drawn from the network's generator); no other call does.
+ * L-BFGS refuses a network with a rate > 0. Setting is all or nothing. */
+int32_t sp_network_set_dropout(int64_t handle, const double *rates, int64_t count,
+                               char *error, int64_t error_capacity);
+int32_t sp_network_get_dropout(int64_t handle, double *rates, int64_t count,
+                               char *error, int64_t error_capacity);
 /* The optimizer's memory, for saving: *kind is -1 before any training step,
  * else the optimizer's code, with its state vectors (sp_optimizer_info) in
  * `first` and `second` (SGD: velocity; Adam: the two moments) and the
