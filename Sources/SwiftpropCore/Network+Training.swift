@@ -431,15 +431,25 @@ extension Network {
     var bestMonitored = Double.infinity  // for restoreBest
     let schedule = options.schedule
     let penaltyWanted = options.penaltyScale != 0 || history.penalty != nil
+    let fixedRate = schedule.kind == .constant && schedule.warmupEpochs == 0
+    var configuredRate = startConfig.learningRate
+    let recordsMetrics = !metricsOnBatches.isEmpty
+    let watches = options.tolerance >= 0 || options.restoreBest || schedule.kind == .plateau
     let epochWeight = data.weights == nil ? Double(rows) : data.weightSum
     var outcome: FitOutcome?
     epochs: for epoch in 0..<options.epochs {
+      // A fixed rate (the common case) costs one comparison an epoch.
       let epochRate =
-        rateOverride ?? schedule.rate(epoch: epoch, base: baseRate, current: rate, rows: rows)
-      config.values[0] = epochRate
+        rateOverride
+        ?? (fixedRate
+          ? baseRate : schedule.rate(epoch: epoch, base: baseRate, current: rate, rows: rows))
+      if epochRate != configuredRate {
+        config.values[0] = epochRate
+        configuredRate = epochRate
+      }
       history.learningRate?.base[epoch] = epochRate
       if shuffling { generator.fillPermutation(order.indices) }
-      training.reset()
+      if recordsMetrics { training.reset() }
       var total = 0.0
       var totalWeight = 0.0
       var penaltyTotal = 0.0
@@ -477,19 +487,24 @@ extension Network {
           let value = step(
             batchX, batchY, rows: count, space: space, state: state, config: config,
             sameBatch: sameBatch, norms: norms, weights: weights, weightSum: batchWeight,
-            keepLayers: !training.isEmpty)
+            keepLayers: recordsMetrics)
         else { outcome = FitOutcome(epochs: epoch, reason: .diverged); break epochs }
         steps += 1
-        if !training.isEmpty {
+        if recordsMetrics {
           training.add(
             outputs: space.a[layers.count - 1].pointer, targets: batchY, weights: weights,
             rows: count)
         }
         // A running weighted mean: each batch's share of the epoch's weight,
         // so that huge finite losses do not overflow a sum.
-        total += (options.lossScale * value + options.penaltyScale * penalty)
-          * (batchWeight / epochWeight)
-        penaltyTotal += penalty * (batchWeight / epochWeight)
+        // (A full batch's share is exactly 1.)
+        let share = count == rows ? 1 : batchWeight / epochWeight
+        if penaltyWanted {
+          total += (options.lossScale * value + options.penaltyScale * penalty) * share
+          penaltyTotal += penalty * share
+        } else {
+          total += options.lossScale * value * share
+        }
         totalWeight += batchWeight
         // One batch of all rows, unshuffled, is the same batch next epoch
         // (unless the handler, which runs Python code, is called between).
@@ -523,8 +538,10 @@ extension Network {
         history.validationAccuracy?.base[epoch] = result.accuracy
         history.validationR2?.base[epoch] = result.r2
       }
-      // The monitored value, negated when larger is better.
-      var monitored: Double
+      // The monitored value, negated when larger is better (only read by
+      // the stopping rule, the best weights and the plateau schedule).
+      var monitored = Double.infinity
+      if watches {
       switch monitor {
       case .loss: monitored = epochLoss
       case .validationLoss: monitored = validationLoss
@@ -534,6 +551,7 @@ extension Network {
       case .validationR2: monitored = -validationScores.r2
       }
       if monitored.isNaN { monitored = .infinity }
+      }
       if let best {
         bestIsLast = monitored < bestMonitored
         if bestIsLast {

@@ -184,6 +184,9 @@ class _BaseMLP(BaseEstimator):
                              Options(numbers.Real, {np.inf})],
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
         "dtype": "no_validation",  # check_dtype checks it
+        # Ours: inverted dropout on every hidden layer while training
+        # (scikit-learn's MLP has none; its issue #6175).
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
     }
 
     def _set_params(self, **params):
@@ -328,13 +331,15 @@ class _BaseMLP(BaseEstimator):
                    for W, b in zip(self.coefs_, self.intercepts_)]
         sizes = [weights[0][0].shape[0], *(W.shape[1] for W, _ in weights)]
         network = getattr(self, "network_", None)
+        rates = [float(self.dropout)] * (len(sizes) - 2) + [0.0]
         if network is None or list(network.sizes) != sizes or (
-                network.dtype != self._dtype):
+                network.dtype != self._dtype) or (
+                list(network.dropout) != rates):
             engine_output, loss = self._engine_output()
             self.network_ = Network(
                 sizes, activation=ACTIVATIONS[self.activation],
                 output_activation=engine_output, loss=loss,
-                dtype=self._dtype.name,
+                dtype=self._dtype.name, dropout=rates[:-1] or None,
                 seed=int(random_state.randint(0, 2**63 - 1, dtype=np.int64)))
         self.network_.set_weights(weights)
 
@@ -728,6 +733,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     dtype : {"float64", "float32"} or None, default=None
         Element type of the weights and the computation; ``None`` follows
         ``X`` (float32 stays float32, anything else is float64).
+    dropout : float in [0, 1), default=0.0
+        An extension of ours: inverted dropout on every hidden layer's
+        output during training (``sgd`` and ``adam``; ``lbfgs`` refuses
+        it), never in ``predict``. Masks come from the network's seeded
+        generator, so ``random_state`` fixes them.
 
     Attributes
     ----------
@@ -787,7 +797,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 class_weight=None, dtype=None):
+                 class_weight=None, dtype=None, dropout=0.0):
         self._set_params(**{name: value for name, value in locals().items()
                             if name not in ("self", "__class__")})
 
@@ -1004,7 +1014,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, dtype=None):
+                 max_fun=15000, dtype=None, dropout=0.0):
         self._set_params(**{name: value for name, value in locals().items()
                             if name not in ("self", "__class__")})
 

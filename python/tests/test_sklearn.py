@@ -462,7 +462,7 @@ def test_importing_swiftprop_does_not_import_sklearn():
 def test_constructors_take_sklearns_parameters_in_its_order(ours, theirs):
     mine = inspect.signature(ours).parameters
     reference = inspect.signature(theirs).parameters
-    extensions = {"class_weight", "dtype"}
+    extensions = {"class_weight", "dtype", "dropout"}
     assert [name for name in mine if name not in extensions] == list(
         reference)
     for name, parameter in reference.items():
@@ -829,3 +829,23 @@ def test_early_stopping_follows_sklearn(classes, learning_rate):
     assert ours._no_improvement_count == theirs._no_improvement_count
     assert ours._optimizer.learning_rate == pytest.approx(
         theirs._optimizer.learning_rate, rel=1e-12)
+
+
+def test_dropout_parameter_trains_with_dropout_and_predicts_without():
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    plain = MLPClassifier((32,), max_iter=5, random_state=0).fit(X, y)
+    dropped = MLPClassifier((32,), max_iter=5, random_state=0,
+                            dropout=0.3).fit(X, y)
+    assert dropped.network_.dropout == [0.3, 0.0]
+    assert plain.network_.dropout == [0.0, 0.0]
+    # Different training, deterministic prediction.
+    assert not np.array_equal(plain.coefs_[0], dropped.coefs_[0])
+    np.testing.assert_array_equal(dropped.predict_proba(X),
+                                  dropped.predict_proba(X))
+    again = MLPClassifier((32,), max_iter=5, random_state=0,
+                          dropout=0.3).fit(X, y)
+    np.testing.assert_array_equal(again.coefs_[0], dropped.coefs_[0])
+    with pytest.raises(ValueError, match="dropout"):
+        MLPRegressor(hidden_layer_sizes=(4,), dropout=1.0).fit(X, y)
