@@ -49,7 +49,11 @@ extension Network {
     let last = layers.count - 1
     let lossValue = lossAndOutputDelta(
       y, rows: rows, space: space, weights: weights, weightSum: weightSum)
-    for l in stride(from: last, through: 0, by: -1) {
+    // From the last layer down (a counting loop: `stride` was left
+    // unspecialised here, an iterator call per layer and step).
+    var l = last
+    while l >= 0 {
+      defer { l -= 1 }
       let layer = layers[l]
       let delta = space.delta[l].pointer
       let input =

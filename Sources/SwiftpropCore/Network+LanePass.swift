@@ -79,7 +79,11 @@ extension Network {
 
     // Backward: dW[p, j] = Σ_r a_p[r] · δ_j[r], db_j = Σ_r δ_j[r],
     // δ_{l−1, p} = (Σ_j δ_j · W[p, j]) ⊙ f'.
-    for l in stride(from: last, through: 0, by: -1) {
+    // From the last layer down (a counting loop: `stride` was left
+    // unspecialised here, an iterator call per layer and step).
+    var l = last
+    while l >= 0 {
+      defer { l -= 1 }
       let n = layers[l].outputs
       let k = layers[l].inputs
       let delta = lanes.delta(l)

@@ -41,7 +41,11 @@ extension Network {
       input = UnsafePointer(space.a[l].pointer)
     }
     let lossValue = lossAndOutputDelta(y, rows: rows, space: space)
-    for l in stride(from: last, through: 0, by: -1) {
+    // From the last layer down (a counting loop: `stride` was left
+    // unspecialised here, an iterator call per layer and step).
+    var l = last
+    while l >= 0 {
+      defer { l -= 1 }
       let n = layers[l].outputs
       let k = layers[l].inputs
       let delta = UnsafePointer(space.delta[l].pointer)

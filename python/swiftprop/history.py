@@ -72,27 +72,46 @@ class History:
         self.objective = None
         self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
-        self.lr = np.asarray(lr, dtype=float).tolist()
-        self._metrics = {name: np.asarray(values, dtype=float).tolist()
-                         for name, values in (metrics or {}).items()}
+        # Arrays until first read, as the losses (below).
+        self._lists = {"lr": np.asarray(lr, dtype=float),
+                       "l2_term": np.asarray(l2_term, dtype=float)}
+        self._metric_names = []
+        for name, values in (metrics or {}).items():
+            self._lists[name] = np.asarray(values, dtype=float)
+            self._metric_names.append(name)
         self.best_epoch = best_epoch
-        self.l2_term = np.asarray(l2_term, dtype=float).tolist()
+
+    def _list(self, name):
+        values = self._lists.get(name)
+        if values is None:
+            return []
+        if not isinstance(values, list):
+            values = self._lists[name] = values.tolist()
+        return values
+
+    @property
+    def lr(self):
+        return self._list("lr")
+
+    @property
+    def l2_term(self):
+        return self._list("l2_term")
 
     @property
     def accuracy(self):
-        return self._metrics.get("accuracy", [])
+        return self._list("accuracy")
 
     @property
     def val_accuracy(self):
-        return self._metrics.get("val_accuracy", [])
+        return self._list("val_accuracy")
 
     @property
     def r2(self):
-        return self._metrics.get("r2", [])
+        return self._list("r2")
 
     @property
     def val_r2(self):
-        return self._metrics.get("val_r2", [])
+        return self._list("val_r2")
 
     # The losses are kept as arrays and turned into lists when first read,
     # so a long fit does not pay for a million Python floats it may never use.
@@ -122,7 +141,7 @@ class History:
         result = {"loss": self.loss}
         if self.val_loss:
             result["val_loss"] = self.val_loss
-        result.update(self._metrics)
+        result.update({name: self._list(name) for name in self._metric_names})
         if self.lr:
             result["lr"] = self.lr
         return result
