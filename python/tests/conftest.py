@@ -46,3 +46,12 @@ OUTPUT_LOSS_PAIRS = [
 # Every activation a hidden layer may use.
 HIDDEN_ACTIVATIONS = [activation for activation in ACTIVATIONS
                       if activation not in OUTPUT_ONLY_ACTIVATIONS]
+
+
+def default_sigint():
+    """``preexec_fn`` for a child that must hear SIGINT: a shell starts
+    background jobs with SIGINT ignored (a CI runner may too), the child
+    inherits that, and Python then installs no KeyboardInterrupt handler.
+    Back to the default, the child's Python installs its own."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -24,6 +24,8 @@ import pytest
 import swiftprop as sp
 from swiftprop import _engine
 
+from conftest import default_sigint
+
 # ------------------------------------------------------------- Ctrl-C
 
 # The child builds a call that would run for minutes, starts it on its main
@@ -94,7 +96,7 @@ INTERRUPT_CHILD = textwrap.dedent(r"""
                                    "numerical_gradients"])
 def test_ctrl_c_interrupts_long_calls(which):
     child = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPT_CHILD, which],
+        [sys.executable, "-c", INTERRUPT_CHILD, which], preexec_fn=default_sigint,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "running", \

@@ -18,6 +18,8 @@ import pytest
 
 import swiftprop as sp
 
+from conftest import default_sigint
+
 INTERRUPT_SCRIPT = textwrap.dedent(r"""
     import json, os, signal, sys, threading, time
     import numpy as np
@@ -148,7 +150,8 @@ def run_interrupts(seed, count, tmp_path):
     path = tmp_path / "reports.jsonl"
     result = subprocess.run(
         [sys.executable, "-c", INTERRUPT_SCRIPT, str(seed), str(count),
-         str(path)], capture_output=True, text=True, timeout=600)
+         str(path)], capture_output=True, text=True, timeout=600,
+        preexec_fn=default_sigint)
     assert result.returncode == 0, (result.returncode,
                                     result.stderr[-3000:])
     lines = path.read_text().strip().split("\n")

@@ -15,7 +15,7 @@ import pytest
 import swiftprop as sp
 from swiftprop import _engine, reference
 
-from conftest import (HIDDEN_ACTIVATIONS, OUTPUT_LOSS_PAIRS, XOR_X, XOR_Y,
+from conftest import (HIDDEN_ACTIVATIONS, default_sigint, OUTPUT_LOSS_PAIRS, XOR_X, XOR_Y,
                       random_data, relative_error)
 
 SIZES = [4, 6, 5, 3]
@@ -513,6 +513,7 @@ def test_ctrl_c_raises_keyboard_interrupt_and_keeps_a_valid_network(
     script = tmp_path / "interrupt_lbfgs.py"
     script.write_text(INTERRUPT_SCRIPT)
     child = subprocess.Popen([sys.executable, str(script)],
+                             preexec_fn=default_sigint,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
