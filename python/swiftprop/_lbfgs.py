@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._training import (EpochReporter, check_sample_weight, class_weights_for,
-                        plan_fit)
+from ._training import EpochReporter, fit_weights, plan_fit
 from ._validation import check_int
 from .history import History
 
@@ -49,21 +48,6 @@ def plan_lbfgs(n_samples, settings, epochs, lr, batch_size, verbose,
     plan = plan_fit(n_samples, epochs, None, False, verbose, callback, None,
                     1)
     return settings, plan, EpochReporter(plan, False)
-
-
-def fit_weights(net, Y, sample_weight, class_weight):
-    """The per-row weights of ``fit``'s ``sample_weight`` and
-    ``class_weight`` (multiplied), in the network's dtype, or None."""
-    weights = check_sample_weight("sample_weight", sample_weight, Y.shape[0],
-                                  np.float64)
-    if class_weight is not None:
-        per_class = class_weights_for(class_weight, Y)
-        weights = per_class if weights is None else weights * per_class
-        if not weights.sum() > 0:
-            raise ValueError("class_weight and sample_weight leave every row "
-                             "with weight 0")
-    return None if weights is None else np.ascontiguousarray(
-        weights, dtype=net.dtype)
 
 
 def lbfgs_history(losses, iterations, evaluations, value, reason,

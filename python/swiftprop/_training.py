@@ -203,6 +203,21 @@ def class_weights_for(class_weight, Y):
                     dtype=np.float64)
 
 
+def fit_weights(net, Y, sample_weight, class_weight):
+    """The per-row weights of ``fit``'s ``sample_weight`` and
+    ``class_weight`` (multiplied), in the network's dtype, or None."""
+    weights = check_sample_weight("sample_weight", sample_weight, Y.shape[0],
+                                  np.float64)
+    if class_weight is not None:
+        per_class = class_weights_for(class_weight, Y)
+        weights = per_class if weights is None else weights * per_class
+        if not weights.sum() > 0:
+            raise ValueError("class_weight and sample_weight leave every row "
+                             "with weight 0")
+    return None if weights is None else np.ascontiguousarray(
+        weights, dtype=net.dtype)
+
+
 def prepare_extras(net, X, Y, *, lr, optimizer_lr, sample_weight, class_weight,
                    validation_data, metrics, monitor, restore_best_weights,
                    include_l2, count_from, loss_scale=1.0, penalty_scale=0.0,
@@ -211,16 +226,7 @@ def prepare_extras(net, X, Y, *, lr, optimizer_lr, sample_weight, class_weight,
     samples ``X``, ``Y``; ``optimizer_lr`` is the optimizer's rate when
     ``lr`` is None."""
     schedule, rate_function = resolve_schedule(lr, optimizer_lr)
-    weights = check_sample_weight("sample_weight", sample_weight, X.shape[0],
-                                  np.float64)
-    if class_weight is not None:
-        per_class = class_weights_for(class_weight, Y)
-        weights = per_class if weights is None else weights * per_class
-        if not weights.sum() > 0:
-            raise ValueError("class_weight and sample_weight leave every row "
-                             "with weight 0")
-    if weights is not None:
-        weights = np.ascontiguousarray(weights, dtype=net.dtype)
+    weights = fit_weights(net, Y, sample_weight, class_weight)
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(
