@@ -133,7 +133,7 @@ final class IndexBuffer {
 /// Values past the end of every buffer: the most the matrix kernel reads
 /// past a matrix read in place (a panel is 2 vectors wide).
 @inlinable
-func bufferSlack<T: Scalar>(of _: T.Type) -> Int { 2 * T.Vector.scalarCount }
+func bufferSlack<T: Scalar>(of _: T.Type) -> Int { 2 * KernelVector<T>.scalarCount }
 
 /// True when every value is finite (no NaN, no ±inf). x − x is 0 for
 /// finite x and NaN otherwise, so SIMD sums answer without a branch per

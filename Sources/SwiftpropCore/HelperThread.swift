@@ -2,30 +2,39 @@
   import Glibc
 #endif
 
-/// Runs `part(0)` and `part(1)`, the two halves of a large matrix product,
-/// side by side: part 1 on the engine's helper thread, part 0 on the
-/// calling thread. Returns when both are done.
+/// Runs `body(u)` for every work unit u in 0..<units, shared between the
+/// calling thread and the engine's helper thread, and returns when every
+/// unit is done.
 ///
-/// When no helper can be had the calling thread runs both parts, one after
-/// the other; the parts write disjoint columns and each sums in its own
-/// fixed order, so the results are the same to the bit either way. That
-/// happens when the helper thread cannot be created (a container's process
-/// limit, `RLIMIT_NPROC`, or an address-space limit that leaves no room for
-/// its stack; creation is tried again at most once a second), while it
-/// runs another caller's product, and when the helper has not picked
-/// part 1 up by the time the caller has finished part 0 (on a busy
-/// machine the caller then takes it back instead of waiting).
+/// The units are claimed one at a time, in order, from a shared counter
+/// (under the helper's mutex): each thread takes the next unclaimed unit
+/// when it has finished its last, so a thread that another process slows
+/// down (a contended core) simply takes fewer units and never holds the
+/// other up by more than the unit it is running. Unit u does not start
+/// before the first `phaseStart(u)` units have all finished (a phase
+/// boundary: packing before the products that read the packing);
+/// `phaseStart(u) <= u`, and it never decreases with u.
+///
+/// The units must write disjoint memory and each compute its values in a
+/// fixed order, so that which thread runs which unit never changes a
+/// result's bits. Without a helper the calling thread runs every unit in
+/// order: when the helper thread cannot be created (a container's process
+/// limit, `RLIMIT_NPROC`, or an address-space limit that leaves no room
+/// for its stack; creation is tried again at most once a second), while
+/// it runs another caller's work, when the thread limit is 1, and when
+/// there is one unit. A helper that wakes late finds the units claimed
+/// and does nothing.
 ///
 /// This replaces `DispatchQueue.concurrentPerform`, whose thread pool
 /// retries a failed thread creation forever: under a process limit a large
 /// product never returned.
 @usableFromInline
-func runTwoParts(_ part: (Int) -> Void) {
-  HelperThread.shared.run(part)
+func runShared(units: Int, phaseStart: (Int) -> Int = { _ in 0 }, _ body: (Int) -> Void) {
+  HelperThread.shared.run(units: units, phaseStart: phaseStart, body)
 }
 
-/// The one helper thread of the process, made on the first large product
-/// and kept (blocked on a condition variable between products, with every
+/// The one helper thread of the process, made on the first shared work
+/// and kept (blocked on a condition variable in between, with every
 /// signal blocked, so Ctrl-C is always delivered to a Python thread).
 public final class HelperThread: @unchecked Sendable {
   public static let shared = HelperThread()
@@ -34,17 +43,24 @@ public final class HelperThread: @unchecked Sendable {
   // not be copied).
   private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   private let jobPosted = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-  private let jobDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  /// Broadcast when a unit finishes: a thread waiting at a phase boundary,
+  /// or the caller waiting for the helper's last unit, looks again.
+  private let progress = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
   // All guarded by `mutex`.
   private var started = false
   /// When creating the thread last failed (monotonic ns), or nil.
   private var lastFailure: UInt64?
-  /// A caller owns the helper, from posting its part 1 to taking it back.
+  /// A caller owns the helper, from posting its work to its return.
   private var claimed = false
-  /// Part 1 of the owner's product, until the helper or the caller takes it.
+  /// The owner's work, until the owner has claimed its last unit.
   private var job: ((Int) -> Void)?
-  private var jobFinished = false
+  private var jobPhaseStart: ((Int) -> Int)?
+  private var unitCount = 0
+  private var nextUnit = 0
+  private var finishedUnits = 0
+  /// The helper holds a claimed unit (waiting for its phase or running it).
+  private var helperBusy = false
   private var forkHandlersInstalled = false
 
   /// False makes every product run on the calling thread (tests compare
@@ -66,12 +82,12 @@ public final class HelperThread: @unchecked Sendable {
   }
   private var limit = HelperThread.maximumThreads
 
-  /// Threads a product is split over at most: the calling thread and the
+  /// Threads work is shared over at most: the calling thread and the
   /// helper.
   public static let maximumThreads = 2
 
-  /// Products split in two and offered to the helper, and parts the helper
-  /// actually ran (the caller takes a part back when the helper is late),
+  /// Pieces of work (large products, parameter updates) offered to the
+  /// helper, and units the helper actually ran (a late helper runs none),
   /// since the process started: what tests observe instead of timings.
   public var counts: (splitProducts: Int, helperParts: Int) {
     locked { (splitProducts, helperParts) }
@@ -89,7 +105,7 @@ public final class HelperThread: @unchecked Sendable {
   private init() {
     pthread_mutex_init(mutex, nil)
     pthread_cond_init(jobPosted, nil)
-    pthread_cond_init(jobDone, nil)
+    pthread_cond_init(progress, nil)
   }
 
   private func locked<R>(_ body: () -> R) -> R {
@@ -98,41 +114,68 @@ public final class HelperThread: @unchecked Sendable {
     return body()
   }
 
-  func run(_ part: (Int) -> Void) {
-    withoutActuallyEscaping(part) { part in
-      guard post(part) else {
-        part(0)
-        part(1)
-        return
-      }
-      part(0)
-      // Take part 1 back if the helper has not started it; else wait.
-      let takeBack: Bool = locked {
-        if job != nil {
-          job = nil
-          claimed = false
-          return true
+  func run(units: Int, phaseStart: (Int) -> Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+      withoutActuallyEscaping(phaseStart) { phaseStart in
+        guard units > 1, post(units: units, phaseStart: phaseStart, body) else {
+          for unit in 0..<units { body(unit) }
+          return
         }
-        while !jobFinished { pthread_cond_wait(jobDone, mutex) }
-        jobFinished = false
-        claimed = false
-        return false
+        while let unit = locked({ claim(byHelper: false) }) {
+          body(unit)
+          locked { finish() }
+        }
+        // Every unit is claimed: close the job (a late helper starts
+        // nothing) and wait for the helper's last unit.
+        locked {
+          job = nil
+          jobPhaseStart = nil
+          while helperBusy { pthread_cond_wait(progress, mutex) }
+          claimed = false
+        }
       }
-      if takeBack { part(1) }
     }
   }
 
-  /// Hands part 1 to the helper (starting it if needed); false when there
-  /// is no helper to hand it to.
-  private func post(_ part: @escaping (Int) -> Void) -> Bool {
+  /// Hands the work to the helper as well (starting it if needed); false
+  /// when there is no helper to share it with.
+  private func post(
+    units: Int, phaseStart: @escaping (Int) -> Int, _ body: @escaping (Int) -> Void
+  ) -> Bool {
     locked {
       guard allowed, limit >= 2, !claimed, startIfNeeded() else { return false }
       splitProducts &+= 1
       claimed = true
-      job = part
+      job = body
+      jobPhaseStart = phaseStart
+      unitCount = units
+      nextUnit = 0
+      finishedUnits = 0
+      helperBusy = false
       pthread_cond_signal(jobPosted)
       return true
     }
+  }
+
+  /// The next unit of the posted job, once its phase may start; nil when
+  /// every unit is claimed. Called with the mutex held (released while it
+  /// waits for the other thread to finish the units before the phase).
+  private func claim(byHelper: Bool) -> Int? {
+    guard let phaseStart = jobPhaseStart, nextUnit < unitCount else { return nil }
+    let unit = nextUnit
+    nextUnit += 1
+    if byHelper { helperBusy = true }
+    // Every unit before `unit` has been claimed, and a thread waits here
+    // only between units, so the units it waits for are running.
+    let required = phaseStart(unit)
+    while finishedUnits < required { pthread_cond_wait(progress, mutex) }
+    return unit
+  }
+
+  /// Called with the mutex held when a unit is done.
+  private func finish() {
+    finishedUnits += 1
+    pthread_cond_broadcast(progress)
   }
 
   /// Called with the mutex held.
@@ -163,22 +206,23 @@ public final class HelperThread: @unchecked Sendable {
     return true
   }
 
-  /// The helper's loop: waits for a part 1, runs it, reports it done.
+  /// The helper's loop: waits for posted work, runs the units it can
+  /// claim, reports each one done.
   private func serve() -> Never {
     pthread_mutex_lock(mutex)
     while true {
-      while job == nil { pthread_cond_wait(jobPosted, mutex) }
-      var part = job
-      job = nil
+      while job == nil || nextUnit >= unitCount { pthread_cond_wait(jobPosted, mutex) }
+      guard let unit = claim(byHelper: true) else { continue }
+      var body = job
       pthread_mutex_unlock(mutex)
-      part?(1)
+      body?(unit)
       // Drop the reference before the caller hears of it: its closure
       // must not outlive `withoutActuallyEscaping`.
-      part = nil
+      body = nil
       pthread_mutex_lock(mutex)
       helperParts &+= 1
-      jobFinished = true
-      pthread_cond_signal(jobDone)
+      helperBusy = false
+      finish()
     }
   }
 
@@ -200,9 +244,13 @@ public final class HelperThread: @unchecked Sendable {
     lastFailure = nil
     claimed = false
     job = nil
-    jobFinished = false
+    jobPhaseStart = nil
+    unitCount = 0
+    nextUnit = 0
+    finishedUnits = 0
+    helperBusy = false
     pthread_mutex_init(mutex, nil)
     pthread_cond_init(jobPosted, nil)
-    pthread_cond_init(jobDone, nil)
+    pthread_cond_init(progress, nil)
   }
 }

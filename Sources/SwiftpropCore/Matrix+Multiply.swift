@@ -5,7 +5,8 @@
 /// for row-major, densely packed matrices: `op(A)` is m×k (A is stored m×k,
 /// or k×m when `transposeA`), `op(B)` is k×n (B is stored k×n, or n×k when
 /// `transposeB`), C is m×n. `scratch` holds at least
-/// `multiplyScratchCount(maxColumns:)` values for n ≤ maxColumns. With
+/// `multiplyScratchCount(maxColumns:maxRows:maxDepth:)` values for
+/// n ≤ maxColumns, m ≤ maxRows, k ≤ maxDepth. With
 /// `bSlack`, `bufferSlack` values past the end of B may be read (B is in a
 /// `Buffer`), so a last panel narrower than the tile is read in place too.
 ///
@@ -13,10 +14,12 @@
 /// (6 or 8 × 2) register-blocked SIMD micro-kernel that reads A in place
 /// (either layout) and B in place when it is small and untransposed (a layer's
 /// weights), else from panels packed into `scratch`; over both cores when
-/// the product is large enough to pay for it (`runTwoParts`, which runs
-/// both halves on the calling thread when no second thread can be had). The
-/// summation order is fixed for given sizes, so results are reproducible
-/// bit for bit.
+/// the product is large enough to pay for it (`runShared`: units of a few
+/// column panels that each thread claims as it becomes free, all on the
+/// calling thread when no second thread can be had). Every element of C
+/// is summed in the same order (depth blocks of `depthBlock`, each one
+/// multiply-add chain in the kernel) whichever thread computes it and
+/// whatever its unit, so results are reproducible bit for bit.
 @inlinable
 func multiply<T: Scalar>(
   _ a: UnsafePointer<T>, transposeA: Bool,
@@ -35,7 +38,7 @@ func multiply<T: Scalar>(
                   accumulate: accumulate)
     return
   }
-  let width = T.Vector.scalarCount * 2
+  let width = KernelVector<T>.scalarCount * 2
   let panels = (n + width - 1) / width
   // A's element (i, p) is at a[i·rowStride + p·depthStride]; the kernel
   // reads it in place, in either layout.
@@ -47,20 +50,48 @@ func multiply<T: Scalar>(
   // values it reads past the panel's columns are never stored).
   let directB = !transposeB && k * n * MemoryLayout<T>.stride <= directWeightsBytes
   let narrowInPlace = directB && bSlack
-  // A large A is packed, a block of rows at a time, into tiles the kernel
-  // reads in order: in place, its rows (or, transposed, its depth steps)
-  // would be too far apart for the caches.
+  // A large A is packed into tiles the kernel reads in order: in place,
+  // its rows (or, transposed, its depth steps) would be too far apart for
+  // the caches.
   let packA = m * k * MemoryLayout<T>.stride > directInputBytes
-  let threads = m * n * k >= parallelProductLimit && panels >= 2 ? 2 : 1
-
+  let shared = m * n * k >= parallelProductLimit && panels >= 2
   // Scratch: the packed panels of B for one depth block (depthBlock ×
-  // width each, all panels), then one packed block of A per thread.
-  let packedRowsBase = scratch + panels * panelStride(of: T.self)
+  // width each, all panels), then the packed A.
+  let packedA = scratch + panels * panelStride(of: T.self)
 
-  func run(part: Int) {
-    let firstPanel = panels * part / threads
-    let lastPanel = panels * (part + 1) / threads
-    let packedA = packedRowsBase + part * rowBlock * depthBlock
+  // A shared product is cut into units that the calling thread and the
+  // helper claim one by one (`runShared`): bands of rows (all of A when
+  // it fits in `packedBandBytes`), each band's A packed once, by both
+  // threads, in units of `packUnitRows` rows (every depth block), then
+  // the band's products in units of a few panels each (every depth
+  // block, every row of the band). A product on one thread packs A a
+  // block of `rowBlock` rows at a time, just before the kernel reads it.
+  let packAhead = shared && packA
+  let bandRows = packAhead ? min(m, packedBandRows(k: k, of: T.self)) : m
+  let bandStride = (bandRows + tileRows - 1) / tileRows * tileRows
+  let bands = (m + bandRows - 1) / bandRows
+  let packUnits = packAhead ? (bandRows + packUnitRows - 1) / packUnitRows : 0
+  let panelsPerUnit = shared ? max(1, panels / productUnits) : panels
+  let panelUnits = (panels + panelsPerUnit - 1) / panelsPerUnit
+  let unitsPerBand = packUnits + panelUnits
+
+  /// Packs rows first..<first+count of the band starting at row `band`,
+  /// every depth block: depth block kStart's tiles start at
+  /// packedA + kStart·bandStride, row r's tile at r·depth after that.
+  func packBand(_ band: Int, first: Int, count: Int) {
+    var kStart = 0
+    while kStart < k {
+      let depth = min(depthBlock, k - kStart)
+      packRows(
+        a + (band + first) * rowStride + kStart * depthStride, rowStride: rowStride,
+        depthStride: depthStride, rows: count, depth: depth,
+        into: packedA + kStart * bandStride + first * depth)
+      kStart += depth
+    }
+  }
+
+  /// C's columns of panels firstPanel..<lastPanel, rows band..<band+count.
+  func multiplyPanels(_ firstPanel: Int, _ lastPanel: Int, band: Int, count: Int) {
     var kStart = 0
     while kStart < k {
       let depth = min(depthBlock, k - kStart)
@@ -80,10 +111,13 @@ func multiply<T: Scalar>(
                   depthStart: kStart, depth: depth, into: scratch + (panels - 1) * panelStride(of: T.self))
       }
       var rowStart = 0
-      while rowStart < m {
-        let rows = packA ? min(rowBlock, m - rowStart) : m
-        let block = a + rowStart * rowStride + kStart * depthStride
-        if packA {
+      while rowStart < count {
+        let rows = packA ? min(rowBlock, count - rowStart) : count
+        let block = a + (band + rowStart) * rowStride + kStart * depthStride
+        var tiles = packedA
+        if packAhead {
+          tiles = packedA + kStart * bandStride + rowStart * depth
+        } else if packA {
           packRows(block, rowStride: rowStride, depthStride: depthStride, rows: rows,
                    depth: depth, into: packedA)
         }
@@ -97,11 +131,11 @@ func multiply<T: Scalar>(
           var tile = 0
           while tile < rows {
             let tileA = packA
-              ? UnsafePointer(packedA + tile * depth) : block + tile * rowStride
+              ? UnsafePointer(tiles + tile * depth) : block + tile * rowStride
             microKernel(
               tileA, rowStride: packA ? 1 : rowStride, depthStride: packA ? tileRows : depthStride,
               rows: min(tileRows, rows - tile), b: panelB, ldb: ldb, depth: depth,
-              c: c + (rowStart + tile) * n + column, ldc: n, columns: columns,
+              c: c + (band + rowStart + tile) * n + column, ldc: n, columns: columns,
               accumulate: accumulate || kStart > 0)
             tile += tileRows
           }
@@ -112,11 +146,73 @@ func multiply<T: Scalar>(
     }
   }
 
-  if threads == 1 {
-    run(part: 0)
-  } else {
-    runTwoParts(run(part:))
+  if !shared {
+    multiplyPanels(0, panels, band: 0, count: m)
+    return
   }
+  // Unit u: band u / unitsPerBand; in it, packing units first, then the
+  // units of panels, which start once the band's A is packed. A band's
+  // packing waits for every unit of the band before (it overwrites their
+  // packed A).
+  runShared(
+    units: bands * unitsPerBand,
+    phaseStart: { unit in
+      let band = unit / unitsPerBand
+      let first = band * unitsPerBand
+      return unit - first < packUnits ? first : first + packUnits
+    }
+  ) { unit in
+    let band = unit / unitsPerBand * bandRows
+    let count = min(bandRows, m - band)
+    let index = unit % unitsPerBand
+    if index < packUnits {
+      let first = index * packUnitRows
+      if first < count { packBand(band, first: first, count: min(packUnitRows, count - first)) }
+    } else {
+      let firstPanel = (index - packUnits) * panelsPerUnit
+      multiplyPanels(firstPanel, min(panels, firstPanel + panelsPerUnit), band: band, count: count)
+    }
+  }
+}
+
+/// Rows of A packed at once in a shared product: as many as fit in
+/// `packedBandBytes` at depth k (a multiple of `tileRows`, at least one
+/// tile).
+@inlinable @inline(__always)
+func packedBandRows<T: Scalar>(k: Int, of _: T.Type) -> Int {
+  let values = packedBandBytes / MemoryLayout<T>.stride
+  return max(tileRows, values / max(k, 1) / tileRows * tileRows)
+}
+/// Bytes of packed A shared by the threads of one product.
+@usableFromInline let packedBandBytes = 2 << 20
+/// Rows of A one packing unit packs (a multiple of `tileRows`).
+@usableFromInline let packUnitRows = 48
+/// Units of panels a shared product is cut into (at most): enough that a
+/// thread slowed by another process takes fewer, few enough that each
+/// unit's share of packing and claiming stays small.
+@usableFromInline let productUnits = 16
+
+/// The SIMD vector of the matrix kernel: 512 bits where the build targets
+/// AVX-512 (`SWIFTPROP_WIDE_TILE`: 16 Floats, 8 Doubles; a core with a
+/// full 512-bit datapath then does twice the multiply-adds per cycle, and
+/// the 8 × 2-vector tile's 16 accumulators fit in its 32 registers), 256
+/// bits otherwise. Every lane runs the same chain of multiply-adds, so the
+/// width changes only how many columns share an instruction, never a
+/// result's bits.
+#if SWIFTPROP_WIDE_TILE
+  @usableFromInline typealias KernelVector<T: Scalar> = T.Chunk
+#else
+  @usableFromInline typealias KernelVector<T: Scalar> = T.Vector
+#endif
+
+@inlinable @inline(__always)
+func loadKernel<T: Scalar>(_ pointer: UnsafePointer<T>) -> KernelVector<T> {
+  UnsafeRawPointer(pointer).loadUnaligned(as: KernelVector<T>.self)
+}
+
+@inlinable @inline(__always)
+func storeKernel<T: Scalar>(_ vector: KernelVector<T>, _ pointer: UnsafeMutablePointer<T>) {
+  UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: KernelVector<T>.self)
 }
 
 /// Below this many multiply-adds the plain loops win.
@@ -167,12 +263,23 @@ func multiplyAdd<V: SIMD>(_ c: V, _ x: V, _ y: V) -> V where V.Scalar: FloatingP
 /// Rows of A packed at once (a multiple of `tileRows`), sized for L2.
 @usableFromInline let rowBlock = 96
 
-/// Scratch values `multiply` needs for products with up to `maxColumns`
-/// columns: packed panels of B for one depth block, and a packed block of
-/// A for each of two threads.
-func multiplyScratchCount<T: Scalar>(maxColumns: Int, of _: T.Type) -> Int {
-  let width = T.Vector.scalarCount * 2
-  return (maxColumns + width - 1) / width * panelStride(of: T.self) + 2 * rowBlock * depthBlock
+/// Scratch values `multiply` needs for products with n ≤ `maxColumns`,
+/// m ≤ `maxRows` and k ≤ `maxDepth`: packed panels of B for one depth
+/// block, then packed A: a block of `rowBlock` rows on one thread, or a
+/// band of rows at every depth in a shared product (all of A, padded to
+/// whole tiles, or `packedBandRows` rows of it).
+func multiplyScratchCount<T: Scalar>(
+  maxColumns: Int, maxRows: Int, maxDepth: Int, of _: T.Type
+) -> Int {
+  let width = KernelVector<T>.scalarCount * 2
+  func saturating(_ x: Int, _ y: Int) -> Int {
+    let (value, overflow) = x.multipliedReportingOverflow(by: y)
+    return overflow ? Int.max : value
+  }
+  let wholeA = saturating((maxRows + tileRows - 1) / tileRows * tileRows, maxDepth)
+  let band = packedBandBytes / MemoryLayout<T>.stride + saturating(tileRows, maxDepth)
+  return (maxColumns + width - 1) / width * panelStride(of: T.self)
+    + max(rowBlock * depthBlock, min(wholeA, band))
 }
 
 /// Values from one packed panel of B to the next: its depthBlock rows and
@@ -180,7 +287,7 @@ func multiplyScratchCount<T: Scalar>(maxColumns: Int, of _: T.Type) -> Int {
 /// (the same row of every panel would fall in one set of the L1 cache).
 @inlinable @inline(__always)
 func panelStride<T: Scalar>(of _: T.Type) -> Int {
-  (depthBlock + 1) * T.Vector.scalarCount * 2
+  (depthBlock + 1) * KernelVector<T>.scalarCount * 2
 }
 
 /// Copies `rows` rows of A (depth values each, from the strided layout)
@@ -239,7 +346,7 @@ func packPanels<T: Scalar>(
   _ b: UnsafePointer<T>, n: Int, firstPanel: Int, lastPanel: Int, depthStart: Int, depth: Int,
   into scratch: UnsafeMutablePointer<T>
 ) {
-  let width = T.Vector.scalarCount * 2
+  let width = KernelVector<T>.scalarCount * 2
   let half = width / 2
   let fullPanels = min(lastPanel, n / width)
   for p in 0..<depth {
@@ -247,8 +354,8 @@ func packPanels<T: Scalar>(
     var panel = firstPanel
     while panel < fullPanels {
       let row = scratch + panel * panelStride(of: T.self) + p * width
-      store(load(source + panel * width), row)
-      store(load(source + panel * width + half), row + half)
+      storeKernel(loadKernel(source + panel * width), row)
+      storeKernel(loadKernel(source + panel * width + half), row + half)
       panel += 1
     }
   }
@@ -265,7 +372,7 @@ func packPanel<T: Scalar>(
   _ b: UnsafePointer<T>, transposeB: Bool, n: Int, k: Int, column: Int, depthStart: Int,
   depth: Int, into packed: UnsafeMutablePointer<T>
 ) {
-  let width = T.Vector.scalarCount * 2
+  let width = KernelVector<T>.scalarCount * 2
   let columns = min(width, n - column)
   if transposeB {
     // op(B)'s row p is column p of B: `width` values k apart, gathered into
@@ -283,8 +390,8 @@ func packPanel<T: Scalar>(
     let row = packed + p * width
     let source = b + (depthStart + p) * n + column
     if columns == width {
-      store(load(source), row)
-      store(load(source + width / 2), row + width / 2)
+      storeKernel(loadKernel(source), row)
+      storeKernel(loadKernel(source + width / 2), row + width / 2)
     } else {
       // A last, narrow panel: a few values a row, too few for memcpy.
       for j in 0..<columns { row[j] = source[j] }
@@ -307,44 +414,44 @@ func microKernel<T: Scalar>(
   b: UnsafePointer<T>, ldb: Int, depth: Int,
   c: UnsafeMutablePointer<T>, ldc: Int, columns: Int, accumulate: Bool
 ) {
-  let lanes = T.Vector.scalarCount
+  let lanes = KernelVector<T>.scalarCount
   @inline(__always) func offset(_ r: Int) -> Int { r < rows ? r * rowStride : 0 }
   let o1 = offset(1), o2 = offset(2), o3 = offset(3), o4 = offset(4), o5 = offset(5)
   let o6 = offset(6), o7 = offset(7)
-  var c00 = T.Vector(), c01 = T.Vector(), c10 = T.Vector(), c11 = T.Vector()
-  var c20 = T.Vector(), c21 = T.Vector(), c30 = T.Vector(), c31 = T.Vector()
-  var c40 = T.Vector(), c41 = T.Vector(), c50 = T.Vector(), c51 = T.Vector()
-  var c60 = T.Vector(), c61 = T.Vector(), c70 = T.Vector(), c71 = T.Vector()
+  var c00 = KernelVector<T>(), c01 = KernelVector<T>(), c10 = KernelVector<T>(), c11 = KernelVector<T>()
+  var c20 = KernelVector<T>(), c21 = KernelVector<T>(), c30 = KernelVector<T>(), c31 = KernelVector<T>()
+  var c40 = KernelVector<T>(), c41 = KernelVector<T>(), c50 = KernelVector<T>(), c51 = KernelVector<T>()
+  var c60 = KernelVector<T>(), c61 = KernelVector<T>(), c70 = KernelVector<T>(), c71 = KernelVector<T>()
   var column = a
   var row = b
   // Written out row by row on purpose: accumulators in an array, or a
   // loop over the rows, would live in memory instead of registers.
   for _ in 0..<depth {
-    let b0 = load(row)
-    let b1 = load(row + lanes)
-    var x = T.Vector(repeating: column[0])
+    let b0 = loadKernel(row)
+    let b1 = loadKernel(row + lanes)
+    var x = KernelVector<T>(repeating: column[0])
     c00 = multiplyAdd(c00, x, b0)
     c01 = multiplyAdd(c01, x, b1)
-    x = T.Vector(repeating: column[o1])
+    x = KernelVector<T>(repeating: column[o1])
     c10 = multiplyAdd(c10, x, b0)
     c11 = multiplyAdd(c11, x, b1)
-    x = T.Vector(repeating: column[o2])
+    x = KernelVector<T>(repeating: column[o2])
     c20 = multiplyAdd(c20, x, b0)
     c21 = multiplyAdd(c21, x, b1)
-    x = T.Vector(repeating: column[o3])
+    x = KernelVector<T>(repeating: column[o3])
     c30 = multiplyAdd(c30, x, b0)
     c31 = multiplyAdd(c31, x, b1)
-    x = T.Vector(repeating: column[o4])
+    x = KernelVector<T>(repeating: column[o4])
     c40 = multiplyAdd(c40, x, b0)
     c41 = multiplyAdd(c41, x, b1)
-    x = T.Vector(repeating: column[o5])
+    x = KernelVector<T>(repeating: column[o5])
     c50 = multiplyAdd(c50, x, b0)
     c51 = multiplyAdd(c51, x, b1)
     if tileRows > 6 {
-      x = T.Vector(repeating: column[o6])
+      x = KernelVector<T>(repeating: column[o6])
       c60 = multiplyAdd(c60, x, b0)
       c61 = multiplyAdd(c61, x, b1)
-      x = T.Vector(repeating: column[o7])
+      x = KernelVector<T>(repeating: column[o7])
       c70 = multiplyAdd(c70, x, b0)
       c71 = multiplyAdd(c71, x, b1)
     }
@@ -352,18 +459,18 @@ func microKernel<T: Scalar>(
     row += ldb
   }
   @inline(__always)
-  func store(_ row: Int, _ low: T.Vector, _ high: T.Vector) {
+  func store(_ row: Int, _ low: KernelVector<T>, _ high: KernelVector<T>) {
     guard row < rows else { return }
     let target = c + row * ldc
     if columns == 2 * lanes {
       let raw = UnsafeMutableRawPointer(target)
       let highRaw = UnsafeMutableRawPointer(target + lanes)
       if accumulate {
-        raw.storeBytes(of: raw.loadUnaligned(as: T.Vector.self) + low, as: T.Vector.self)
-        highRaw.storeBytes(of: highRaw.loadUnaligned(as: T.Vector.self) + high, as: T.Vector.self)
+        raw.storeBytes(of: raw.loadUnaligned(as: KernelVector<T>.self) + low, as: KernelVector<T>.self)
+        highRaw.storeBytes(of: highRaw.loadUnaligned(as: KernelVector<T>.self) + high, as: KernelVector<T>.self)
       } else {
-        raw.storeBytes(of: low, as: T.Vector.self)
-        highRaw.storeBytes(of: high, as: T.Vector.self)
+        raw.storeBytes(of: low, as: KernelVector<T>.self)
+        highRaw.storeBytes(of: high, as: KernelVector<T>.self)
       }
     } else {
       // A last, narrow panel: a whole vector where it fits, then lanes.
@@ -371,7 +478,7 @@ func microKernel<T: Scalar>(
       if columns >= lanes {
         let raw = UnsafeMutableRawPointer(target)
         raw.storeBytes(
-          of: accumulate ? raw.loadUnaligned(as: T.Vector.self) + low : low, as: T.Vector.self)
+          of: accumulate ? raw.loadUnaligned(as: KernelVector<T>.self) + low : low, as: KernelVector<T>.self)
         while j + lanes < columns {
           target[lanes + j] = accumulate ? target[lanes + j] + high[j] : high[j]
           j += 1

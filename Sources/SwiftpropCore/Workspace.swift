@@ -96,7 +96,11 @@ final class Workspace<T: Scalar> {
     gradients = try Buffer.consecutive(counts: counts)
     nextParameters = try Buffer.consecutive(counts: counts)
     let widest = layers.reduce(layers[0].inputs) { max($0, $1.outputs) }
-    scratch = try Buffer(count: multiplyScratchCount(maxColumns: widest, of: T.self))
+    // A product's m and k are the batch's rows and a layer's width, in
+    // either order.
+    let side = max(capacity, widest)
+    scratch = try Buffer(
+      count: multiplyScratchCount(maxColumns: widest, maxRows: side, maxDepth: side, of: T.self))
     let gathered = gathersRows ? rows : 0
     batchX = try Buffer(count: product(gathered, layers[0].inputs))
     batchY = try Buffer(count: product(gathered, layers[layers.count - 1].outputs))

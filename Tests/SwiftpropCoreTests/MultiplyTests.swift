@@ -29,7 +29,7 @@ final class MultiplyTests: XCTestCase {
     let a = (0..<m * k).map { _ in generator.uniform() - 0.5 }
     let b = (0..<k * n).map { _ in generator.uniform() - 0.5 }
     let start = (0..<m * n).map { _ in generator.uniform() }
-    var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, of: T.self))
+    var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
     for (tA, tB) in [(false, false), (true, false), (false, true), (true, true)] {
       let expected = naive(a, tA, b, tB, m: m, n: n, k: k)
       for accumulate in [false, true] {
@@ -110,7 +110,7 @@ final class MultiplyTests: XCTestCase {
     let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
     let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
     var c = [T](repeating: 0, count: m * n)
-    var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, of: T.self))
+    var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
     HelperThread.shared.enabled = helper
     defer { HelperThread.shared.enabled = true }
     multiply(a, transposeA: transposeA, b, transposeB: false, into: &c, m: m, n: n, k: k,
