@@ -122,9 +122,30 @@ public enum Activation: String, Coded {
   /// a = f(z) for `rows` × `cols` values, row-major; softmax works row by
   /// row. With `bias` (cols values), z += bias row by row first, in the
   /// same pass (one pass over z: add the bias, store z, store f(z)).
+  /// From `sharedPassCount` values on, blocks of rows are shared between
+  /// the calling thread and the helper (`runShared`); every value is
+  /// computed alone, so the split never changes a bit.
   @inlinable
   func apply<T: Scalar>(
     _ z: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil,
+    into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
+  ) {
+    guard rows * cols >= sharedPassCount, rows >= sharedPassPieces else {
+      applyRows(z, bias: bias, into: a, rows: rows, cols: cols)
+      return
+    }
+    let length = (rows + sharedPassPieces - 1) / sharedPassPieces
+    runShared(units: (rows + length - 1) / length) { piece in
+      let first = piece * length
+      applyRows(
+        z + first * cols, bias: bias, into: a + first * cols, rows: min(length, rows - first),
+        cols: cols)
+    }
+  }
+
+  @inlinable
+  func applyRows<T: Scalar>(
+    _ z: UnsafeMutablePointer<T>, bias: UnsafePointer<T>?,
     into a: UnsafeMutablePointer<T>, rows: Int, cols: Int
   ) {
     if !isElementWise {
@@ -174,12 +195,31 @@ public enum Activation: String, Coded {
     }
   }
 
-  /// δ ⊙= f′ for `count` values of δ, z and a.
+  /// δ ⊙= f′ for `count` values of δ, z and a (shared between the calling
+  /// thread and the helper from `sharedPassCount` values on, as `apply`).
   @inlinable
   func multiplyByDerivative<T: Scalar>(
     _ delta: UnsafeMutablePointer<T>, z: UnsafePointer<T>, a: UnsafePointer<T>, count: Int
   ) {
     if self == .identity || self == .softmax { return }
+    guard count >= sharedPassCount else {
+      multiplyByDerivativeInPlace(delta, z: z, a: a, count: count)
+      return
+    }
+    // Pieces of whole 64-byte lines: the threads never write one line.
+    let line = 64 / MemoryLayout<T>.stride
+    let length = (count + sharedPassPieces * line - 1) / (sharedPassPieces * line) * line
+    runShared(units: (count + length - 1) / length) { piece in
+      let first = piece * length
+      multiplyByDerivativeInPlace(
+        delta + first, z: z + first, a: a + first, count: min(length, count - first))
+    }
+  }
+
+  @inlinable
+  func multiplyByDerivativeInPlace<T: Scalar>(
+    _ delta: UnsafeMutablePointer<T>, z: UnsafePointer<T>, a: UnsafePointer<T>, count: Int
+  ) {
     let width = T.Chunk.scalarCount
     withFormula { f in
       var i = 0
@@ -196,3 +236,9 @@ public enum Activation: String, Coded {
     }
   }
 }
+
+/// Element-wise passes over at least this many values are shared between
+/// the calling thread and the helper.
+@usableFromInline let sharedPassCount = 1 << 17
+/// Pieces a shared element-wise pass is cut into.
+@usableFromInline let sharedPassPieces = 8

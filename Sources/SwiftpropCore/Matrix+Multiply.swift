@@ -375,14 +375,32 @@ func packPanel<T: Scalar>(
   let width = KernelVector<T>.scalarCount * 2
   let columns = min(width, n - column)
   if transposeB {
-    // op(B)'s row p is column p of B: `width` values k apart, gathered into
-    // the panel's row (a loop down the panel instead would become scatter
-    // stores).
+    // op(B)'s row p is column p of B: panel column j is B's row
+    // column + j, read along memory a vector (`lanes` depth steps) at a
+    // time and written down the panel (which stays in L1). Gathering each
+    // panel row across B's rows instead reads `width` rows k apart for
+    // every depth step, and rows a multiple of 4 KiB apart share one set
+    // of the L1 cache.
     let source = b + column * k + depthStart
-    for p in 0..<depth {
-      let row = packed + p * width
-      for j in 0..<columns { row[j] = source[j * k + p] }
-      for j in columns..<width { row[j] = 0 }
+    let lanes = KernelVector<T>.scalarCount
+    for j in 0..<columns {
+      let row = source + j * k
+      var p = 0
+      while p + lanes <= depth {
+        let values = loadKernel(row + p)
+        let target = packed + p * width + j
+        for q in 0..<lanes { target[q * width] = values[q] }
+        p += lanes
+      }
+      while p < depth {
+        packed[p * width + j] = row[p]
+        p += 1
+      }
+    }
+    if columns < width {
+      for p in 0..<depth {
+        for j in columns..<width { packed[p * width + j] = 0 }
+      }
     }
     return
   }

@@ -216,6 +216,13 @@ final class OptimizerState<T: Scalar> {
   /// the current values `p` and `gradient`; `decay` is the l2 factor for
   /// weight matrices and 0 for biases. Index 0 with the count of all
   /// parameters updates all of them (the buffers are consecutive).
+  ///
+  /// From `sharedUpdateCount` values on, the array is cut into
+  /// `updateUnits` pieces at fixed places (set by `count` alone) that the
+  /// calling thread and the helper share (`runShared`): every value's
+  /// update is its own, and Σ gradient² adds the pieces' sums in piece
+  /// order, so the result does not depend on which thread ran which
+  /// piece, nor on the thread count.
   @inline(__always)
   func update(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, count: Int, index: Int,
@@ -223,15 +230,39 @@ final class OptimizerState<T: Scalar> {
     wantSquares: Bool = false
   ) -> (finite: Bool, squares: Double) {
     let offset = offsets[index]
-    let state = StateVectors<T>(
-      first: bases.first.map { UnsafePointer($0 + offset) },
-      second: bases.second.map { UnsafePointer($0 + offset) },
-      nextFirst: nextBases.first.map { $0 + offset },
-      nextSecond: nextBases.second.map { $0 + offset })
+    let first = bases.first, second = bases.second
+    let nextFirst = nextBases.first, nextSecond = nextBases.second
+    /// Values start..<start+length of the array.
+    func piece<R: UpdateRule>(_ rule: R, _ start: Int, _ length: Int) -> (finite: Bool, squares: Double) {
+      let at = offset + start
+      let state = StateVectors<T>(
+        first: first.map { UnsafePointer($0 + at) }, second: second.map { UnsafePointer($0 + at) },
+        nextFirst: nextFirst.map { $0 + at }, nextSecond: nextSecond.map { $0 + at })
+      return rule.update(
+        p + start, into: next + start, gradient: gradient + start, state: state, count: length,
+        decay: T(decay), wantSquares: wantSquares)
+    }
     func run<R: UpdateRule>(_ rule: R) -> (finite: Bool, squares: Double) {
-      rule.update(
-        p, into: next, gradient: gradient, state: state, count: count, decay: T(decay),
-        wantSquares: wantSquares)
+      if count < sharedUpdateCount { return piece(rule, 0, count) }
+      // A whole number of 64-byte lines a piece, so that the two threads
+      // never write the same cache line.
+      let line = 64 / MemoryLayout<T>.stride
+      let length = (count + updateUnits * line - 1) / (updateUnits * line) * line
+      let pieces = (count + length - 1) / length
+      return withUnsafeTemporaryAllocation(of: (Bool, Double).self, capacity: pieces) { results in
+        runShared(units: pieces) { unit in
+          let start = unit * length
+          let result = piece(rule, start, min(length, count - start))
+          (results.baseAddress! + unit).initialize(to: (result.finite, result.squares))
+        }
+        var finite = true
+        var squares = 0.0
+        for unit in 0..<pieces {
+          finite = finite && results[unit].0
+          squares += results[unit].1
+        }
+        return (finite, squares)
+      }
     }
     // The registry's dispatch, so that each rule runs specialised.
     switch kind {
@@ -241,6 +272,12 @@ final class OptimizerState<T: Scalar> {
     }
   }
 }
+
+/// Parameter arrays of at least this many values are updated by both
+/// threads (below it, waking the helper costs more than it saves).
+let sharedUpdateCount = 1 << 18
+/// Pieces a shared update is cut into.
+let updateUnits = 16
 
 /// Why one of `vectors` (`count` values each, named by `names`) contains
 /// NaN or infinity, or nil: the check every rule makes of its state.
