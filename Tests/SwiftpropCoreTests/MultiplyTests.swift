@@ -105,7 +105,9 @@ final class MultiplyTests: XCTestCase {
 
   /// C of a product large enough for two threads, with the helper thread
   /// allowed or not.
-  func product<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int, transposeA: Bool, helper: Bool) -> [T] {
+  func product<T: Scalar>(
+    _: T.Type, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool = false, helper: Bool
+  ) -> [T] {
     var generator = SeededGenerator(seed: 5)
     let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
     let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
@@ -113,9 +115,37 @@ final class MultiplyTests: XCTestCase {
     var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
     HelperThread.shared.enabled = helper
     defer { HelperThread.shared.enabled = true }
-    multiply(a, transposeA: transposeA, b, transposeB: false, into: &c, m: m, n: n, k: k,
+    multiply(a, transposeA: transposeA, b, transposeB: transposeB, into: &c, m: m, n: n, k: k,
              accumulate: false, scratch: &scratch)
     return c
+  }
+
+  /// A shared product whose A is larger than `packedBandBytes`: packed and
+  /// multiplied in bands of rows (the second band's packing waits for the
+  /// first band's products), against the plain loops and bit for bit
+  /// against the calling thread alone.
+  func testSharedProductInSeveralBands() {
+    let (m, n, k) = (700, 40, 400)
+    XCTAssertLessThan(packedBandRows(k: k, of: Double.self), m)
+    XCTAssertGreaterThanOrEqual(m * n * k, parallelProductLimit)
+    check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+    for (transposeA, transposeB) in [(false, false), (true, false), (false, true)] {
+      let two = product(
+        Double.self, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, helper: true)
+      let one = product(
+        Double.self, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, helper: false)
+      XCTAssertEqual(two.map(\.bitPattern), one.map(\.bitPattern))
+    }
+  }
+
+  /// A transposed B packed panel by panel: depths that are and are not a
+  /// whole number of vectors, a last panel narrower than the tile, and
+  /// rows of B a multiple of 4 KiB apart.
+  func testTransposedPanels() {
+    for (m, n, k) in [(40, 70, 300), (33, 45, 1024), (17, 130, 19)] {
+      check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+      check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+    }
   }
 
   func testAThreadLimitOfOneSplitsNoProduct() {

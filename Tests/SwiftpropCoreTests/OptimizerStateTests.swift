@@ -123,4 +123,54 @@ final class OptimizerStateTests: XCTestCase {
     XCTAssertEqual(after.step, 1)
     XCTAssertEqual(after.vectors, before.vectors)
   }
+
+  /// One update of `count` values (SGD with momentum, velocity 0.5) with
+  /// the helper allowed or not: the next parameters, velocity, finiteness
+  /// and Σ g².
+  func sharedUpdate(count: Int, helper: Bool, poison: Int? = nil)
+    throws -> (next: [Float], velocity: [Float], finite: Bool, squares: Double)
+  {
+    let state = try OptimizerState<Float>(kind: .sgd, counts: [count])
+    let p = (0..<count).map { Float($0 % 97) / 97 }
+    var gradient = (0..<count).map { Float($0 % 89) / 89 - 0.5 }
+    if let poison { gradient[poison] = .nan }
+    let velocity = [Float](repeating: 0.5, count: count)
+    velocity.withUnsafeBufferPointer { state.restore(step: 0, vectors: [$0.baseAddress!]) }
+    var next = [Float](repeating: 0, count: count)
+    HelperThread.shared.enabled = helper
+    defer { HelperThread.shared.enabled = true }
+    let result = next.withUnsafeMutableBufferPointer { out in
+      state.update(
+        p, into: out.baseAddress!, count: count, index: 0, gradient: gradient,
+        config: .sgd(0.1, momentum: 0.9), decay: 0, wantSquares: true)
+    }
+    state.commit()
+    let nextVelocity = Array(UnsafeBufferPointer(start: state.vectors[0][0].pointer, count: count))
+    return (next, nextVelocity, result.finite, result.squares)
+  }
+
+  /// From `sharedUpdateCount` values on the update runs in pieces the two
+  /// threads share: every value as the rule computes it alone, the same
+  /// bits either way, Σ g² within Float rounding of the exact sum, and a NaN in
+  /// the last piece still refuses the step.
+  func testASharedUpdateIsTheRuleValueByValue() throws {
+    let count = sharedUpdateCount + 37
+    let two = try sharedUpdate(count: count, helper: true)
+    let one = try sharedUpdate(count: count, helper: false)
+    XCTAssertEqual(two.next.map(\.bitPattern), one.next.map(\.bitPattern))
+    XCTAssertEqual(two.velocity.map(\.bitPattern), one.velocity.map(\.bitPattern))
+    XCTAssertEqual(two.squares.bitPattern, one.squares.bitPattern)
+    XCTAssertTrue(two.finite)
+    var exact = 0.0
+    for i in 0..<count {
+      let g = Float(i % 89) / 89 - 0.5
+      let v = 0.9 * 0.5 + g
+      XCTAssertEqual(two.velocity[i], v, "velocity \(i)")
+      XCTAssertEqual(two.next[i], Float(i % 97) / 97 - 0.1 * v, "value \(i)")
+      exact += Double(g) * Double(g)
+    }
+    // Summed in Float lanes within each piece.
+    XCTAssertEqual(two.squares, exact, accuracy: exact * 1e-4)
+    XCTAssertFalse(try sharedUpdate(count: count, helper: true, poison: count - 1).finite)
+  }
 }

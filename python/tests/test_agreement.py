@@ -169,6 +169,28 @@ def test_larger_network_uses_the_packed_kernel_and_still_agrees():
                            TOLERANCE[dtype] * 10, "weights after fit")
 
 
+@pytest.mark.parametrize("optimizer,settings", [
+    ("sgd", dict(lr=0.01, momentum=0.9)), ("adam", dict(lr=1e-3, l2=1e-3))])
+def test_wide_network_with_shared_updates_and_passes_agrees(optimizer,
+                                                            settings):
+    """Wide enough that the parameter update (more than 2**18 values) and
+    the element-wise passes (more than 2**17 values a batch) are shared
+    with the helper thread, and the products' A is packed ahead."""
+    sizes = [64, 640, 512, 4]
+    engine, numpy_net = twins(sizes, "tanh", "softmax", "cross_entropy",
+                              "float64")
+    X, y = data_for(sizes, "cross_entropy", n_samples=512, seed=2)
+    engine.fit(X, y, epochs=1, batch_size=256, optimizer=optimizer,
+               **settings)
+    numpy_net.fit(X, y, epochs=1, batch_size=256, optimizer=optimizer,
+                  **settings)
+    assert_pairs_close(engine.weights, numpy_net.weights,
+                       TOLERANCE["float64"], "weights after fit")
+    assert_close(engine.get_optimizer_state()["first"],
+                 numpy_net.get_optimizer_state()["first"],
+                 TOLERANCE["float64"] * 10, "optimizer state")
+
+
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_rmsprop_elu_and_huber_train_as_pytorch(momentum):
     """Ten steps of RMSprop on a network with ELU hidden units and the

@@ -91,6 +91,31 @@ def test_the_thread_count_does_not_change_a_bit(dtype):
     np.testing.assert_array_equal(one.predict(X), two.predict(X))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("l2", [0.0, 1e-3])
+def test_shared_updates_and_passes_do_not_change_a_bit(dtype, l2):
+    """A network wide enough that the parameter update and the element-wise
+    passes are cut into pieces the two threads share (at fixed places), and
+    the gradient norms summed piece by piece."""
+    sizes = [64, 640, 512, 4]
+    rng = np.random.default_rng(4)
+    X_wide = rng.standard_normal((512, sizes[0]))
+    Y_wide = rng.uniform(-1, 1, (512, sizes[-1]))
+    results = []
+    for count in (1, 2):
+        sp.set_num_threads(count)
+        net = sp.Network(sizes, activation="relu", dtype=dtype, seed=1)
+        history = net.fit(X_wide, Y_wide, epochs=2, batch_size=256, lr=0.01,
+                          l2=l2, momentum=0.9)
+        results.append((net, history))
+    (one, h1), (two, h2) = results
+    for (W1, b1), (W2, b2) in zip(one.weights, two.weights):
+        np.testing.assert_array_equal(W1, W2)
+        np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_array_equal(h1.loss, h2.loss)
+    np.testing.assert_array_equal(h1.grad_norms, h2.grad_norms)
+
+
 # ------------------------------------------------------------- the default
 
 def run_python(code, env=None, preexec_fn=None):
