@@ -1,10 +1,11 @@
 """How many threads the engine's matrix products may use.
 
-The engine splits a large matrix product (about 4 million multiply-adds or
-more) by column panels over the calling thread and one helper thread, so
-it uses at most ``MAXIMUM`` = 2 threads; every thread sums its panels in
-the same order as one thread would, so the setting never changes a
-result's bits. Fits of different networks in different Python threads run
+The engine shares a large matrix product (about 4 million multiply-adds or
+more), and large parameter updates and element-wise passes, between the
+calling thread and one helper thread, in units that each claims as it
+becomes free, so it uses at most ``MAXIMUM`` = 2 threads; every value is
+computed in the same order as one thread would, so the setting never
+changes a result's bits. Fits of different networks in different Python threads run
 side by side whatever the setting (the GIL is released).
 
 The limit, in order of precedence:
@@ -57,9 +58,10 @@ def get_num_threads():
 
 
 def thread_counts():
-    """``{"split_products": ..., "helper_parts": ...}``: products split in
-    two and offered to the helper thread, and parts the helper ran, since
-    the process started (the engine's own count, for tests and reports)."""
+    """``{"split_products": ..., "helper_parts": ...}``: pieces of work
+    (large products, updates, element-wise passes) offered to the helper
+    thread, and units of them the helper ran, since the process started
+    (the engine's own count, for tests and reports)."""
     _, _, split, helper = _engine.threads_info()
     return {"split_products": split, "helper_parts": helper}
 

@@ -324,15 +324,17 @@ int32_t sp_network_fit_lbfgs(int64_t handle, const void *x, const void *y, int64
                              void *context, double *loss_history, int64_t history_capacity,
                              sp_lbfgs_result *result, char *error, int64_t error_capacity);
 
-/* Threads. The engine splits a large matrix product over at most
- * *maximum threads (the calling thread and one helper); sp_threads_set
- * sets the most it may use (limit >= 1; 1 keeps every product on the
- * calling thread). The split gives every thread whole column panels of
- * the result, each summed in the same order, so the thread count never
- * changes a result's bits. *split_products counts the products split and
- * offered to the helper, *helper_parts the parts the helper ran (the
- * caller takes a part back when the helper is late), since the process
- * started. Any pointer may be NULL. */
+/* Threads. The engine shares a large matrix product (and a large
+ * parameter update or element-wise pass) over at most *maximum threads
+ * (the calling thread and one helper); sp_threads_set sets the most it may
+ * use (limit >= 1; 1 keeps all work on the calling thread). The work is
+ * cut into units (whole column panels of a product's result, fixed pieces
+ * of an array) that each thread claims as it becomes free; every value is
+ * computed in the same order whichever thread runs its unit, so the
+ * thread count never changes a result's bits. *split_products counts the
+ * pieces of work offered to the helper, *helper_parts the units the
+ * helper ran (a helper that wakes late finds them all taken), since the
+ * process started. Any pointer may be NULL. */
 int32_t sp_threads_set(int64_t limit, char *error, int64_t error_capacity);
 void sp_threads_info(int64_t *limit, int64_t *maximum, int64_t *split_products,
                      int64_t *helper_parts);
