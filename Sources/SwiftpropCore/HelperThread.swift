@@ -212,8 +212,14 @@ public final class HelperThread: @unchecked Sendable {
     pthread_mutex_lock(mutex)
     while true {
       while job == nil || nextUnit >= unitCount { pthread_cond_wait(jobPosted, mutex) }
-      guard let unit = claim(byHelper: true) else { continue }
+      // Taken before claiming: `claim` may wait for a phase, and the
+      // caller may meanwhile run every other unit and close the job (it
+      // then waits for this unit, so the closure stays valid).
       var body = job
+      guard let unit = claim(byHelper: true) else {
+        body = nil
+        continue
+      }
       pthread_mutex_unlock(mutex)
       body?(unit)
       // Drop the reference before the caller hears of it: its closure
