@@ -138,6 +138,20 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
+  /// Many shared products whose panel units wait for the packing units:
+  /// the helper may claim a unit, wait for the packing, and find the
+  /// caller done with every other unit; its unit must still run (every
+  /// result equals the calling thread's alone, to the bit).
+  func testEveryUnitRunsWhenTheHelperWaitsForAPhase() {
+    let (m, n, k) = (300, 64, 300)
+    XCTAssertGreaterThan(m * k * MemoryLayout<Float>.stride, directInputBytes)
+    let one = product(Float.self, m: m, n: n, k: k, transposeA: false, helper: false)
+    for _ in 0..<30 {
+      let two = product(Float.self, m: m, n: n, k: k, transposeA: false, helper: true)
+      XCTAssertEqual(two.map(\.bitPattern), one.map(\.bitPattern))
+    }
+  }
+
   /// A transposed B packed panel by panel: depths that are and are not a
   /// whole number of vectors, a last panel narrower than the tile, and
   /// rows of B a multiple of 4 KiB apart.
