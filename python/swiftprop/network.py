@@ -14,7 +14,8 @@ from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, METRICS,
                      STOP_REASONS, name_of)
 from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
 from ._random import new_seed
-from ._training import (EpochReporter, check_sample_weight, plan_fit,
+from ._training import (EpochReporter, advance_random_state,
+                        check_sample_weight, numpy_shuffle_state, plan_fit,
                         prepare_extras)
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
@@ -467,7 +468,7 @@ class Network(LayerStack):
             class_weight=None, metrics=None, monitor=None,
             restore_best_weights=False, callbacks=None, include_l2=False,
             count_from=1, _loss_scale=1.0, _penalty_scale=0.0,
-            _l2_per_sample=False, **optimizer_options):
+            _l2_per_sample=False, _random_state=None, **optimizer_options):
         """Train with the whole loop running in Swift.
 
         Parameters
@@ -583,6 +584,7 @@ class Network(LayerStack):
                                      **optimizer_options)
         plan = plan_fit(X.shape[0], epochs, batch_size, shuffle, verbose,
                         callback, tol, patience)
+        shuffle_state = numpy_shuffle_state(_random_state)
         VX = VY = VW = val_history = None
         if extras.validation is not None:
             VX, VY, VW = extras.validation
@@ -602,7 +604,7 @@ class Network(LayerStack):
             extras.loss_scale, extras.penalty_scale, records["lr"],
             *(records[name] if wanted[name] else None
               for name in ("accuracy", "val_accuracy", "r2", "val_r2")),
-            records["l2"] if extras.penalty_scale else None)
+            records["l2"] if extras.penalty_scale else None, shuffle_state)
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
         hooks.begin(history, val_history, records, extras)
@@ -626,6 +628,7 @@ class Network(LayerStack):
             finally:
                 requested = bool(self._stop_request)
                 self._stop_request.clear()
+                advance_random_state(_random_state, shuffle_state)
         stop_reason = name_of(STOP_REASONS, reason)
         if stop_reason == "callback" and requested:
             stop_reason = "requested"
