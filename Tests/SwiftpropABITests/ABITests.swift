@@ -338,14 +338,14 @@ final class ABITests: XCTestCase {
     var vectors: Int32 = 0
     var name = [CChar](repeating: 0, count: 64)
     XCTAssertEqual(sp_optimizer_info(Int32(SP_ADAM), &settings, &vectors, &message, 256), 0)
-    XCTAssertEqual([settings, vectors], [5, 2])
+    XCTAssertEqual([settings, vectors], [6, 2])
     var names: [String] = []
     for index in 0..<settings {
       XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), index, &name, 64), 0)
       names.append(String(cString: name))
     }
-    XCTAssertEqual(names, ["lr", "l2", "beta1", "beta2", "eps"])
-    XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), 5, &name, 64), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(names, ["lr", "l2", "beta1", "beta2", "eps", "eps_hat"])
+    XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), 6, &name, 64), Int32(SP_INVALID_ARGUMENT))
     XCTAssertEqual(
       sp_optimizer_info(Int32(SP_OPTIMIZER_COUNT), &settings, &vectors, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
