@@ -712,8 +712,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     shuffle : bool, default=True
         Reshuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
-        Draws the initial weights, the validation split and the seed of
-        the network's generator (which orders the mini-batches).
+        Draws the initial weights, the validation split and the order of
+        the mini-batches, as scikit-learn draws them (the same
+        ``random_state`` gives scikit-learn's model), and seeds the
+        network's generator for dropout masks.
     tol : float, default=1e-4
         Least improvement of the loss (or validation score) per epoch; for
         ``"lbfgs"``, the tolerance on the largest gradient component.
