@@ -649,18 +649,13 @@ extension Network {
   func evaluate(_ data: TrainingSet<T>, metrics: Metrics) throws -> (
     loss: Double, accuracy: Double, r2: Double
   ) {
-    let space = try workspace(rows: min(data.rows, inferenceBlockRows), forTraining: false)
     var sums = try MetricSums<T>(
       metrics: metrics, outputs: outputCount, loss: loss,
       targetMean: metrics.contains(.r2) ? data.targetMeans(outputs: outputCount) : nil)
     let last = layers.count - 1
-    var interrupts = InterruptPoll()  // hears Ctrl-C in loss(); fit installs no poll
     var total = 0.0
-    var start = 0
-    while start < data.rows {
-      try interrupts.check()
-      let count = min(inferenceBlockRows, data.rows - start)
-      forward(data.x + start * inputCount, rows: count, space: space)
+    // Hears Ctrl-C in loss() (fit installs no poll).
+    try forEachInferenceBlock(data.x, rows: data.rows) { start, count, space in
       let y = data.y + start * outputCount
       let weights = data.weights.map { $0 + start }
       if let weights {
@@ -678,7 +673,6 @@ extension Network {
       if !sums.isEmpty {
         sums.add(outputs: space.a[last].pointer, targets: y, weights: weights, rows: count)
       }
-      start += count
     }
     let weight = data.weights == nil ? Double(data.rows) : data.weightSum
     return (total / weight, sums.accuracy, sums.r2)
