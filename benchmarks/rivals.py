@@ -11,7 +11,8 @@
   by ``lax.scan`` over the batch orders, mini-batches by ``lax.scan``)
   compiled once by ``jax.jit``; compiled ahead of time so that the
   compile time is measured apart from the training.
-- ``digits``: scikit-learn's bundled digits, standardised, split 80/20.
+- ``digits``: scikit-learn's bundled digits, standardised, split 80/20;
+  ``wide_data``: W3's synthetic samples.
 
 Every rival starts from swiftprop's initial weights (``Network.weights``,
 ``W`` of shape ``(n_in, n_out)``), so all of them train the same function
@@ -437,3 +438,18 @@ def digits(dtype, random_state=0):
     return (np.ascontiguousarray(scaler.transform(X_train), dtype=dtype),
             np.ascontiguousarray(scaler.transform(X_test), dtype=dtype),
             y_train.astype(np.int64), y_test.astype(np.int64))
+
+
+def wide_data(samples, n_in, n_out, seed=0):
+    """W3's samples: standard-normal float32 features, labelled by a fixed
+    random linear map (the argmax of ``X @ teacher``).
+
+    Returns
+    -------
+    X : float32 ndarray of shape (samples, n_in)
+    labels : int64 ndarray of shape (samples,), values 0 ... n_out - 1
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((samples, n_in), dtype=np.float32)
+    teacher = rng.standard_normal((n_in, n_out), dtype=np.float32)
+    return X, np.argmax(X @ teacher, axis=1).astype(np.int64)

@@ -301,6 +301,7 @@ def draw(results, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print(f"(matplotlib not installed: {path} not drawn)")
         return
@@ -326,6 +327,10 @@ def draw(results, path):
             axis.axhline(1.0, color="black", linewidth=0.8)
             axis.axhline(0.95, color="red", linewidth=0.8, linestyle=":")
             axis.set_yscale("log", base=2)
+            axis.set_yticks([0.125, 0.25, 0.5, 1, 2, 4, 8])
+            axis.yaxis.set_major_formatter(
+                matplotlib.ticker.FormatStrFormatter("%g"))
+            axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             if sweep != "depth":
                 axis.set_xscale("log", base=2)
             else:

@@ -33,7 +33,8 @@ import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import JaxMLP, NumpyMLP, fit_quietly, torch_fit, torch_mlp  # noqa: E402
+from rivals import (JaxMLP, NumpyMLP, fit_quietly, torch_fit,  # noqa: E402
+                    torch_mlp, wide_data)
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
@@ -47,10 +48,7 @@ SETTLE_SECONDS = 0.5
 
 def synthetic_data(samples, seed=0):
     """``(X, labels)``: float32 features and int64 labels 0-9."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((samples, LAYERS[0]), dtype=np.float32)
-    teacher = rng.standard_normal((LAYERS[0], LAYERS[-1]), dtype=np.float32)
-    return X, np.argmax(X @ teacher, axis=1).astype(np.int64)
+    return wide_data(samples, LAYERS[0], LAYERS[-1], seed)
 
 
 def flops_per_sample(layers=LAYERS):
