@@ -198,7 +198,6 @@ def measure(threads, dtypes, sweeps, repeats):
                   f"{ratio_text(record, 'train')}, predict "
                   f"{ratio_text(record, 'predict')} "
                   f"({time.perf_counter() - started:.1f} s)", flush=True)
-            del net, train, predict
     return results
 
 
