@@ -353,6 +353,15 @@ def draw(results, path):
 
 # MARK: - Command line
 
+def save(run, path):
+    """Write a run as JSON, one line per point."""
+    points = ",\n  ".join(json.dumps(record) for record in run["results"])
+    header = {key: value for key, value in run.items() if key != "results"}
+    with open(path, "w", encoding="utf-8") as saved:
+        saved.write(json.dumps(header)[:-1] + ',\n "results": [\n  '
+                    + points + "\n]}\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -420,8 +429,7 @@ def main(argv=None):
                 with open(output.name, encoding="utf-8") as results:
                     run["results"] += json.load(results)
         run["seconds"] = time.perf_counter() - started
-        with open(args.json, "w", encoding="utf-8") as saved:
-            json.dump(run, saved, indent=1)
+        save(run, args.json)
         print(f"\nresults: {args.json} (sweep took {run['seconds']:.0f} s)")
     if args.from_json:
         for line in run["machine"]:
