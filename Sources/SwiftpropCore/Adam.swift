@@ -49,7 +49,7 @@ struct Adam: UpdateRule {
 
   var beta1, beta2, eps, stepSize, rootScale: Double
 
-  init(_ config: OptimizerConfig, step t: Int) {
+  init(_ config: borrowing OptimizerConfig, step t: Int) {
     beta1 = config.values[2]
     beta2 = config.values[3]
     eps = config.values[4]

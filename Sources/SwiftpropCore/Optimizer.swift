@@ -59,7 +59,7 @@ protocol UpdateRule {
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool
 
   /// The rule for the step number `step` (1 for the first).
-  init(_ config: OptimizerConfig, step: Int)
+  init(_ config: borrowing OptimizerConfig, step: Int)
 
   /// Writes the updated `count` values of `p` into `next` and the updated
   /// state into `state.next…`, reading the gradient and `state`; `decay`

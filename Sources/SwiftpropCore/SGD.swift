@@ -34,7 +34,7 @@ struct SGD: UpdateRule {
   var learningRate, momentum: Double
   var nesterov, lrInVelocity: Bool
 
-  init(_ config: OptimizerConfig, step: Int) {
+  init(_ config: borrowing OptimizerConfig, step: Int) {
     learningRate = config.values[0]
     momentum = config.values[2]
     nesterov = config.values[3] != 0

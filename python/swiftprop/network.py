@@ -11,7 +11,7 @@ import numpy as np
 from . import _engine, export, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, METRICS,
                      MONITORS, OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS,
-                     STOP_REASONS, name_of)
+                     SCHEDULES, STOP_REASONS, name_of)
 from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
 from ._random import new_seed
 from ._training import (EpochReporter, advance_random_state,
@@ -589,22 +589,29 @@ class Network(LayerStack):
         if extras.validation is not None:
             VX, VY, VW = extras.validation
             val_history = np.full(plan.epochs, np.nan)
-        records = {name: np.full(plan.epochs, np.nan)
-                   for name in ("lr", "accuracy", "val_accuracy", "r2",
-                                "val_r2", "l2")}
         metric_bits = sum(METRICS[name] for name in extras.metrics)
         monitor_code = -1 if extras.monitor is None else MONITORS[
             extras.monitor]
         wanted = {name: name.removeprefix("val_") in extras.metrics
                   and (VX is not None or not name.startswith("val_"))
                   for name in ("accuracy", "val_accuracy", "r2", "val_r2")}
+        # A rate nothing can change is recorded as one number.
+        rate_fixed = (schedule[0] == SCHEDULES["constant"] and schedule[2] == 0
+                      and extras.rate_function is None and not hooks)
+        wanted["lr"] = not rate_fixed
+        wanted["l2"] = bool(extras.penalty_scale)
+        # Only the records this fit fills: a long fit of a tiny network
+        # spends more time faulting in fresh pages than training.
+        records = {name: np.full(plan.epochs, np.nan)
+                   for name, want in wanted.items() if want}
         engine_extras = (
             extras.weights, VW, schedule, monitor_code,
             int(extras.restore_best), metric_bits, int(extras.l2_per_sample),
-            extras.loss_scale, extras.penalty_scale, records["lr"],
-            *(records[name] if wanted[name] else None
-              for name in ("accuracy", "val_accuracy", "r2", "val_r2")),
-            records["l2"] if extras.penalty_scale else None, shuffle_state)
+            extras.loss_scale, extras.penalty_scale,
+            *(records.get(name) for name in ("lr", "accuracy",
+                                             "val_accuracy", "r2", "val_r2",
+                                             "l2")),
+            shuffle_state)
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
         hooks.begin(history, val_history, records, extras)
@@ -637,7 +644,8 @@ class Network(LayerStack):
                                      "val_r2") if wanted[name]}
         result = History(history[:done],
                          () if val_history is None else val_history[:done],
-                         stop_reason, norms[:done], records["lr"][:done],
+                         stop_reason, norms[:done],
+                         base_lr if rate_fixed else records["lr"][:done],
                          metrics_done, best_epoch if best_epoch >= 0 else None,
                          records["l2"][:done] if extras.penalty_scale else ())
         hooks.end(result)
