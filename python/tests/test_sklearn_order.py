@@ -274,3 +274,27 @@ def test_estimators_are_scikit_learns_number_for_number(kind, settings):
     np.testing.assert_allclose(theirs.loss_curve_, mine.loss_curve_,
                                rtol=1e-9)
 
+
+
+@pytest.mark.parametrize("seeded", ["int", "RandomState"])
+def test_partial_fit_follows_scikit_learn(seeded):
+    """partial_fit restarts an int random_state every call and continues a
+    RandomState instance, as scikit-learn does: four calls give its
+    weights."""
+    sklearn_nn = pytest.importorskip("sklearn.neural_network")
+    from sklearn.datasets import load_digits
+    from swiftprop import sklearn as ours
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400] / 16.0, y[:400]
+    models = []
+    for module in (sklearn_nn, ours):
+        state = 0 if seeded == "int" else np.random.RandomState(4)
+        model = module.MLPClassifier(hidden_layer_sizes=(9,), batch_size=50,
+                                     random_state=state)
+        for _ in range(4):
+            model.partial_fit(X, y, classes=np.arange(10))
+        models.append(model)
+    theirs, mine = models
+    for a, b in zip(theirs.coefs_ + theirs.intercepts_,
+                    mine.coefs_ + mine.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
