@@ -9,9 +9,17 @@ OpenMP read their thread counts from the environment when they load::
     import numpy as np  # noqa: E402  (after the thread pinning)
 
 This module itself imports neither NumPy nor any rival library at import
-time. scikit-learn and PyTorch are optional: ``optional_import`` returns
-``None`` for a missing one, and the tables show it as
-``skipped (not installed)``.
+time. scikit-learn, PyTorch and JAX are optional: ``optional_import``
+(``import_jax`` for JAX) returns ``None`` for a missing one, and the tables
+show it as ``skipped (not installed)``.
+
+One thread means one core: ``pin_threads(1)`` also binds the process to
+one CPU (``os.sched_setaffinity``), because XLA sizes its thread pool by
+the CPUs a process may use and ignores the older ``XLA_FLAGS`` thread
+options (measured with jax 0.10: ``--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1`` still ran a product on several threads;
+bound to one CPU it ran on one). ``describe_threads`` measures how many
+threads XLA keeps busy, so every table says it.
 
 Timing protocol (``run_rounds``): one untimed warm-up call per library, then
 ``repeats`` rounds; each round times every library once, in the order they
@@ -35,7 +43,7 @@ import timeit
 from dataclasses import dataclass, field
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    "MKL_NUM_THREADS")
+                    "MKL_NUM_THREADS", "SWIFTPROP_NUM_THREADS")
 REFERENCE = "swiftprop"
 MIN_REPEATS = 3
 
@@ -43,17 +51,24 @@ MIN_REPEATS = 3
 # MARK: - Threads and optional libraries
 
 def pin_threads(threads):
-    """Set the BLAS/OpenMP thread variables to ``threads`` for this process.
+    """Pin this process to ``threads`` threads and, for 1, to one CPU.
 
-    Must run before NumPy (or PyTorch) is imported; raises ``RuntimeError``
-    otherwise, since the libraries would already have read the variables.
+    Sets the BLAS/OpenMP/swiftprop thread variables; with fewer threads
+    than usable CPUs, also binds the process to the first ``threads`` of
+    them (XLA's thread pool follows the affinity, not a variable). Must
+    run before NumPy, PyTorch or JAX is imported; raises ``RuntimeError``
+    otherwise, since the libraries would already have read the settings.
     PyTorch's intra-op pool is set by ``configure_torch``.
     """
-    if "numpy" in sys.modules or "torch" in sys.modules:
-        raise RuntimeError("pin_threads must run before NumPy or PyTorch "
-                           "is imported")
+    if any(name in sys.modules for name in ("numpy", "torch", "jax")):
+        raise RuntimeError("pin_threads must run before NumPy, PyTorch or "
+                           "JAX is imported")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+    if hasattr(os, "sched_getaffinity"):
+        usable = sorted(os.sched_getaffinity(0))
+        if threads < len(usable):
+            os.sched_setaffinity(0, usable[:threads])
 
 
 def thread_environment(threads, base=None):
@@ -78,8 +93,58 @@ def configure_torch(torch, threads):
         torch.set_num_threads(threads)
 
 
-def describe_threads(torch=None):
-    """One line: the thread variables, the thread pools as loaded, PyTorch's.
+def import_jax():
+    """``jax`` with 64-bit types enabled, or ``None`` when not installed.
+
+    ``jax_enable_x64`` keeps float64 arrays float64 (without it JAX
+    silently computes in float32); float32 arrays stay float32.
+    """
+    jax = optional_import("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def busy_threads(function, share=0.25):
+    """Threads of this process that ran for at least ``share`` of the
+    busiest one's CPU time while ``function()`` ran (Linux; else ``None``).
+
+    Counting per-thread CPU time (``/proc/self/task/*/stat``) is not
+    disturbed by other processes on the machine, as wall time is.
+    """
+    def cpu_ticks():
+        ticks = {}
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks[task] = int(fields[11]) + int(fields[12])
+        return ticks
+    if not os.path.isdir("/proc/self/task"):
+        return None
+    before = cpu_ticks()
+    function()
+    after = cpu_ticks()
+    used = [after[task] - before.get(task, 0) for task in after]
+    busiest = max(used)
+    return sum(1 for ticks in used if busiest and ticks >= share * busiest)
+
+
+def jax_threads(jax):
+    """Threads XLA keeps busy in float32 1024 x 1024 products."""
+    jnp = jax.numpy
+    a = jnp.ones((1024, 1024), jnp.float32)
+    product = jax.jit(lambda a: a @ a @ a @ a)
+    product(a).block_until_ready()
+    return busy_threads(
+        lambda: [product(a).block_until_ready() for _ in range(8)])
+
+
+def describe_threads(torch=None, jax=None):
+    """One line: the thread variables, the thread pools as loaded, PyTorch's,
+    the CPUs the process may use and the threads XLA was measured to use.
 
     The pools are those ``threadpoolctl`` finds (NumPy's and SciPy's
     OpenBLAS, PyTorch's and scikit-learn's OpenMP), as ``api x count:
@@ -96,6 +161,10 @@ def describe_threads(torch=None):
                   for (api, threads), count in sorted(pools.items())]
     if torch is not None:
         parts.append(f"torch intra-op: {torch.get_num_threads()}")
+    if hasattr(os, "sched_getaffinity"):
+        parts.append(f"CPUs bound: {len(os.sched_getaffinity(0))}")
+    if jax is not None:
+        parts.append(f"jax busy threads (measured): {jax_threads(jax)}")
     return "threads: " + "; ".join(parts)
 
 
@@ -117,6 +186,7 @@ def describe_machine():
     import swiftprop as sp
     sklearn = optional_import("sklearn")
     torch = optional_import("torch")
+    jax = optional_import("jax")
     usable = len(os.sched_getaffinity(0)) if hasattr(
         os, "sched_getaffinity") else os.cpu_count()
     now = datetime.datetime.now().astimezone()
@@ -125,7 +195,8 @@ def describe_machine():
                 f"scikit-learn {sklearn.__version__}" if sklearn
                 else "scikit-learn: not installed",
                 f"PyTorch {torch.__version__}" if torch
-                else "PyTorch: not installed"]
+                else "PyTorch: not installed",
+                f"JAX {jax.__version__}" if jax else "JAX: not installed"]
     return [f"date: {now:%Y-%m-%d %H:%M %Z}",
             f"machine: {cpu_model()}, {os.cpu_count()} logical cores "
             f"({usable} usable), {platform.system()} {platform.machine()}",
@@ -302,10 +373,10 @@ def parse_arguments(parser, argv=None):
     return args
 
 
-def print_header(args, torch=None):
+def print_header(args, torch=None, jax=None):
     """The machine (unless ``--no-machine``) and the thread counts."""
     if not args.no_machine:
         for line in describe_machine():
             print(line)
-    print(describe_threads(torch))
+    print(describe_threads(torch, jax))
     sys.stdout.flush()

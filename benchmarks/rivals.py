@@ -6,13 +6,20 @@
   (whole-batch matrix products, in-place element-wise work), not a
   tutorial's loop.
 - ``torch_mlp`` / ``torch_fit``: the same network and loop in PyTorch.
-- ``digits``: scikit-learn's bundled digits, standardised, split 80/20.
+- ``JaxMLP``: the same network in JAX, the way a careful JAX user writes
+  it: the gradient from ``jax.grad``, and the whole training loop (epochs
+  by ``lax.scan`` over the batch orders, mini-batches by ``lax.scan``)
+  compiled once by ``jax.jit``; compiled ahead of time so that the
+  compile time is measured apart from the training.
+- ``digits``: scikit-learn's bundled digits, standardised, split 80/20;
+  ``wide_data``: W3's synthetic samples.
 
 Every rival starts from swiftprop's initial weights (``Network.weights``,
 ``W`` of shape ``(n_in, n_out)``), so all of them train the same function
 from the same point. Import this module only after ``common.pin_threads``.
 """
 
+import time
 import warnings
 
 import numpy as np
@@ -202,6 +209,213 @@ def torch_weights(model):
              layer.bias.detach().numpy().copy()) for layer in linears]
 
 
+# MARK: - JAX
+
+class JaxMLP:
+    """A fully-connected network trained by a loop compiled with XLA.
+
+    Parameters
+    ----------
+    jax : module
+        ``jax``, imported by ``common.import_jax`` (threads pinned, 64-bit
+        types enabled so that float64 stays float64).
+    weights : list of (W, b)
+        Initial weights, ``W`` of shape ``(n_in, n_out)``; converted to
+        ``dtype``.
+    dtype : numpy dtype
+    hidden : {"relu", "sigmoid"}
+        Activation after every hidden layer.
+    loss : {"cross_entropy", "mse"}
+        ``cross_entropy``: softmax output, mean over rows of
+        -sum(t * log softmax(z)), targets given as labels;
+        ``mse``: sigmoid output, mean over every element of (a - y)^2.
+    optimizer : {"sgd", "adam"}
+        Plain SGD, or Adam with PyTorch's update (as ``NumpyMLP``).
+    lr : float
+    """
+
+    def __init__(self, jax, weights, dtype, hidden="relu",
+                 loss="cross_entropy", optimizer="sgd", lr=0.01):
+        self.jax = jax
+        self.dtype = np.dtype(dtype)
+        self.reset(weights)
+        self.hidden, self.loss, self.optimizer = hidden, loss, optimizer
+        self.lr = lr
+        self.compile_seconds = 0.0
+        self._trainers = {}
+        self._predictors = {}
+
+    def reset(self, weights):
+        """Start again from ``weights`` (the compiled functions are kept)."""
+        jnp = self.jax.numpy
+        self.params = [(jnp.asarray(np.asarray(W, dtype=self.dtype)),
+                        jnp.asarray(np.asarray(b, dtype=self.dtype)))
+                       for W, b in weights]
+
+    # The mathematics, traced once by jax.jit.
+
+    def _forward(self, params, X):
+        """The output layer's pre-activation ``z``."""
+        nn = self.jax.nn
+        hidden = nn.relu if self.hidden == "relu" else nn.sigmoid
+        a = X
+        for W, b in params[:-1]:
+            a = hidden(a @ W + b)
+        W, b = params[-1]
+        return a @ W + b
+
+    def _output(self, params, X):
+        z = self._forward(params, X)
+        if self.loss == "cross_entropy":
+            return self.jax.nn.softmax(z, axis=1)
+        return self.jax.nn.sigmoid(z)
+
+    def _objective(self, params, X, T):
+        jnp = self.jax.numpy
+        z = self._forward(params, X)
+        if self.loss == "cross_entropy":
+            log_p = self.jax.nn.log_softmax(z, axis=1)
+            return -jnp.mean(jnp.sum(T * log_p, axis=1))
+        return jnp.mean((self.jax.nn.sigmoid(z) - T) ** 2)
+
+    def _step(self, state, X, T):
+        """One update on the batch ``(X, T)``; ``state`` is
+        ``(params, step, moments)``."""
+        jax, jnp = self.jax, self.jax.numpy
+        params, step, moments = state
+        grads = jax.grad(self._objective)(params, X, T)
+        if self.optimizer == "sgd":
+            params = jax.tree_util.tree_map(lambda p, g: p - self.lr * g,
+                                            params, grads)
+            return params, step, moments
+        beta1, beta2 = ADAM_BETAS
+        step = step + 1
+        first, second = moments
+        first = jax.tree_util.tree_map(
+            lambda m, g: beta1 * m + (1 - beta1) * g, first, grads)
+        second = jax.tree_util.tree_map(
+            lambda v, g: beta2 * v + (1 - beta2) * g * g, second, grads)
+        step_size = self.lr / (1 - beta1 ** step)
+        root_correction = jnp.sqrt(1 - beta2 ** step)
+        params = jax.tree_util.tree_map(
+            lambda p, m, v: p - step_size * m
+            / (jnp.sqrt(v) / root_correction + ADAM_EPS),
+            params, first, second)
+        return params, step, (first, second)
+
+    def _train(self, params, X, T, orders, batch_size):
+        """Every epoch of a fit: ``orders`` has one row order per epoch.
+
+        Full batches run under ``lax.scan``; a last, smaller batch (as
+        the other rivals take it) is one more step with its own shape.
+        """
+        jax, jnp = self.jax, self.jax.numpy
+        n = X.shape[0]
+        full, rest = divmod(n, batch_size)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        moments = (zeros, zeros) if self.optimizer == "adam" else ()
+        step = jnp.zeros((), self.dtype)
+
+        def batch(state, pair):
+            return self._step(state, *pair), None
+
+        def epoch(state, order):
+            X_epoch, T_epoch = X[order], T[order]
+            if full:
+                stacked = (X_epoch[:full * batch_size].reshape(
+                    full, batch_size, X.shape[1]),
+                    T_epoch[:full * batch_size].reshape(
+                        full, batch_size, T.shape[1]))
+                state, _ = jax.lax.scan(batch, state, stacked)
+            if rest:
+                state = self._step(state, X_epoch[full * batch_size:],
+                                   T_epoch[full * batch_size:])
+            return state, None
+
+        state, _ = jax.lax.scan(epoch, (params, step, moments), orders)
+        return state[0]
+
+    def _train_in_order(self, params, X, T, epochs):
+        """Full-batch gradient descent, ``epochs`` steps by
+        ``lax.fori_loop`` (no shuffling: W1)."""
+        jax, jnp = self.jax, self.jax.numpy
+        state = (params, jnp.zeros((), self.dtype), ())
+        state = jax.lax.fori_loop(
+            0, epochs, lambda _, state: self._step(state, X, T), state)
+        return state[0]
+
+    # Compiled once per shape, ahead of time.
+
+    def compile_fit(self, X, targets, epochs, batch_size=None):
+        """Compile the fit for these shapes; returns the seconds it took.
+
+        ``batch_size=None``: full-batch steps in order, else mini-batches
+        reshuffled every epoch.
+        """
+        key = (X.shape, targets.shape, epochs, batch_size)
+        if key not in self._trainers:
+            jax, jnp = self.jax, self.jax.numpy
+            T = self._targets(targets)
+            start = time.perf_counter()
+            if batch_size is None:
+                compiled = jax.jit(self._train_in_order,
+                                   static_argnums=3).lower(
+                    self.params, jnp.asarray(X), T, epochs).compile()
+            else:
+                orders = jnp.zeros((epochs, len(X)), jnp.int32)
+                compiled = jax.jit(self._train, static_argnums=4).lower(
+                    self.params, jnp.asarray(X), T, orders,
+                    batch_size).compile()
+            self.compile_seconds = time.perf_counter() - start
+            self._trainers[key] = compiled
+        return self.compile_seconds
+
+    def fit(self, X, targets, epochs, batch_size=None, seed=0):
+        """Train in place; returns ``self``. ``targets`` are labels (cross
+        entropy) or a target matrix (mse). Rows are reshuffled every epoch
+        with ``numpy.random.default_rng(seed)``, as ``NumpyMLP`` does."""
+        jnp = self.jax.numpy
+        self.compile_fit(X, targets, epochs, batch_size)
+        compiled = self._trainers[(X.shape, targets.shape, epochs,
+                                   batch_size)]
+        T = self._targets(targets)
+        if batch_size is None:
+            params = compiled(self.params, jnp.asarray(X), T)
+        else:
+            rng = np.random.default_rng(seed)
+            orders = np.stack([rng.permutation(len(X))
+                               for _ in range(epochs)]).astype(np.int32)
+            params = compiled(self.params, jnp.asarray(X), T,
+                              jnp.asarray(orders))
+        self.params = self.jax.block_until_ready(params)
+        return self
+
+    def _targets(self, targets):
+        jnp = self.jax.numpy
+        if self.loss == "cross_entropy":
+            n_out = self.params[-1][0].shape[1]
+            return jnp.asarray(np.eye(n_out, dtype=self.dtype)[targets])
+        return jnp.asarray(np.asarray(targets, dtype=self.dtype))
+
+    def compile_predict(self, X):
+        """Compile ``predict`` for ``X``'s shape; returns the seconds."""
+        start = time.perf_counter()
+        self._predictors[X.shape] = self.jax.jit(self._output).lower(
+            self.params, self.jax.numpy.asarray(X)).compile()
+        return time.perf_counter() - start
+
+    def predict(self, X):
+        """The network's output (softmax or sigmoid) as a NumPy array."""
+        if X.shape not in self._predictors:
+            self.compile_predict(X)
+        return np.asarray(self._predictors[X.shape](self.params, X))
+
+    @property
+    def weights(self):
+        """``[(W, b), ...]`` as NumPy arrays."""
+        return [(np.asarray(W), np.asarray(b)) for W, b in self.params]
+
+
 # MARK: - Data
 
 def digits(dtype, random_state=0):
@@ -224,3 +438,18 @@ def digits(dtype, random_state=0):
     return (np.ascontiguousarray(scaler.transform(X_train), dtype=dtype),
             np.ascontiguousarray(scaler.transform(X_test), dtype=dtype),
             y_train.astype(np.int64), y_test.astype(np.int64))
+
+
+def wide_data(samples, n_in, n_out, seed=0):
+    """W3's samples: standard-normal float32 features, labelled by a fixed
+    random linear map (the argmax of ``X @ teacher``).
+
+    Returns
+    -------
+    X : float32 ndarray of shape (samples, n_in)
+    labels : int64 ndarray of shape (samples,), values 0 ... n_out - 1
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((samples, n_in), dtype=np.float32)
+    teacher = rng.standard_normal((n_in, n_out), dtype=np.float32)
+    return X, np.argmax(X @ teacher, axis=1).astype(np.int64)

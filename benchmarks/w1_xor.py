@@ -21,6 +21,9 @@ scikit-learn:
   different network.
 - ``PyTorch``: ``nn.Linear``/``nn.Sigmoid``/``nn.MSELoss``/``optim.SGD``,
   the tutorial's loop.
+- ``JAX``: ``JaxMLP`` of ``rivals.py``, the 10000 steps compiled as one
+  ``lax.fori_loop`` (``jax.grad`` of the same loss); its compile time,
+  paid once per shape, is in the note and not in the timing.
 
     python benchmarks/w1_xor.py [--quick] [--repeats N]
 """
@@ -35,10 +38,11 @@ import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import fit_quietly, torch_mlp  # noqa: E402
+from rivals import JaxMLP, fit_quietly, torch_mlp  # noqa: E402
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
+jax = common.import_jax()
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
@@ -194,6 +198,23 @@ def entries(epochs):
         result.append(Entry("PyTorch", torch_job))
     else:
         result.append(skipped("PyTorch", "torch"))
+
+    if jax is not None:
+        model = JaxMLP(jax, initial, np.float64, hidden="sigmoid",
+                       loss="mse", optimizer="sgd", lr=LR)
+        seconds = model.compile_fit(X, Y, epochs)
+
+        def jax_job(repetition):
+            model.reset(initial)
+
+            def job():
+                model.fit(X, Y, epochs)
+                return forward_loss(model.weights, X, Y)
+            return job
+        result.append(Entry("JAX (compiled loop)", jax_job,
+                            note=f"compile {seconds:.2f} s, not timed"))
+    else:
+        result.append(skipped("JAX (compiled loop)", "jax"))
     return result
 
 
@@ -204,7 +225,7 @@ def main(argv=None):
                         "--quick)")
     args = common.parse_arguments(parser, argv)
     epochs = args.epochs or (1000 if args.quick else 10000)
-    common.print_header(args, torch)
+    common.print_header(args, torch, jax)
     common.configure_torch(torch, THREADS)
     table = entries(epochs)
     common.run_rounds(table, args.repeats)

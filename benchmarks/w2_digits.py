@@ -9,8 +9,10 @@ Figures: seconds per fit (min/median/max over the seeds) and test accuracy
 (median over the seeds).
 
 Rivals: ``MLPClassifier`` (its own initialisation and batching), the
-vectorised ``NumpyMLP`` of ``rivals.py`` and PyTorch, both of those
-starting from swiftprop's initial weights for the same seed.
+vectorised ``NumpyMLP`` of ``rivals.py``, PyTorch and ``JaxMLP`` (the 30
+epochs compiled as one ``lax.scan`` over epochs of ``lax.scan`` over
+batches, in NumPy's batch order; compile time in the note, not timed), the
+last three starting from swiftprop's initial weights for the same seed.
 
     python benchmarks/w2_digits.py [--quick] [--repeats N] [--dtype D]
 """
@@ -26,10 +28,12 @@ import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import NumpyMLP, digits, fit_quietly, torch_fit, torch_mlp  # noqa: E402
+from rivals import (JaxMLP, NumpyMLP, digits, fit_quietly,  # noqa: E402
+                    torch_fit, torch_mlp)
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
+jax = common.import_jax()
 
 LAYERS = [64, 128, 10]
 BATCH = 32
@@ -118,6 +122,24 @@ def entries(dtype, epochs, data):
     else:
         result.append(skipped("PyTorch", "torch"))
 
+    if jax is not None:
+        model = JaxMLP(jax, swiftprop_network(name, 0).weights, dtype,
+                       optimizer="adam", lr=LR)
+        seconds = model.compile_fit(X_train, y_train, epochs, BATCH)
+
+        def jax_job(repetition):
+            seed = seed_of(repetition)
+            model.reset(swiftprop_network(name, seed).weights)
+
+            def job():
+                model.fit(X_train, y_train, epochs, BATCH, seed)
+                return model.predict
+            return job
+        result.append(Entry("JAX (compiled loop)", jax_job,
+                            note=f"compile {seconds:.2f} s, not timed"))
+    else:
+        result.append(skipped("JAX (compiled loop)", "jax"))
+
     for entry in result:
         entry.extra["X_test"], entry.extra["y_test"] = X_test, y_test
     return result
@@ -137,7 +159,7 @@ def main(argv=None):
                         default="both")
     args = common.parse_arguments(parser, argv)
     epochs = args.epochs or (3 if args.quick else 30)
-    common.print_header(args, torch)
+    common.print_header(args, torch, jax)
     if sklearn is None:
         print("\nW2 digits: skipped (scikit-learn not installed; it ships "
               "the data set)")

@@ -11,8 +11,10 @@ handed down).
 
 Rivals: the vectorised ``NumpyMLP`` of ``rivals.py`` (OpenBLAS on 2
 threads), ``MLPClassifier`` (sgd, batch 256, ``max_iter=1``, no momentum;
-its own initialisation) and PyTorch on 2 intra-op threads; NumPy and
-PyTorch start from swiftprop's initial weights.
+its own initialisation), PyTorch on 2 intra-op threads and ``JaxMLP``
+(the epoch's 64 steps compiled as one ``lax.scan``; compile time in the
+note, not timed); NumPy, PyTorch and JAX start from swiftprop's initial
+weights.
 
 Every timed call is preceded by a short pause so that the worker threads
 of the library timed before (OpenBLAS and OpenMP spin-wait after their
@@ -31,10 +33,12 @@ import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import NumpyMLP, fit_quietly, torch_fit, torch_mlp  # noqa: E402
+from rivals import (JaxMLP, NumpyMLP, fit_quietly, torch_fit,  # noqa: E402
+                    torch_mlp, wide_data)
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
+jax = common.import_jax()
 
 LAYERS = [784, 1024, 1024, 10]
 BATCH = 256
@@ -44,10 +48,7 @@ SETTLE_SECONDS = 0.5
 
 def synthetic_data(samples, seed=0):
     """``(X, labels)``: float32 features and int64 labels 0-9."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((samples, LAYERS[0]), dtype=np.float32)
-    teacher = rng.standard_normal((LAYERS[0], LAYERS[-1]), dtype=np.float32)
-    return X, np.argmax(X @ teacher, axis=1).astype(np.int64)
+    return wide_data(samples, LAYERS[0], LAYERS[-1], seed)
 
 
 def flops_per_sample(layers=LAYERS):
@@ -99,6 +100,18 @@ def entries(X, labels):
         result.append(Entry(f"PyTorch ({THREADS} threads)", torch_job))
     else:
         result.append(skipped("PyTorch", "torch"))
+
+    if jax is not None:
+        model = JaxMLP(jax, initial, np.float32, optimizer="sgd", lr=LR)
+        seconds = model.compile_fit(X, labels, 1, BATCH)
+
+        def jax_job(repetition):
+            model.reset(initial)
+            return lambda: model.fit(X, labels, 1, BATCH, seed=0)
+        result.append(Entry(f"JAX, compiled ({THREADS} threads)", jax_job,
+                            note=f"compile {seconds:.2f} s, not timed"))
+    else:
+        result.append(skipped("JAX, compiled", "jax"))
     return result
 
 
@@ -109,7 +122,7 @@ def main(argv=None):
                         "--quick)")
     args = common.parse_arguments(parser, argv)
     samples = args.samples or (2048 if args.quick else 16384)
-    common.print_header(args, torch)
+    common.print_header(args, torch, jax)
     common.configure_torch(torch, THREADS)
     X, labels = synthetic_data(samples)
     table = entries(X, labels)

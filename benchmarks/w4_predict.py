@@ -11,7 +11,10 @@ Rivals: a NumPy forward pass (``NumpyMLP.predict``: two products, in-place
 ReLU and softmax), scikit-learn's ``MLPClassifier`` fitted briefly and then
 given the weights through ``coefs_``/``intercepts_`` (``predict_proba``,
 the same output as swiftprop's ``predict``, and ``predict``, which adds the
-argmax), and PyTorch under ``no_grad`` (NumPy in, softmax, NumPy out).
+argmax), PyTorch under ``no_grad`` (NumPy in, softmax, NumPy out) and
+JAX (``JaxMLP.predict``: the forward pass and softmax compiled by
+``jax.jit`` for each input shape, NumPy in and out; the compile time is in
+the note, not timed).
 
     python benchmarks/w4_predict.py [--quick] [--repeats N] [--dtype D]
 """
@@ -26,10 +29,11 @@ import numpy as np  # noqa: E402
 
 import swiftprop as sp  # noqa: E402
 from common import Entry, skipped  # noqa: E402
-from rivals import NumpyMLP, digits, fit_quietly, torch_mlp  # noqa: E402
+from rivals import JaxMLP, NumpyMLP, digits, fit_quietly, torch_mlp  # noqa: E402
 
 sklearn = common.optional_import("sklearn")
 torch = common.optional_import("torch")
+jax = common.import_jax()
 
 LAYERS = [64, 128, 10]
 TRAINING_EPOCHS = 5
@@ -76,7 +80,20 @@ def predictors(net, data):
         functions["PyTorch (no_grad)"] = torch_predict
     else:
         missing["PyTorch"] = "torch"
+    if jax is not None:
+        functions["JAX (jit)"] = JaxMLP(jax, weights, net.dtype).predict
+    else:
+        missing["JAX (jit)"] = "jax"
     return functions, missing
+
+
+def compile_seconds(functions, X):
+    """``{name: note}`` with JAX's compile time for ``X``'s shape."""
+    if "JAX (jit)" not in functions:
+        return {}
+    model = functions["JAX (jit)"].__self__
+    return {"JAX (jit)": f"compile {model.compile_predict(X):.2f} s, "
+                         "not timed"}
 
 
 def check_agreement(functions, X, y_test):
@@ -97,7 +114,7 @@ def check_agreement(functions, X, y_test):
     return differences
 
 
-def entries(functions, missing, X):
+def entries(functions, missing, X, notes):
     result = []
     for name, function in functions.items():
         calls = common.calls_per_repetition(lambda: function(X),
@@ -105,7 +122,7 @@ def entries(functions, missing, X):
 
         def make(repetition, function=function, calls=calls):
             return common.call_loop(lambda: function(X), calls)
-        entry = Entry(name, make)
+        entry = Entry(name, make, note=notes.get(name, ""))
         entry.extra["calls"] = calls
         result.append(entry)
     for name, library in missing.items():
@@ -118,7 +135,7 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=("float32", "float64", "both"),
                         default="both")
     args = common.parse_arguments(parser, argv)
-    common.print_header(args, torch)
+    common.print_header(args, torch, jax)
     if sklearn is None:
         print("\nW4 predict: skipped (scikit-learn not installed; it ships "
               "the data set)")
@@ -135,8 +152,9 @@ def main(argv=None):
         functions, missing = predictors(net, data)
         for rows in ROWS:
             X = np.ascontiguousarray(data[1][:rows])
+            notes = compile_seconds(functions, X)
             differences = check_agreement(functions, X, data[3][:rows])
-            table = entries(functions, missing, X)
+            table = entries(functions, missing, X, notes)
             common.run_rounds(table, args.repeats)
             for entry in table:
                 if not entry.skipped:

@@ -593,6 +593,7 @@ public func sp_network_fit(
       history.r2 = try extras.r2_history?.matrix(1, capacity)
       history.validationR2 = try extras.val_r2_history?.matrix(1, capacity)
       history.penalty = try extras.l2_history?.matrix(1, capacity)
+      history.numpyShuffle = extras.numpy_shuffle_state
     }
     let handler: (FitEvent) -> FitControl = { event in
       guard let callback else { return .proceed }

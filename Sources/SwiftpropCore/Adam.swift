@@ -9,16 +9,26 @@
 /// square root and one division per value, in the order of operations the
 /// Python reference has (so that Float and Double runs match NumPy's).
 ///
-/// Settings: "beta1", "beta2" in [0, 1), "eps" > 0. State: the moments m, v.
+/// With "eps_hat" = 1, ε is Kingma and Ba's ε̂ (their section 2's note,
+/// the form of Keras, TensorFlow and scikit-learn): added to √v before the
+/// bias correction, p −= lr_t · m / (√v + ε̂) with
+/// lr_t = lr · √(1−β₂ᵗ) / (1−β₁ᵗ); the same pass with rootScale 1. (The two
+/// differ where √v is as small as ε: for a parameter whose gradient is
+/// nearly zero.)
+///
+/// Settings: "beta1", "beta2" in [0, 1), "eps" > 0, "eps_hat" 0 or 1.
+/// State: the moments m, v.
 struct Adam: UpdateRule {
-  static let settingNames = ["beta1", "beta2", "eps"]
+  static let settingNames = ["beta1", "beta2", "eps", "eps_hat"]
   static let stateVectors = 2
 
   static func problem(_ config: OptimizerConfig) -> String? {
     if let problem = OptimizerConfig.outside("beta1", config.values[2], 0, 1) { return problem }
     if let problem = OptimizerConfig.outside("beta2", config.values[3], 0, 1) { return problem }
     let eps = config.values[4]
-    return eps > 0 ? nil : "eps must be > 0, got \(eps)"
+    if !(eps > 0) { return "eps must be > 0, got \(eps)" }
+    let hat = config.values[5]
+    return hat == 0 || hat == 1 ? nil : "eps_hat must be 0 or 1, got \(hat)"
   }
 
   /// The moments must be finite, and the second moment, an average of
@@ -39,12 +49,18 @@ struct Adam: UpdateRule {
 
   var beta1, beta2, eps, stepSize, rootScale: Double
 
-  init(_ config: OptimizerConfig, step t: Int) {
+  init(_ config: borrowing OptimizerConfig, step t: Int) {
     beta1 = config.values[2]
     beta2 = config.values[3]
     eps = config.values[4]
-    stepSize = config.values[0] / (1 - pow(beta1, Double(t)))
-    rootScale = 1 / (1 - pow(beta2, Double(t))).squareRoot()
+    let correction2 = (1 - pow(beta2, Double(t))).squareRoot()
+    if config.values[5] == 1 {
+      stepSize = config.values[0] * correction2 / (1 - pow(beta1, Double(t)))
+      rootScale = 1
+    } else {
+      stepSize = config.values[0] / (1 - pow(beta1, Double(t)))
+      rootScale = 1 / correction2
+    }
   }
 
   /// Float: 16 lanes at a time, with both sums in the pass, up to the last

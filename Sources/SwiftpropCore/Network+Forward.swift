@@ -35,6 +35,23 @@ extension Network {
   }
 
   func predict(_ x: UnsafePointer<T>, rows: Int, into output: UnsafeMutablePointer<T>) throws {
+    let last = layers.count - 1
+    try forEachInferenceBlock(x, rows: rows) { start, count, space in
+      (output + start * outputCount).update(from: space.a[last].pointer, count: count * outputCount)
+    }
+  }
+
+  /// The forward pass over the `rows` samples of `x` in blocks of at most
+  /// `inferenceBlockRows` rows (so the workspace stays small however many
+  /// rows come), calling `body(start, count, space)` after each block's
+  /// pass with the block's z and a in `space`. Rows are independent, so
+  /// the values are those of one pass over all rows. The installed
+  /// interrupt poll (Ctrl-C) is heard before each block.
+  @inline(__always)
+  func forEachInferenceBlock(
+    _ x: UnsafePointer<T>, rows: Int,
+    _ body: (_ start: Int, _ count: Int, _ space: Workspace<T>) throws -> Void
+  ) throws {
     let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     var interrupts = InterruptPoll()
     var start = 0
@@ -42,8 +59,7 @@ extension Network {
       try interrupts.check()
       let count = min(inferenceBlockRows, rows - start)
       forward(x + start * inputCount, rows: count, space: space)
-      (output + start * outputCount).update(
-        from: space.a[layers.count - 1].pointer, count: count * outputCount)
+      try body(start, count, space)
       start += count
     }
   }
@@ -80,24 +96,15 @@ extension Network {
   }
 
   func lossValue(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int) throws -> Double {
-    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
     let last = layers.count - 1
-    func blockLoss(_ start: Int, _ count: Int) -> Double {
-      forward(x + start * inputCount, rows: count, space: space)
-      return loss.value(
+    var total = 0.0
+    try forEachInferenceBlock(x, rows: rows) { start, count, space in
+      let value = loss.value(
         z: space.z[last].pointer, a: space.a[last].pointer, y: y + start * outputCount,
         rows: count, cols: outputCount)
+      // One block: its mean as it is (not scaled by rows and back).
+      total += count == rows ? value : value * Double(count)
     }
-    if rows <= inferenceBlockRows { return blockLoss(0, rows) }
-    var interrupts = InterruptPoll()
-    var total = 0.0
-    var start = 0
-    while start < rows {
-      try interrupts.check()
-      let count = min(inferenceBlockRows, rows - start)
-      total += blockLoss(start, count) * Double(count)
-      start += count
-    }
-    return total / Double(rows)
+    return rows <= inferenceBlockRows ? total : total / Double(rows)
   }
 }

@@ -22,15 +22,9 @@ extension Network {
   func forwardTrace(
     _ x: UnsafePointer<T>, rows: Int, z: UnsafeMutablePointer<T>, a: UnsafeMutablePointer<T>
   ) throws {
-    // Blocks of rows, as `predict` runs them (rows are independent, so the
-    // values are those of one pass, and the last layer's a is predict's).
-    let space = try workspace(rows: min(rows, inferenceBlockRows), forTraining: false)
-    var interrupts = InterruptPoll()
-    var start = 0
-    while start < rows {
-      try interrupts.check()
-      let count = min(inferenceBlockRows, rows - start)
-      forward(x + start * inputCount, rows: count, space: space)
+    // Blocks of rows, as `predict` runs them (the last layer's a is
+    // predict's).
+    try forEachInferenceBlock(x, rows: rows) { start, count, space in
       var offset = 0
       for (l, layer) in layers.enumerated() {
         let blockOffset = offset + start * layer.outputs
@@ -38,7 +32,6 @@ extension Network {
         (a + blockOffset).update(from: space.a[l].pointer, count: count * layer.outputs)
         offset += rows * layer.outputs
       }
-      start += count
     }
   }
 

@@ -170,6 +170,12 @@ public struct FitHistory {
   /// The l2 term of each epoch: the batch-weighted mean of (λ_b/2)·Σ‖W‖²
   /// before each step (unscaled).
   public var penalty: MutableMatrix<Double>? = nil
+  /// With a NumPy `RandomState`'s MT19937 state (624 key words, then the
+  /// position), the rows are shuffled as scikit-learn's MLP shuffles them:
+  /// every epoch (even with one batch), in place, with `RandomState.shuffle`
+  /// from this stream, which the fit advances (`NumpyShuffle`). Without it,
+  /// the network's own generator draws a fresh order per epoch.
+  public var numpyShuffle: UnsafeMutablePointer<UInt32>? = nil
 
   public init(
     loss: MutableMatrix<Double>, validationLoss: MutableMatrix<Double>? = nil,
@@ -397,11 +403,24 @@ extension Network {
     try refuseWhileTraining("start fit")
     let rows = data.rows
     let batchSize = min(options.batchSize, rows)
-    let shuffling = options.shuffle && batchSize < rows
+    var numpyShuffle: NumpyShuffle?
+    if let state = history.numpyShuffle {
+      guard let stream = NumpyShuffle(state: state) else {
+        throw EngineError(.invalidArgument, "the shuffle state's position must be in 0...624")
+      }
+      numpyShuffle = stream
+    }
+    let shuffling = options.shuffle && (batchSize < rows || numpyShuffle != nil)
     let space = try workspace(rows: batchSize, forTraining: true, gathersRows: shuffling)
     let state = try optimizerState(for: startConfig)
     // One row number per row: as large as the data, so a checked buffer.
     let order = try IndexBuffer(count: shuffling ? rows : 0)
+    // NumPy's order is shuffled from the previous epoch's, starting from
+    // the identity; the engine's is drawn afresh each epoch.
+    if numpyShuffle != nil {
+      for i in order.indices.indices { order.pointer[i] = i }
+    }
+    defer { numpyShuffle?.store() }
     let batchWeights = try Buffer<T>(count: shuffling && data.weights != nil ? batchSize : 0)
     let inputs = inputCount
     let outputs = outputCount
@@ -448,7 +467,14 @@ extension Network {
         configuredRate = epochRate
       }
       history.learningRate?.base[epoch] = epochRate
-      if shuffling { generator.fillPermutation(order.indices) }
+      if shuffling {
+        if var stream = numpyShuffle {
+          stream.shuffle(order.indices)
+          numpyShuffle = stream
+        } else {
+          generator.fillPermutation(order.indices)
+        }
+      }
       if recordsMetrics { training.reset() }
       var total = 0.0
       var totalWeight = 0.0
@@ -508,7 +534,7 @@ extension Network {
         totalWeight += batchWeight
         // One batch of all rows, unshuffled, is the same batch next epoch
         // (unless the handler, which runs Python code, is called between).
-        sameBatch = count == rows
+        sameBatch = count == rows && !shuffling
         if clock.due() {
           sameBatch = false
           switch handler(.poll) {
@@ -623,18 +649,13 @@ extension Network {
   func evaluate(_ data: TrainingSet<T>, metrics: Metrics) throws -> (
     loss: Double, accuracy: Double, r2: Double
   ) {
-    let space = try workspace(rows: min(data.rows, inferenceBlockRows), forTraining: false)
     var sums = try MetricSums<T>(
       metrics: metrics, outputs: outputCount, loss: loss,
       targetMean: metrics.contains(.r2) ? data.targetMeans(outputs: outputCount) : nil)
     let last = layers.count - 1
-    var interrupts = InterruptPoll()  // hears Ctrl-C in loss(); fit installs no poll
     var total = 0.0
-    var start = 0
-    while start < data.rows {
-      try interrupts.check()
-      let count = min(inferenceBlockRows, data.rows - start)
-      forward(data.x + start * inputCount, rows: count, space: space)
+    // Hears Ctrl-C in loss() (fit installs no poll).
+    try forEachInferenceBlock(data.x, rows: data.rows) { start, count, space in
       let y = data.y + start * outputCount
       let weights = data.weights.map { $0 + start }
       if let weights {
@@ -652,7 +673,6 @@ extension Network {
       if !sums.isEmpty {
         sums.add(outputs: space.a[last].pointer, targets: y, weights: weights, rows: count)
       }
-      start += count
     }
     let weight = data.weights == nil ? Double(data.rows) : data.weightSum
     return (total / weight, sums.accuracy, sums.r2)

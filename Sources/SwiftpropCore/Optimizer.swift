@@ -59,7 +59,7 @@ protocol UpdateRule {
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool
 
   /// The rule for the step number `step` (1 for the first).
-  init(_ config: OptimizerConfig, step: Int)
+  init(_ config: borrowing OptimizerConfig, step: Int)
 
   /// Writes the updated `count` values of `p` into `next` and the updated
   /// state into `state.next…`, reading the gradient and `state`; `decay`
@@ -94,7 +94,7 @@ public struct OptimizerConfig: Sendable, Equatable {
   public init(kind: OptimizerKind, _ settings: [String: Double]) {
     let defaults: [String: Double] = [
       "l2": 0, "momentum": 0, "nesterov": 0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-      "alpha": 0.99,
+      "eps_hat": 0, "alpha": 0.99, "lr_in_velocity": 0,
     ]
     self.init(kind: kind, values: kind.settingNames.map { settings[$0] ?? defaults[$0] ?? .nan })
   }

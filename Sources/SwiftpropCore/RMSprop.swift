@@ -31,7 +31,7 @@ struct RMSprop: UpdateRule {
 
   var learningRate, alpha, eps, momentum: Double
 
-  init(_ config: OptimizerConfig, step: Int) {
+  init(_ config: borrowing OptimizerConfig, step: Int) {
     learningRate = config.values[0]
     alpha = config.values[2]
     eps = config.values[3]

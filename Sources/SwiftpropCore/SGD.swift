@@ -1,17 +1,25 @@
 /// Stochastic gradient descent, PyTorch's rule: with g = ∂L/∂p (+ l2·W),
 /// without momentum p −= lr·g; with momentum μ the velocity
 /// v = μ·v + g, then p −= lr·(g + μ·v) (Nesterov) or p −= lr·v.
+/// With "lr_in_velocity" = 1, Keras's and scikit-learn's rule, the velocity
+/// holds steps (parameter units): v = μ·v − lr·g, then p += μ·v − lr·g
+/// (Nesterov) or p += v. The two agree while lr is constant (v = −lr·v'),
+/// and differ once a schedule changes it.
 ///
 /// Settings: "momentum" in [0, 1] (1: the velocity never decays, as
 /// scikit-learn and PyTorch allow), "nesterov" 0 or 1 (needs momentum > 0
-/// to matter). State: the velocity v.
+/// to matter), "lr_in_velocity" 0 or 1. State: the velocity v.
 struct SGD: UpdateRule {
-  static let settingNames = ["momentum", "nesterov"]
+  static let settingNames = ["momentum", "nesterov", "lr_in_velocity"]
   static let stateVectors = 1
 
   static func problem(_ config: OptimizerConfig) -> String? {
     let nesterov = config.values[3]
     if nesterov != 0 && nesterov != 1 { return "nesterov must be 0 or 1, got \(nesterov)" }
+    let inVelocity = config.values[4]
+    if inVelocity != 0 && inVelocity != 1 {
+      return "lr_in_velocity must be 0 or 1, got \(inVelocity)"
+    }
     return OptimizerConfig.outside("momentum", config.values[2], 0, 1, closed: true)
   }
 
@@ -24,12 +32,13 @@ struct SGD: UpdateRule {
   }
 
   var learningRate, momentum: Double
-  var nesterov: Bool
+  var nesterov, lrInVelocity: Bool
 
-  init(_ config: OptimizerConfig, step: Int) {
+  init(_ config: borrowing OptimizerConfig, step: Int) {
     learningRate = config.values[0]
     momentum = config.values[2]
     nesterov = config.values[3] != 0
+    lrInVelocity = config.values[4] != 0
   }
 
   /// Written on vectors: the finiteness probe (x − x is 0 for finite x,
@@ -39,7 +48,9 @@ struct SGD: UpdateRule {
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, gradient: UnsafePointer<T>,
     state: StateVectors<T>, count: Int, decay: T, wantSquares: Bool
   ) -> (finite: Bool, squares: Double) {
-    let pass = Pass<T>(lr: T(learningRate), l2: decay, mu: T(momentum), nesterov: nesterov)
+    let pass = Pass<T>(
+      lr: T(learningRate), l2: decay, mu: T(momentum), nesterov: nesterov,
+      lrInVelocity: lrInVelocity)
     let v = state.first!, vNext = state.nextFirst!
     let lanes = T.Vector.scalarCount
     var sums = (probe: T.Vector(), squares: T.Vector())
@@ -59,7 +70,7 @@ struct SGD: UpdateRule {
   /// probe of what it writes and the squares of the gradient.
   struct Pass<T: Scalar> {
     var lr, l2, mu: T
-    var nesterov: Bool
+    var nesterov, lrInVelocity: Bool
 
     @inline(__always)
     func step(
@@ -77,8 +88,15 @@ struct SGD: UpdateRule {
         sums.probe += value - value
         return
       }
-      let velocity = mu * load(v, n) + g
-      let value = w - lr * (nesterov ? g + mu * velocity : velocity)
+      let velocity: T.Vector
+      let value: T.Vector
+      if lrInVelocity {
+        velocity = mu * load(v, n) - lr * g
+        value = w + (nesterov ? mu * velocity - lr * g : velocity)
+      } else {
+        velocity = mu * load(v, n) + g
+        value = w - lr * (nesterov ? g + mu * velocity : velocity)
+      }
       store(velocity, vNext, n)
       store(value, next, n)
       sums.probe += (value - value) + (velocity - velocity)

@@ -139,11 +139,11 @@ final class ABITests: XCTestCase {
     var x: [Double] = [0, 0, 0, 1, 1, 0, 1, 1]
     var y: [Double] = [0, 1, 1, 0]
     var loss = 0.0
-    // lr, l2, momentum, nesterov
-    let values = UnsafeMutablePointer<Double>.allocate(capacity: 4)
+    // lr, l2, momentum, nesterov, lr_in_velocity
+    let values = UnsafeMutablePointer<Double>.allocate(capacity: 5)
     defer { values.deallocate() }
-    values.initialize(from: [-1, 0, 0, 0], count: 4)
-    var optimizer = sp_optimizer(kind: Int32(SP_SGD), count: 4, values: values)
+    values.initialize(from: [-1, 0, 0, 0, 0], count: 5)
+    var optimizer = sp_optimizer(kind: Int32(SP_SGD), count: 5, values: values)
     XCTAssertEqual(
       sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
@@ -152,12 +152,13 @@ final class ABITests: XCTestCase {
       sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, nil, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
     values[0] = 0.1
-    for (count, pointer) in [(3, values), (5, values), (4, nil)] {
+    for (count, pointer) in [(4, values), (6, values), (5, nil)] {
       var wrong = sp_optimizer(kind: Int32(SP_SGD), count: Int32(count), values: pointer)
       XCTAssertEqual(
         sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &wrong, &loss, &message, 256),
         Int32(SP_INVALID_ARGUMENT))
-      XCTAssertTrue(text.contains("sgd takes 4 settings (lr, l2, momentum, nesterov)"), text)
+      XCTAssertTrue(
+        text.contains("sgd takes 5 settings (lr, l2, momentum, nesterov, lr_in_velocity)"), text)
     }
     values[3] = 0.5
     XCTAssertEqual(
@@ -165,7 +166,13 @@ final class ABITests: XCTestCase {
       Int32(SP_INVALID_ARGUMENT))
     XCTAssertTrue(text.contains("nesterov must be 0 or 1"), text)
     values[3] = 0
-    var unknown = sp_optimizer(kind: Int32(SP_OPTIMIZER_COUNT), count: 4, values: values)
+    values[4] = 2
+    XCTAssertEqual(
+      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
+      Int32(SP_INVALID_ARGUMENT))
+    XCTAssertTrue(text.contains("lr_in_velocity must be 0 or 1"), text)
+    values[4] = 0
+    var unknown = sp_optimizer(kind: Int32(SP_OPTIMIZER_COUNT), count: 5, values: values)
     XCTAssertEqual(
       sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &unknown, &loss, &message, 256),
       Int32(SP_INVALID_ARGUMENT))
@@ -196,11 +203,11 @@ final class ABITests: XCTestCase {
     defer { _ = sp_network_destroy(handle) }
     var x: [Float] = [0, 0, 0, 1, 1, 0, 1, 1]
     var y: [Float] = [0, 1, 1, 0]
-    // lr, l2, beta1, beta2, eps
-    let values = UnsafeMutablePointer<Double>.allocate(capacity: 5)
+    // lr, l2, beta1, beta2, eps, eps_hat
+    let values = UnsafeMutablePointer<Double>.allocate(capacity: 6)
     defer { values.deallocate() }
-    values.initialize(from: [0.01, 0, 0.9, 0.999, 1e-8], count: 5)
-    var optimizer = sp_optimizer(kind: Int32(SP_ADAM), count: 5, values: values)
+    values.initialize(from: [0.01, 0, 0.9, 0.999, 1e-8, 0], count: 6)
+    var optimizer = sp_optimizer(kind: Int32(SP_ADAM), count: 6, values: values)
     var options = sp_fit_options(
       epochs: 1000, batch_size: 1, report_every: 1, patience: 1, poll_interval_ns: 0,
       tolerance: -1, shuffle: 1)
@@ -331,14 +338,14 @@ final class ABITests: XCTestCase {
     var vectors: Int32 = 0
     var name = [CChar](repeating: 0, count: 64)
     XCTAssertEqual(sp_optimizer_info(Int32(SP_ADAM), &settings, &vectors, &message, 256), 0)
-    XCTAssertEqual([settings, vectors], [5, 2])
+    XCTAssertEqual([settings, vectors], [6, 2])
     var names: [String] = []
     for index in 0..<settings {
       XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), index, &name, 64), 0)
       names.append(String(cString: name))
     }
-    XCTAssertEqual(names, ["lr", "l2", "beta1", "beta2", "eps"])
-    XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), 5, &name, 64), Int32(SP_INVALID_ARGUMENT))
+    XCTAssertEqual(names, ["lr", "l2", "beta1", "beta2", "eps", "eps_hat"])
+    XCTAssertEqual(sp_optimizer_setting(Int32(SP_ADAM), 6, &name, 64), Int32(SP_INVALID_ARGUMENT))
     XCTAssertEqual(
       sp_optimizer_info(Int32(SP_OPTIMIZER_COUNT), &settings, &vectors, &message, 256),
       Int32(SP_INVALID_ARGUMENT))

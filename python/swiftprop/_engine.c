@@ -1256,6 +1256,7 @@ typedef struct {
     const network_arg *network;
     array_arg weights, val_weights, lr, accuracy, val_accuracy, r2, val_r2, l2;
     double *schedule_values;  /* PyMem; NULL when not held */
+    Py_buffer shuffle_state;  /* view.obj NULL when not held */
     sp_fit_extras extras;
     int given;
 } fit_extras_arg;
@@ -1267,13 +1268,39 @@ release_fit_extras(fit_extras_arg *e)
                    &e->val_accuracy, &e->r2, &e->val_r2, &e->l2);
     PyMem_Free(e->schedule_values);
     e->schedule_values = NULL;
+    PyBuffer_Release(&e->shuffle_state);  /* a no-op when nothing is held */
+}
+
+/* NumPy's MT19937 state for scikit-learn's batch order: None, or a
+ * writable C-contiguous uint32 array of 625 words (key, then pos). */
+static int
+get_shuffle_state(PyObject *object, Py_buffer *view)
+{
+    view->obj = NULL;
+    if (object == Py_None)
+        return 1;
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+                           | PyBUF_WRITABLE) < 0) {
+        PyErr_SetString(PyExc_TypeError, "the shuffle state must be a writable "
+                        "C-contiguous uint32 array");
+        view->obj = NULL;
+        return 0;
+    }
+    if ((format_code(view) != 'I' && format_code(view) != 'L') || view->itemsize != 4 || view->ndim != 1
+        || view->shape[0] != 625) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "the shuffle state must be 625 uint32 "
+                        "words (MT19937 key and pos)");
+        return 0;
+    }
+    return 1;
 }
 
 /* "O&" converter: None, or the tuple (sample_weight, val_sample_weight,
  * (schedule kind, values, warmup_epochs, warmup_start), monitor,
  * restore_best, metrics, l2_per_sample, loss_scale, penalty_scale,
  * lr_history, accuracy_history, val_accuracy_history, r2_history,
- * val_r2_history, l2_history), arrays or None. Called with NULL, releases
+ * val_r2_history, l2_history, numpy_shuffle_state), arrays or None. Called with NULL, releases
  * it. */
 static int
 fit_extras_converter(PyObject *object, void *address)
@@ -1285,15 +1312,15 @@ fit_extras_converter(PyObject *object, void *address)
     }
     if (object == Py_None)
         return 1;
-    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *l2, *values;
+    PyObject *w, *vw, *schedule, *lr, *acc, *vacc, *r2, *vr2, *l2, *values, *state;
     int restore_best, l2_per_sample, monitor, metrics;
     double loss_scale, penalty_scale, warmup_start;
     long long schedule_kind, warmup_epochs;
     if (!PyTuple_Check(object)
-        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOOO;fit extras must be a 15-tuple",
+        || !PyArg_ParseTuple(object, "OOOiiiiddOOOOOOO;fit extras must be a 16-tuple",
                              &w, &vw, &schedule, &monitor, &restore_best, &metrics,
                              &l2_per_sample, &loss_scale, &penalty_scale, &lr, &acc,
-                             &vacc, &r2, &vr2, &l2))
+                             &vacc, &r2, &vr2, &l2, &state))
         return 0;
     if (!PyTuple_Check(schedule)
         || !PyArg_ParseTuple(schedule, "LOLd;schedule must be (kind, values, "
@@ -1337,7 +1364,12 @@ fit_extras_converter(PyObject *object, void *address)
             return 0;
         }
     }
+    if (!get_shuffle_state(state, &e->shuffle_state)) {
+        release_fit_extras(e);
+        return 0;
+    }
     sp_fit_extras *x = &e->extras;
+    x->numpy_shuffle_state = (uint32_t *)e->shuffle_state.buf;
     x->sample_weight = e->weights.view.buf;
     x->val_sample_weight = e->val_weights.view.buf;
     x->schedule.kind = (int32_t)schedule_kind;

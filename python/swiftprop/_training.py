@@ -273,3 +273,32 @@ def prepare_extras(net, X, Y, *, lr, optimizer_lr, sample_weight, class_weight,
     return FitExtras(schedule, rate_function, weights, validation, metrics,
                      monitor, restore_best, loss_scale, penalty_scale,
                      bool(l2_per_sample), count_from)
+
+
+def numpy_shuffle_state(random_state):
+    """The engine's copy of a ``numpy.random.RandomState``'s MT19937 state
+    (624 key words, then the position) for scikit-learn's batch order, or
+    None for None."""
+    if random_state is None:
+        return None
+    if not isinstance(random_state, np.random.RandomState):
+        raise TypeError("_random_state must be a numpy.random.RandomState, "
+                        f"got {type(random_state).__name__}")
+    name, key, position = random_state.get_state()[:3]
+    if name != "MT19937":
+        raise ValueError(f"_random_state uses {name!r}; expected MT19937")
+    state = np.empty(625, dtype=np.uint32)
+    state[:624] = key
+    state[624] = position
+    return state
+
+
+def advance_random_state(random_state, state):
+    """Give ``random_state`` the MT19937 state the engine left in ``state``
+    (its cached Gaussian, which shuffling never touches, is kept)."""
+    if random_state is None:
+        return
+    name, _, _, has_gauss, gauss = random_state.get_state()
+    random_state.set_state((name, state[:624].copy(), int(state[624]),
+                            has_gauss, gauss))
+

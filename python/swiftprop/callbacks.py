@@ -256,7 +256,7 @@ class CallbackList:
         if val_history is not None:
             logs["val_loss"] = val_loss
         for name in ("accuracy", "val_accuracy", "r2", "val_r2"):
-            value = records[name][epoch]
+            value = records[name][epoch] if name in records else np.nan
             if not np.isnan(value):
                 logs[name] = float(value)
         logs["lr"] = lr

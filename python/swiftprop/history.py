@@ -72,7 +72,8 @@ class History:
         self.objective = None
         self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
-        # Arrays until first read, as the losses (below).
+        # Arrays until first read, as the losses (below); a single number
+        # for lr is the rate of every epoch.
         self._lists = {"lr": np.asarray(lr, dtype=float),
                        "l2_term": np.asarray(l2_term, dtype=float)}
         self._metric_names = []
@@ -86,7 +87,9 @@ class History:
         if values is None:
             return []
         if not isinstance(values, list):
-            values = self._lists[name] = values.tolist()
+            values = self._lists[name] = (
+                [float(values)] * len(self._loss) if values.ndim == 0
+                else values.tolist())
         return values
 
     @property

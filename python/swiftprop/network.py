@@ -11,10 +11,11 @@ import numpy as np
 from . import _engine, export, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, METRICS,
                      MONITORS, OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS,
-                     STOP_REASONS, name_of)
+                     SCHEDULES, STOP_REASONS, name_of)
 from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
 from ._random import new_seed
-from ._training import (EpochReporter, check_sample_weight, plan_fit,
+from ._training import (EpochReporter, advance_random_state,
+                        check_sample_weight, numpy_shuffle_state, plan_fit,
                         prepare_extras)
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
@@ -467,7 +468,7 @@ class Network(LayerStack):
             class_weight=None, metrics=None, monitor=None,
             restore_best_weights=False, callbacks=None, include_l2=False,
             count_from=1, _loss_scale=1.0, _penalty_scale=0.0,
-            _l2_per_sample=False, **optimizer_options):
+            _l2_per_sample=False, _random_state=None, **optimizer_options):
         """Train with the whole loop running in Swift.
 
         Parameters
@@ -583,26 +584,34 @@ class Network(LayerStack):
                                      **optimizer_options)
         plan = plan_fit(X.shape[0], epochs, batch_size, shuffle, verbose,
                         callback, tol, patience)
+        shuffle_state = numpy_shuffle_state(_random_state)
         VX = VY = VW = val_history = None
         if extras.validation is not None:
             VX, VY, VW = extras.validation
             val_history = np.full(plan.epochs, np.nan)
-        records = {name: np.full(plan.epochs, np.nan)
-                   for name in ("lr", "accuracy", "val_accuracy", "r2",
-                                "val_r2", "l2")}
         metric_bits = sum(METRICS[name] for name in extras.metrics)
         monitor_code = -1 if extras.monitor is None else MONITORS[
             extras.monitor]
         wanted = {name: name.removeprefix("val_") in extras.metrics
                   and (VX is not None or not name.startswith("val_"))
                   for name in ("accuracy", "val_accuracy", "r2", "val_r2")}
+        # A rate nothing can change is recorded as one number.
+        rate_fixed = (schedule[0] == SCHEDULES["constant"] and schedule[2] == 0
+                      and extras.rate_function is None and not hooks)
+        wanted["lr"] = not rate_fixed
+        wanted["l2"] = bool(extras.penalty_scale)
+        # Only the records this fit fills: a long fit of a tiny network
+        # spends more time faulting in fresh pages than training.
+        records = {name: np.full(plan.epochs, np.nan)
+                   for name, want in wanted.items() if want}
         engine_extras = (
             extras.weights, VW, schedule, monitor_code,
             int(extras.restore_best), metric_bits, int(extras.l2_per_sample),
-            extras.loss_scale, extras.penalty_scale, records["lr"],
-            *(records[name] if wanted[name] else None
-              for name in ("accuracy", "val_accuracy", "r2", "val_r2")),
-            records["l2"] if extras.penalty_scale else None)
+            extras.loss_scale, extras.penalty_scale,
+            *(records.get(name) for name in ("lr", "accuracy",
+                                             "val_accuracy", "r2", "val_r2",
+                                             "l2")),
+            shuffle_state)
         history = np.full(plan.epochs, np.nan)
         norms = np.zeros((plan.epochs, len(self.layers)))
         hooks.begin(history, val_history, records, extras)
@@ -626,6 +635,7 @@ class Network(LayerStack):
             finally:
                 requested = bool(self._stop_request)
                 self._stop_request.clear()
+                advance_random_state(_random_state, shuffle_state)
         stop_reason = name_of(STOP_REASONS, reason)
         if stop_reason == "callback" and requested:
             stop_reason = "requested"
@@ -634,7 +644,8 @@ class Network(LayerStack):
                                      "val_r2") if wanted[name]}
         result = History(history[:done],
                          () if val_history is None else val_history[:done],
-                         stop_reason, norms[:done], records["lr"][:done],
+                         stop_reason, norms[:done],
+                         base_lr if rate_fixed else records["lr"][:done],
                          metrics_done, best_epoch if best_epoch >= 0 else None,
                          records["l2"][:done] if extras.penalty_scale else ())
         hooks.end(result)

@@ -83,23 +83,33 @@ class SGD(Optimizer):
     lr : float, default=0.01
         Learning rate, > 0.
     momentum : float, default=0.0
-        Momentum factor in [0, 1).
+        Momentum factor in [0, 1].
     nesterov : bool, default=False
         Use Nesterov momentum (needs ``momentum > 0``).
     l2 : float, default=0.0
         L2 weight decay on the weights (not the biases), >= 0.
+    lr_in_velocity : bool, default=False
+        False: PyTorch's rule, the velocity in gradient units
+        (``v = momentum * v + g; p -= lr * v``, Nesterov ``p -= lr * (g +
+        momentum * v)``). True: Keras's and scikit-learn's, in parameter
+        units (``v = momentum * v - lr * g; p += v``, Nesterov ``p +=
+        momentum * v - lr * g``). The same steps while ``lr`` is constant;
+        different once a schedule changes it.
     """
 
     lr: float = 0.01
     momentum: float = 0.0
     nesterov: bool = False
     l2: float = 0.0
+    lr_in_velocity: bool = False
     name = "sgd"
 
     def _check(self):
         self._set("momentum", check_number("momentum", self.momentum, low=0,
                                            high=1))
         self._set("nesterov", check_bool("nesterov", self.nesterov))
+        self._set("lr_in_velocity", check_bool("lr_in_velocity",
+                                               self.lr_in_velocity))
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got "
                              "momentum=0.0")
@@ -120,6 +130,14 @@ class Adam(Optimizer):
         Added to the denominator, > 0.
     l2 : float, default=0.0
         L2 weight decay on the weights (not the biases), >= 0.
+    eps_hat : bool, default=False
+        False: PyTorch's rule, ``p -= lr * m_hat / (sqrt(v_hat) + eps)``
+        with the bias-corrected moments. True: ``eps`` is Kingma and Ba's
+        epsilon-hat, added before the bias correction, as Keras, TensorFlow
+        and scikit-learn add it: ``p -= lr_t * m / (sqrt(v) + eps)`` with
+        ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``. The two differ
+        where ``sqrt(v)`` is as small as ``eps`` (a parameter whose gradient
+        is nearly zero).
     """
 
     lr: float = 0.001
@@ -127,6 +145,7 @@ class Adam(Optimizer):
     beta2: float = 0.999
     eps: float = 1e-8
     l2: float = 0.0
+    eps_hat: bool = False
     name = "adam"
 
     def _check(self):
@@ -134,6 +153,7 @@ class Adam(Optimizer):
             self._set(name, check_number(name, getattr(self, name), low=0,
                                          high=1, high_open=True))
         self._set("eps", check_number("eps", self.eps, low=0, low_open=True))
+        self._set("eps_hat", check_bool("eps_hat", self.eps_hat))
 
 
 @register

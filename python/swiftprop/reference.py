@@ -34,8 +34,8 @@ import numpy as np
 from . import _codes
 from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
 from ._random import SplitMix64, new_seed
-from ._training import (EpochReporter, check_sample_weight, plan_fit,
-                        prepare_extras)
+from ._training import (EpochReporter, check_sample_weight,
+                        numpy_shuffle_state, plan_fit, prepare_extras)
 from .callbacks import CallbackList
 from .schedules import Warmup
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
@@ -313,15 +313,17 @@ def target_means(Y, weights):
 # Optimizer updates (PyTorch's conventions), out of place
 
 
-def sgd_update(p, g, velocity, lr, momentum, nesterov):
-    """One SGD step on one parameter array.
+def sgd_update(p, g, velocity, lr, momentum, nesterov, lr_in_velocity=False):
+    """One SGD step on one parameter array (``lr_in_velocity``: the
+    velocity in parameter units, Keras's and scikit-learn's rule; see
+    ``optimizers.SGD``).
 
     Parameters
     ----------
     p, g, velocity : ndarray of the parameter's shape
         The parameter, its gradient (l2 term included) and its velocity.
     lr, momentum : float
-    nesterov : bool
+    nesterov, lr_in_velocity : bool
 
     Returns
     -------
@@ -330,14 +332,19 @@ def sgd_update(p, g, velocity, lr, momentum, nesterov):
     """
     if momentum == 0:
         return p - lr * g, velocity
+    if lr_in_velocity:
+        velocity = momentum * velocity - lr * g
+        step = momentum * velocity - lr * g if nesterov else velocity
+        return p + step, velocity
     velocity = momentum * velocity + g
     step = g + momentum * velocity if nesterov else velocity
     return p - lr * step, velocity
 
 
-def adam_update(p, g, m, v, t, lr, beta1, beta2, eps):
+def adam_update(p, g, m, v, t, lr, beta1, beta2, eps, eps_hat=False):
     """One Adam step on one parameter array; ``t`` is the step number,
-    counted from 1.
+    counted from 1; ``eps_hat``: ``eps`` added before the bias correction
+    (Keras's and scikit-learn's form, see ``optimizers.Adam``).
 
     Returns
     -------
@@ -346,9 +353,15 @@ def adam_update(p, g, m, v, t, lr, beta1, beta2, eps):
     """
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
-    # lr * m_hat / (sqrt(v_hat) + eps), arranged as PyTorch arranges it.
-    step_size = lr / (1 - beta1 ** t)
-    root_scale = 1 / math.sqrt(1 - beta2 ** t)
+    # lr * m_hat / (sqrt(v_hat) + eps), arranged as PyTorch arranges it;
+    # with eps_hat, lr_t * m / (sqrt(v) + eps) in the same arrangement.
+    correction2 = math.sqrt(1 - beta2 ** t)
+    if eps_hat:
+        step_size = lr * correction2 / (1 - beta1 ** t)
+        root_scale = 1.0
+    else:
+        step_size = lr / (1 - beta1 ** t)
+        root_scale = 1 / correction2
     dtype = p.dtype.type
     return (p - dtype(step_size) * (m / (np.sqrt(v) * dtype(root_scale)
                                          + dtype(eps)))), m, v
@@ -376,14 +389,14 @@ def rmsprop_update(p, g, square_average, buffer, lr, alpha, eps, momentum):
 def sgd_rule(p, g, velocity, unused, t, settings):
     """``sgd_update`` with an ``SGD``'s settings; SGD keeps one vector."""
     p, velocity = sgd_update(p, g, velocity, settings.lr, settings.momentum,
-                             settings.nesterov)
+                             settings.nesterov, settings.lr_in_velocity)
     return p, velocity, unused
 
 
 def adam_rule(p, g, m, v, t, settings):
     """``adam_update`` with an ``Adam``'s settings."""
     return adam_update(p, g, m, v, t, settings.lr, settings.beta1,
-                       settings.beta2, settings.eps)
+                       settings.beta2, settings.eps, settings.eps_hat)
 
 
 def rmsprop_rule(p, g, square_average, buffer, t, settings):
@@ -1185,7 +1198,8 @@ class Network(LayerStack):
             tol=None, patience=10, *, sample_weight=None, class_weight=None,
             metrics=None, monitor=None, restore_best_weights=False,
             callbacks=None, include_l2=False, count_from=1, _loss_scale=1.0,
-            _penalty_scale=0.0, _l2_per_sample=False, **optimizer_options):
+            _penalty_scale=0.0, _l2_per_sample=False, _random_state=None,
+            **optimizer_options):
         """Train by mini-batch gradient descent, with ``swiftprop.Network.fit``'s
         parameters (see there) and its loop written out in NumPy.
 
@@ -1243,7 +1257,13 @@ class Network(LayerStack):
                                  [hooks.epoch_end] if hooks else ())
         state = self._state_for(settings)
         batch_size = plan.batch_size
-        shuffling = plan.shuffle and batch_size < n
+        numpy_shuffle_state(_random_state)     # checks its kind
+        # scikit-learn's order: the row numbers shuffled in place every
+        # epoch (even as one batch) by the RandomState's own shuffle.
+        numpy_order = (np.arange(n) if _random_state is not None
+                       and plan.shuffle else None)
+        shuffling = plan.shuffle and (batch_size < n
+                                      or numpy_order is not None)
         inner = schedule.schedule if isinstance(schedule, Warmup) else schedule
         warmup = schedule.epochs if isinstance(schedule, Warmup) else 0
         train_mean = (target_means(Y, weights) if "r2" in extras.metrics
@@ -1276,7 +1296,10 @@ class Network(LayerStack):
             step_settings = SimpleNamespace(**{**settings.__dict__,
                                                "name": settings.name,
                                                "lr": rate})
-            if shuffling:
+            if numpy_order is not None:
+                _random_state.shuffle(numpy_order)
+                order = numpy_order
+            elif shuffling:
                 order = np.array(self._generator.permutation(n))
             else:
                 order = np.arange(n)         # no draw from the generator

@@ -23,15 +23,20 @@ imports it.
 
 How the settings map onto the engine
 ------------------------------------
-With ``shuffle=False`` the weights follow scikit-learn's to rounding error,
-epoch for epoch, and training stops at the same epoch (see the tests):
+With the same ``random_state`` the weights follow scikit-learn's to
+rounding error, epoch for epoch, and training stops at the same epoch (see
+the tests):
 
 - The initial weights are drawn as scikit-learn draws them, from the same
   ``random_state`` stream: Glorot uniform with bound ``sqrt(6 / (fan_in +
   fan_out))`` (``sqrt(2 / ...)`` for ``logistic``), biases from the same
-  distribution; then the validation split of ``early_stopping``. The order
-  of mini-batches comes from the network's own generator, seeded from
-  ``random_state`` after those draws, so it differs from scikit-learn's.
+  distribution; then the validation split of ``early_stopping``. The
+  mini-batches are scikit-learn's too: the engine continues that
+  ``RandomState``'s MT19937 stream and shuffles the row numbers every epoch
+  as ``RandomState.shuffle`` does (``Network.fit``'s private
+  ``_random_state``), and the ``RandomState`` is left where the engine
+  stopped. (Dropout, our extension, draws its masks from the network's own
+  generator, seeded from a copy of the stream, which it does not advance.)
 - Gradient scale: the engine's losses are means over all elements of the
   output; scikit-learn's gradients are sums over the outputs divided by the
   batch's size (its sum of sample weights), and its squared error carries a
@@ -40,7 +45,8 @@ epoch for epoch, and training stops at the same epoch (see the tests):
   multi-label, ``1`` for binary and multi-class classification. SGD runs
   with ``lr = learning_rate_init / c`` (and the schedules of
   ``learning_rate`` on that rate), Adam (invariant to the gradient's scale)
-  with ``eps = c * epsilon``.
+  with ``eps = c * epsilon`` added where scikit-learn adds it, before the
+  bias correction (``Adam(eps_hat=True)``).
 - ``alpha``: scikit-learn adds ``alpha * W / n_batch`` to each weight
   gradient (its penalty ``alpha / 2 * ||W||^2`` divided by the batch's size,
   or its sum of sample weights). The engine gets ``l2 = c * alpha`` divided
@@ -59,11 +65,10 @@ epoch for epoch, and training stops at the same epoch (see the tests):
   seen, updated at each epoch's end), ``"adaptive"`` its
   ``schedules.Adaptive`` (the rate divided by 5 where training would stop,
   training stopping once it is at most 1e-6). Both apply to ``"sgd"`` only,
-  as in scikit-learn. Without momentum the steps are scikit-learn's; with
-  momentum they differ once the rate changes: the engine keeps its velocity
-  in gradient units (``v = momentum * v + g; p -= lr * v``, PyTorch's
-  convention), scikit-learn in parameter units (``v = momentum * v - lr *
-  g; p += v``), which agree only while the rate is constant.
+  as in scikit-learn. The velocity of momentum is kept in parameter units
+  as scikit-learn keeps it (``v = momentum * v - lr * g; p += v``:
+  ``SGD(lr_in_velocity=True)``; the engine's default is PyTorch's gradient
+  units, which differ once the rate changes).
 - ``solver="lbfgs"``: the engine's L-BFGS, full batch, minimising
   scikit-learn's objective (data loss plus ``alpha / 2 * ||W||^2 /
   n_samples``) with ``max_iter`` iterations, ``max_fun`` evaluations and
@@ -92,6 +97,7 @@ epoch for epoch, and training stops at the same epoch (see the tests):
 - Sparse input is accepted and made dense.
 """
 
+import copy
 import numbers
 import sys
 import warnings
@@ -300,7 +306,8 @@ class _BaseMLP(BaseEstimator):
             if not incremental:
                 # scikit-learn starts a new optimizer for every fit.
                 self.network_.reset_optimizer()
-            self._run(X, Y, sample_weight, validation, incremental)
+            self._run(X, Y, sample_weight, validation, incremental,
+                      random_state)
         return self
 
     def _initialize(self, X, Y, random_state):
@@ -340,7 +347,8 @@ class _BaseMLP(BaseEstimator):
                 sizes, activation=ACTIVATIONS[self.activation],
                 output_activation=engine_output, loss=loss,
                 dtype=self._dtype.name, dropout=rates[:-1] or None,
-                seed=int(random_state.randint(0, 2**63 - 1, dtype=np.int64)))
+                seed=int(copy.deepcopy(random_state).randint(
+                    0, 2**63 - 1, dtype=np.int64)))
         self.network_.set_weights(weights)
 
     def _split(self, X, y, Y, sample_weight, random_state):
@@ -381,11 +389,13 @@ class _BaseMLP(BaseEstimator):
         l2 = c * self.alpha
         if self.solver == "adam":
             return Adam(lr=self.learning_rate_init, beta1=self.beta_1,
-                        beta2=self.beta_2, eps=c * self.epsilon, l2=l2), None
+                        beta2=self.beta_2, eps=c * self.epsilon, l2=l2,
+                        eps_hat=True), None
         lr = self.learning_rate_init / c
         optimizer = SGD(lr=lr, momentum=self.momentum,
                         nesterov=bool(self.nesterovs_momentum
-                                      and self.momentum > 0), l2=l2)
+                                      and self.momentum > 0), l2=l2,
+                        lr_in_velocity=True)
         schedule = None
         if self.learning_rate == "invscaling":
             schedule = schedules.InvScaling(lr, self.power_t,
@@ -401,7 +411,8 @@ class _BaseMLP(BaseEstimator):
                     _penalty_scale=1.0 / self._gradient_scale(),
                     _l2_per_sample=True)
 
-    def _run(self, X, Y, sample_weight, validation, incremental):
+    def _run(self, X, Y, sample_weight, validation, incremental,
+             random_state):
         """One ``Network.fit`` call and the fitted attributes it gives.
 
         ``validation`` is ``(X_val, Y_val[, weight_val])`` with
@@ -414,7 +425,7 @@ class _BaseMLP(BaseEstimator):
         optimizer, schedule = self._optimizer_settings()
         options = dict(epochs=epochs, optimizer=optimizer, lr=schedule,
                        batch_size=self._batch_size(n_samples),
-                       shuffle=bool(self.shuffle),
+                       shuffle=bool(self.shuffle), _random_state=random_state,
                        progress=self.verbose == "bar" and not incremental,
                        **self._scale_options())
         if sample_weight is not None:
@@ -701,8 +712,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     shuffle : bool, default=True
         Reshuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
-        Draws the initial weights, the validation split and the seed of
-        the network's generator (which orders the mini-batches).
+        Draws the initial weights, the validation split and the order of
+        the mini-batches, as scikit-learn draws them (the same
+        ``random_state`` gives scikit-learn's model), and seeds the
+        network's generator for dropout masks.
     tol : float, default=1e-4
         Least improvement of the loss (or validation score) per epoch; for
         ``"lbfgs"``, the tolerance on the largest gradient component.

@@ -282,14 +282,14 @@ def test_the_engine_refuses_a_bad_schedule_given_directly():
     X, Y = np.zeros((3, 2)), np.zeros((3, 1))
     history, norms = np.zeros(2), np.zeros((2, 1))
     bad = (None, None, (_codes.SCHEDULES["step"], (0.0, 0.5), 0, 0.0), -1, 0,
-           0, 0, 1.0, 0.0, None, None, None, None, None, None)
+           0, 0, 1.0, 0.0, None, None, None, None, None, None, None)
     with pytest.raises(ValueError, match="step_size"):
-        _engine.fit(net._handle, X, Y, None, None, (0, (0.1, 0.0, 0.0, 0.0)),
+        _engine.fit(net._handle, X, Y, None, None, (0, (0.1, 0.0, 0.0, 0.0, 0.0)),
                     (2, 3, True, 0, -1.0, 1, 10**7), None, history, None,
                     norms, None, bad)
     unknown = bad[:2] + ((_engine.SP_SCHEDULE_COUNT, (), 0, 0.0),) + bad[3:]
     with pytest.raises(ValueError, match="unknown schedule"):
-        _engine.fit(net._handle, X, Y, None, None, (0, (0.1, 0.0, 0.0, 0.0)),
+        _engine.fit(net._handle, X, Y, None, None, (0, (0.1, 0.0, 0.0, 0.0, 0.0)),
                     (2, 3, True, 0, -1.0, 1, 10**7), None, history, None,
                     norms, None, unknown)
 

@@ -160,6 +160,12 @@ typedef struct sp_fit_extras {
     double *r2_history, *val_r2_history;
     double *l2_history;            /* the l2 term (l2/2) sum ||W||^2, batch-weighted */
     int64_t restored_epoch;        /* out: the epoch restore_best restored, or -1 */
+    /* NULL, or NumPy's legacy MT19937 state (RandomState.get_state(): 624
+     * key words, then pos in 0...624), in and out: with shuffle on, the rows
+     * are shuffled every epoch (even as one batch) in place, from the
+     * previous epoch's order, with RandomState.shuffle's draws from this
+     * stream: scikit-learn's MLP batch order. */
+    uint32_t *numpy_shuffle_state;
 } sp_fit_extras;
 
 typedef struct sp_fit_result {
