@@ -160,18 +160,15 @@ final class ABITests: XCTestCase {
       XCTAssertTrue(
         text.contains("sgd takes 5 settings (lr, l2, momentum, nesterov, lr_in_velocity)"), text)
     }
-    values[3] = 0.5
-    XCTAssertEqual(
-      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
-      Int32(SP_INVALID_ARGUMENT))
-    XCTAssertTrue(text.contains("nesterov must be 0 or 1"), text)
-    values[3] = 0
-    values[4] = 2
-    XCTAssertEqual(
-      sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
-      Int32(SP_INVALID_ARGUMENT))
-    XCTAssertTrue(text.contains("lr_in_velocity must be 0 or 1"), text)
-    values[4] = 0
+    // The two flags: 0 or 1 only.
+    for (index, name, bad) in [(3, "nesterov", 0.5), (4, "lr_in_velocity", 2.0)] {
+      values[index] = bad
+      XCTAssertEqual(
+        sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &optimizer, &loss, &message, 256),
+        Int32(SP_INVALID_ARGUMENT))
+      XCTAssertTrue(text.contains("\(name) must be 0 or 1"), text)
+      values[index] = 0
+    }
     var unknown = sp_optimizer(kind: Int32(SP_OPTIMIZER_COUNT), count: 5, values: values)
     XCTAssertEqual(
       sp_network_train_step(handle, &x, &y, 4, 2, 1, nil, &unknown, &loss, &message, 256),
