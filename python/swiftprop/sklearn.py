@@ -24,8 +24,9 @@ imports it.
 How the settings map onto the engine
 ------------------------------------
 With the same ``random_state`` the weights follow scikit-learn's to
-rounding error, epoch for epoch, and training stops at the same epoch (see
-the tests):
+rounding error in float64, epoch for epoch, and training stops at the same
+epoch (see the tests; in float32 scikit-learn's regressor keeps float64
+gradients, because its ``y`` stays float64, and ours does not):
 
 - The initial weights are drawn as scikit-learn draws them, from the same
   ``random_state`` stream: Glorot uniform with bound ``sqrt(6 / (fan_in +
