@@ -7,6 +7,22 @@ from .display import plot_history
 __all__ = ["History"]
 
 
+class _Series:
+    """A per-epoch record of ``History`` (``loss``, ``lr``, a metric, ...),
+    read-only. It stays the array ``fit`` filled until first read, then is
+    kept as a list of floats: a long fit does not pay for a million Python
+    floats it may never use."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, history, owner=None):
+        return self if history is None else history._list(self.name)
+
+    def __set__(self, history, value):
+        raise AttributeError(f"History.{self.name} is read-only")
+
+
 class History:
     """Per-epoch losses of a ``fit`` call, as Keras' ``History``.
 
@@ -61,78 +77,51 @@ class History:
         ``loss - l2_term`` is the data loss. Empty otherwise.
     """
 
+    loss = _Series()
+    val_loss = _Series()
+    lr = _Series()
+    l2_term = _Series()
+    accuracy = _Series()
+    val_accuracy = _Series()
+    r2 = _Series()
+    val_r2 = _Series()
+
     def __init__(self, loss=(), val_loss=(), stop_reason="completed",
                  grad_norms=None, lr=(), metrics=None, best_epoch=None,
                  l2_term=()):
-        self._loss = np.asarray(loss, dtype=float)
-        self._val_loss = np.asarray(val_loss, dtype=float)
+        # Arrays (or, for lr, one number: the rate of every epoch) until
+        # first read; see _Series.
+        self._series = {"loss": np.asarray(loss, dtype=float),
+                        "val_loss": np.asarray(val_loss, dtype=float),
+                        "lr": np.asarray(lr, dtype=float),
+                        "l2_term": np.asarray(l2_term, dtype=float)}
         self.stop_reason = stop_reason
         self.diverged_at = None
         self.evaluations = None
         self.objective = None
-        self.grad_norms = (np.zeros((len(self._loss), 0)) if grad_norms is None
+        self.grad_norms = (np.zeros((self.epochs, 0)) if grad_norms is None
                            else np.asarray(grad_norms, dtype=float))
-        # Arrays until first read, as the losses (below); a single number
-        # for lr is the rate of every epoch.
-        self._lists = {"lr": np.asarray(lr, dtype=float),
-                       "l2_term": np.asarray(l2_term, dtype=float)}
         self._metric_names = []
         for name, values in (metrics or {}).items():
-            self._lists[name] = np.asarray(values, dtype=float)
+            self._series[name] = np.asarray(values, dtype=float)
             self._metric_names.append(name)
         self.best_epoch = best_epoch
 
     def _list(self, name):
-        values = self._lists.get(name)
+        """The series ``name`` as a list of floats (empty if not recorded),
+        converted once."""
+        values = self._series.get(name)
         if values is None:
             return []
         if not isinstance(values, list):
-            values = self._lists[name] = (
-                [float(values)] * len(self._loss) if values.ndim == 0
+            values = self._series[name] = (
+                [float(values)] * self.epochs if values.ndim == 0
                 else values.tolist())
         return values
 
     @property
-    def lr(self):
-        return self._list("lr")
-
-    @property
-    def l2_term(self):
-        return self._list("l2_term")
-
-    @property
-    def accuracy(self):
-        return self._list("accuracy")
-
-    @property
-    def val_accuracy(self):
-        return self._list("val_accuracy")
-
-    @property
-    def r2(self):
-        return self._list("r2")
-
-    @property
-    def val_r2(self):
-        return self._list("val_r2")
-
-    # The losses are kept as arrays and turned into lists when first read,
-    # so a long fit does not pay for a million Python floats it may never use.
-    @property
-    def loss(self):
-        if not isinstance(self._loss, list):
-            self._loss = self._loss.tolist()
-        return self._loss
-
-    @property
-    def val_loss(self):
-        if not isinstance(self._val_loss, list):
-            self._val_loss = self._val_loss.tolist()
-        return self._val_loss
-
-    @property
     def epochs(self):
-        return len(self._loss)
+        return len(self._series["loss"])
 
     @property
     def iterations(self):
