@@ -206,9 +206,7 @@ public enum Activation: String, Coded {
       multiplyByDerivativeInPlace(delta, z: z, a: a, count: count)
       return
     }
-    // Pieces of whole 64-byte lines: the threads never write one line.
-    let line = 64 / MemoryLayout<T>.stride
-    let length = (count + sharedPassPieces * line - 1) / (sharedPassPieces * line) * line
+    let length = cacheLinePieceLength(count: count, pieces: sharedPassPieces, of: T.self)
     runShared(units: (count + length - 1) / length) { piece in
       let first = piece * length
       multiplyByDerivativeInPlace(

@@ -2,6 +2,16 @@
   import Glibc
 #endif
 
+/// The length of each of at most `pieces` pieces that `count` values of T
+/// are cut into for `runShared`: a whole number of 64-byte cache lines
+/// (the last piece takes the rest), so that two threads never write the
+/// same line. Set by `count` alone, so the cut never depends on threads.
+@inlinable
+func cacheLinePieceLength<T>(count: Int, pieces: Int, of _: T.Type) -> Int {
+  let line = 64 / MemoryLayout<T>.stride
+  return (count + pieces * line - 1) / (pieces * line) * line
+}
+
 /// Runs `body(u)` for every work unit u in 0..<units, shared between the
 /// calling thread and the engine's helper thread, and returns when every
 /// unit is done.

@@ -568,15 +568,15 @@ extension Network {
       // the stopping rule, the best weights and the plateau schedule).
       var monitored = Double.infinity
       if watches {
-      switch monitor {
-      case .loss: monitored = epochLoss
-      case .validationLoss: monitored = validationLoss
-      case .accuracy: monitored = -training.accuracy
-      case .validationAccuracy: monitored = -validationScores.accuracy
-      case .r2: monitored = -training.r2
-      case .validationR2: monitored = -validationScores.r2
-      }
-      if monitored.isNaN { monitored = .infinity }
+        switch monitor {
+        case .loss: monitored = epochLoss
+        case .validationLoss: monitored = validationLoss
+        case .accuracy: monitored = -training.accuracy
+        case .validationAccuracy: monitored = -validationScores.accuracy
+        case .r2: monitored = -training.r2
+        case .validationR2: monitored = -validationScores.r2
+        }
+        if monitored.isNaN { monitored = .infinity }
       }
       if let best {
         bestIsLast = monitored < bestMonitored

@@ -244,10 +244,7 @@ final class OptimizerState<T: Scalar> {
     }
     func run<R: UpdateRule>(_ rule: R) -> (finite: Bool, squares: Double) {
       if count < sharedUpdateCount { return piece(rule, 0, count) }
-      // A whole number of 64-byte lines a piece, so that the two threads
-      // never write the same cache line.
-      let line = 64 / MemoryLayout<T>.stride
-      let length = (count + updateUnits * line - 1) / (updateUnits * line) * line
+      let length = cacheLinePieceLength(count: count, pieces: updateUnits, of: T.self)
       let pieces = (count + length - 1) / length
       return withUnsafeTemporaryAllocation(of: (Bool, Double).self, capacity: pieces) { results in
         runShared(units: pieces) { unit in
