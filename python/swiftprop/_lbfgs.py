@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._training import EpochReporter, fit_weights, plan_fit
+from ._training import EpochReporter, plan_fit
 from ._validation import check_int
 from .history import History
 
-__all__ = ["plan_lbfgs", "fit_weights", "lbfgs_history"]
+__all__ = ["plan_lbfgs", "lbfgs_history"]
 
 
 def plan_lbfgs(n_samples, settings, epochs, lr, batch_size, verbose,

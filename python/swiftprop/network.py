@@ -12,11 +12,11 @@ from . import _engine, export, persistence
 from ._codes import (ACTIVATIONS, DTYPES, INITIALIZERS, LOSSES, METRICS,
                      MONITORS, OPTIMIZER_KINDS, OPTIMIZER_STATE_VECTORS,
                      SCHEDULES, STOP_REASONS, name_of)
-from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
+from ._lbfgs import lbfgs_history, plan_lbfgs
 from ._random import new_seed
 from ._training import (EpochReporter, advance_random_state,
-                        check_sample_weight, numpy_shuffle_state, plan_fit,
-                        prepare_extras)
+                        check_sample_weight, fit_weights, numpy_shuffle_state,
+                        plan_fit, prepare_extras)
 from ._validation import (as_float_matrix, as_targets, check_dtype, check_int,
                           check_number, choose)
 from .display import network_html, progress_bar

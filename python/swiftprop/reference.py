@@ -32,9 +32,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import _codes
-from ._lbfgs import fit_weights, lbfgs_history, plan_lbfgs
+from ._lbfgs import lbfgs_history, plan_lbfgs
 from ._random import SplitMix64, new_seed
-from ._training import (EpochReporter, check_sample_weight,
+from ._training import (EpochReporter, check_sample_weight, fit_weights,
                         numpy_shuffle_state, plan_fit, prepare_extras)
 from .callbacks import CallbackList
 from .schedules import Warmup
