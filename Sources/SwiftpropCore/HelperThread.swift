@@ -1,6 +1,7 @@
 #if canImport(Glibc)
   import Glibc
 #endif
+import Synchronization
 
 /// The length of each of at most `pieces` pieces that `count` values of T
 /// are cut into for `runShared`: a whole number of 64-byte cache lines
@@ -73,6 +74,16 @@ public final class HelperThread: @unchecked Sendable {
   private var helperBusy = false
   private var forkHandlersInstalled = false
 
+  /// Counts every posted job and finished unit (written under `mutex`,
+  /// read without it): a thread about to sleep on a condition watches it
+  /// for `spinNanoseconds` first, so the work of a training step (products
+  /// a few microseconds apart) is not held up by the wake-up of a thread
+  /// asleep in the kernel, tens of microseconds on a virtual machine.
+  private let events = Atomic<Int>(0)
+  /// How long a thread watches `events` before it sleeps: short enough
+  /// that an idle helper soon stops taking a core from other processes.
+  private let spinNanoseconds: UInt64 = 100_000
+
   /// False makes every product run on the calling thread (tests compare
   /// the two ways bit for bit).
   var enabled: Bool {
@@ -140,7 +151,7 @@ public final class HelperThread: @unchecked Sendable {
         locked {
           job = nil
           jobPhaseStart = nil
-          while helperBusy { pthread_cond_wait(progress, mutex) }
+          wait(on: progress) { helperBusy }
           claimed = false
         }
       }
@@ -162,6 +173,7 @@ public final class HelperThread: @unchecked Sendable {
       nextUnit = 0
       finishedUnits = 0
       helperBusy = false
+      events.add(1, ordering: .releasing)
       pthread_cond_signal(jobPosted)
       return true
     }
@@ -178,14 +190,38 @@ public final class HelperThread: @unchecked Sendable {
     // Every unit before `unit` has been claimed, and a thread waits here
     // only between units, so the units it waits for are running.
     let required = phaseStart(unit)
-    while finishedUnits < required { pthread_cond_wait(progress, mutex) }
+    wait(on: progress) { finishedUnits < required }
     return unit
   }
 
   /// Called with the mutex held when a unit is done.
   private func finish() {
     finishedUnits += 1
+    events.add(1, ordering: .releasing)
     pthread_cond_broadcast(progress)
+  }
+
+  /// Returns, with the mutex held as on entry, once `blocked()` is false:
+  /// for up to `spinNanoseconds` the mutex is released and `events`
+  /// watched (looking again at each change), then the thread sleeps on
+  /// `condition` (signalled, under the mutex, after every change).
+  private func wait(on condition: UnsafeMutablePointer<pthread_cond_t>, while blocked: () -> Bool) {
+    guard blocked() else { return }
+    let deadline = monotonicNanoseconds() &+ spinNanoseconds
+    while blocked() {
+      guard monotonicNanoseconds() < deadline else {
+        pthread_cond_wait(condition, mutex)
+        continue
+      }
+      let seen = events.load(ordering: .acquiring)
+      pthread_mutex_unlock(mutex)
+      var polls = 0
+      while events.load(ordering: .acquiring) == seen {
+        polls &+= 1
+        if polls & 63 == 0 && monotonicNanoseconds() >= deadline { break }
+      }
+      pthread_mutex_lock(mutex)
+    }
   }
 
   /// Called with the mutex held.
@@ -221,7 +257,7 @@ public final class HelperThread: @unchecked Sendable {
   private func serve() -> Never {
     pthread_mutex_lock(mutex)
     while true {
-      while job == nil || nextUnit >= unitCount { pthread_cond_wait(jobPosted, mutex) }
+      wait(on: jobPosted) { job == nil || nextUnit >= unitCount }
       // Taken before claiming: `claim` may wait for a phase, and the
       // caller may meanwhile run every other unit and close the job (it
       // then waits for this unit, so the closure stays valid).

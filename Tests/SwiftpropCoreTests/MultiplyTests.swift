@@ -162,6 +162,28 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
+  /// Fewer rows than a tile times a transposed B (δ·Wᵀ of a small batch):
+  /// rows of A and B against each other, four rows of A and two of B at a
+  /// time, with depths that are and are not whole vectors and an odd n.
+  func testFewRowsTimesTransposedB() {
+    for m in 1..<tileRows {
+      for (n, k) in [(1, 8), (2, 13), (7, 300), (64, 17)] {
+        check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+        check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+      }
+    }
+  }
+
+  /// One block of rows (at most `rowBlock`) against a B that is packed
+  /// (too large to read in place, or transposed): each panel is packed
+  /// just before its tiles, on one thread and shared.
+  func testOneRowBlockPacksEachPanel() {
+    for (m, n, k) in [(64, 140, 260), (30, 300, 60), (96, 50, 400)] {
+      check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+      check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+    }
+  }
+
   func testAThreadLimitOfOneSplitsNoProduct() {
     let limit = HelperThread.shared.threadLimit
     defer { HelperThread.shared.threadLimit = limit }
