@@ -51,20 +51,31 @@ func allocateZeroed<Element>(_ count: Int, of _: Element.Type) throws
 ///
 /// Every allocation ends in `bufferSlack` values more, which the matrix
 /// kernel may read (and ignore) when it reads a matrix's last, narrow
-/// panel of columns in place.
+/// panel of columns in place, and starts on a 64-byte cache line (the C
+/// allocator gives 16 bytes): the pieces that two threads write (a shared
+/// product's column panels, a shared pass's `cacheLinePieceLength`
+/// pieces) then never share a line, which the other core would have to
+/// hand back at every write.
 final class Buffer<T: Scalar> {
   let pointer: UnsafeMutablePointer<T>
   let count: Int
   /// The allocation this buffer is a part of, or nil when it owns its own.
   private let whole: Buffer<T>?
+  /// What `calloc` returned (freed with the buffer), when it owns one.
+  private let allocation: UnsafeMutablePointer<T>?
 
   init(count: Int) throws {
     // A sum that wraps is negative, and `product` reports it.
-    let allocated = max(count, 0) &+ bufferSlack(of: T.self)
+    let line = 64 / MemoryLayout<T>.stride
+    let allocated = max(count, 0) &+ bufferSlack(of: T.self) &+ line
     guard allocated >= 0 else {
       throw EngineError(.outOfMemory, "a buffer of \(count) values is too large")
     }
-    pointer = try allocateZeroed(allocated, of: T.self)
+    let raw = try allocateZeroed(allocated, of: T.self)
+    // 16-byte aligned, so the distance to the next line is whole values.
+    let past = Int(bitPattern: raw) % 64 / MemoryLayout<T>.stride
+    pointer = raw + (past == 0 ? 0 : line - past)
+    allocation = raw
     self.count = count
     whole = nil
   }
@@ -73,6 +84,7 @@ final class Buffer<T: Scalar> {
     self.pointer = pointer
     self.count = count
     self.whole = whole
+    allocation = nil
   }
 
   /// Buffers of the given sizes laid end to end in one allocation, so that
@@ -100,7 +112,7 @@ final class Buffer<T: Scalar> {
     if let base = values.baseAddress { pointer.update(from: base, count: count) }
   }
 
-  deinit { if whole == nil { free(pointer) } }
+  deinit { if let allocation { free(allocation) } }
 
   func zero() { pointer.update(repeating: 0, count: count) }
 
