@@ -104,14 +104,8 @@ func multiply<T: Scalar>(
     while kStart < k {
       let depth = min(depthBlock, k - kStart)
       // Each panel of this depth block is packed once (unless read in
-      // place) and then serves every block of rows; with one block of
-      // rows, just before its tiles, so it is read back from L1 rather
-      // than after all the others have passed through the caches.
-      let oneRowBlock = !packA || count <= rowBlock
-      let packEach = oneRowBlock && (transposeB || !directB)
-      if packEach {
-        // Packed in the loop over panels below.
-      } else if transposeB {
+      // place) and then serves every block of rows.
+      if transposeB {
         for panel in firstPanel..<lastPanel {
           packPanel(b, transposeB: true, n: n, k: k, column: panel * width,
                     depthStart: kStart, depth: depth, into: scratch + panel * panelStride(of: T.self))
@@ -139,15 +133,6 @@ func multiply<T: Scalar>(
           let column = panel * width
           let columns = min(width, n - column)
           let inPlace = directB && (columns == width || narrowInPlace)
-          if packEach {
-            if transposeB {
-              packPanel(b, transposeB: true, n: n, k: k, column: column, depthStart: kStart,
-                        depth: depth, into: scratch + panel * panelStride(of: T.self))
-            } else {
-              packPanels(b, n: n, firstPanel: panel, lastPanel: panel + 1, depthStart: kStart,
-                         depth: depth, into: scratch)
-            }
-          }
           let panelB = inPlace
             ? b + kStart * n + column : UnsafePointer(scratch + panel * panelStride(of: T.self))
           let ldb = inPlace ? n : width

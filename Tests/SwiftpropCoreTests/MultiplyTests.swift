@@ -174,16 +174,6 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
-  /// One block of rows (at most `rowBlock`) against a B that is packed
-  /// (too large to read in place, or transposed): each panel is packed
-  /// just before its tiles, on one thread and shared.
-  func testOneRowBlockPacksEachPanel() {
-    for (m, n, k) in [(64, 140, 260), (30, 300, 60), (96, 50, 400)] {
-      check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
-      check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
-    }
-  }
-
   func testAThreadLimitOfOneSplitsNoProduct() {
     let limit = HelperThread.shared.threadLimit
     defer { HelperThread.shared.threadLimit = limit }
