@@ -65,8 +65,8 @@ final class Buffer<T: Scalar> {
   private let allocation: UnsafeMutablePointer<T>?
 
   init(count: Int) throws {
-    // A sum that wraps is negative, and `product` reports it.
     let line = 64 / MemoryLayout<T>.stride
+    // A sum that wraps is negative, and `product` reports it.
     let allocated = max(count, 0) &+ bufferSlack(of: T.self) &+ line
     guard allocated >= 0 else {
       throw EngineError(.outOfMemory, "a buffer of \(count) values is too large")

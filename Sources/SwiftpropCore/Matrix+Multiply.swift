@@ -34,9 +34,9 @@ func multiply<T: Scalar>(
     return
   }
   // The same for op(B) = Bᵀ (δ·Wᵀ of a small batch): rows of A against
-  // rows of B, both along memory, instead of packing all of B for a few
-  // rows (or, below the small-product limit's reach, a dot product that
-  // waits on every addition).
+  // rows of B, both along memory, in independent vector sums (these
+  // products went to `multiplySmall`, whose dot product waits on every
+  // addition).
   if m < tileRows && !transposeA && transposeB && k >= T.Vector.scalarCount {
     multiplyFewRowsTransposed(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
