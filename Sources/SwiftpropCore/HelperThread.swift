@@ -41,7 +41,15 @@ func cacheLinePieceLength<T>(count: Int, pieces: Int, of _: T.Type) -> Int {
 /// product never returned.
 @usableFromInline
 func runShared(units: Int, phaseStart: (Int) -> Int = { _ in 0 }, _ body: (Int) -> Void) {
-  HelperThread.shared.run(units: units, phaseStart: phaseStart, body)
+  HelperThread.shared.run(units: units, phaseStart: phaseStart) { unit, _ in body(unit) }
+}
+
+/// `runShared` whose body also hears which thread runs the unit: worker 0
+/// is the calling thread, 1 the helper. Two units that run at the same
+/// time have different workers, so a unit may use a scratch area of its
+/// worker's own.
+func runSharedByWorker(units: Int, _ body: (_ unit: Int, _ worker: Int) -> Void) {
+  HelperThread.shared.run(units: units, phaseStart: { _ in 0 }, body)
 }
 
 /// The one helper thread of the process, made on the first shared work
@@ -65,7 +73,7 @@ public final class HelperThread: @unchecked Sendable {
   /// A caller owns the helper, from posting its work to its return.
   private var claimed = false
   /// The owner's work, until the owner has claimed its last unit.
-  private var job: ((Int) -> Void)?
+  private var job: ((Int, Int) -> Void)?
   private var jobPhaseStart: ((Int) -> Int)?
   private var unitCount = 0
   private var nextUnit = 0
@@ -135,15 +143,15 @@ public final class HelperThread: @unchecked Sendable {
     return body()
   }
 
-  func run(units: Int, phaseStart: (Int) -> Int, _ body: (Int) -> Void) {
+  func run(units: Int, phaseStart: (Int) -> Int, _ body: (Int, Int) -> Void) {
     withoutActuallyEscaping(body) { body in
       withoutActuallyEscaping(phaseStart) { phaseStart in
         guard units > 1, post(units: units, phaseStart: phaseStart, body) else {
-          for unit in 0..<units { body(unit) }
+          for unit in 0..<units { body(unit, 0) }
           return
         }
         while let unit = locked({ claim(byHelper: false) }) {
-          body(unit)
+          body(unit, 0)
           locked { finish() }
         }
         // Every unit is claimed: close the job (a late helper starts
@@ -161,7 +169,7 @@ public final class HelperThread: @unchecked Sendable {
   /// Hands the work to the helper as well (starting it if needed); false
   /// when there is no helper to share it with.
   private func post(
-    units: Int, phaseStart: @escaping (Int) -> Int, _ body: @escaping (Int) -> Void
+    units: Int, phaseStart: @escaping (Int) -> Int, _ body: @escaping (Int, Int) -> Void
   ) -> Bool {
     locked {
       guard allowed, limit >= 2, !claimed, startIfNeeded() else { return false }
@@ -267,7 +275,7 @@ public final class HelperThread: @unchecked Sendable {
         continue
       }
       pthread_mutex_unlock(mutex)
-      body?(unit)
+      body?(unit, 1)
       // Drop the reference before the caller hears of it: its closure
       // must not outlive `withoutActuallyEscaping`.
       body = nil

@@ -41,6 +41,15 @@ func multiply<T: Scalar>(
     multiplyFewRowsTransposed(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
+  // Aᵀ·B over a few rows (dW = aᵀ·δ of a small batch): each element is a
+  // chain of k multiply-adds, computed in place as the kernel computes it;
+  // packing and tiles would cost more than the few terms.
+  if transposeA && !transposeB && k > 0 && k <= thinDepth && m >= tileRows
+    && m * n * k >= smallProductLimit
+  {
+    multiplyThinDepth(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
+    return
+  }
   if m * n * k < smallProductLimit || m < tileRows || k == 0 {
     multiplySmall(a, transposeA: transposeA, b, transposeB: transposeB, into: c, m: m, n: n, k: k,
                   accumulate: accumulate)
@@ -225,6 +234,9 @@ func storeKernel<T: Scalar>(_ vector: KernelVector<T>, _ pointer: UnsafeMutableP
 
 /// Below this many multiply-adds the plain loops win.
 @usableFromInline let smallProductLimit = 4096
+/// Deepest Aᵀ·B computed in place by `multiplyThinDepth` (a batch of up
+/// to this many rows in dW = aᵀ·δ).
+@usableFromInline let thinDepth = 8
 /// From this many multiply-adds on, a product is split over two threads.
 @usableFromInline let parallelProductLimit = 1 << 22
 /// Rows of C computed at once by the micro-kernel: 8 when the build
@@ -655,6 +667,83 @@ func multiplyFewRowsTransposed<T: Scalar>(
       j += 2
     }
     i += 4
+  }
+}
+
+/// C (+)= Aᵀ · B with A stored k × m (rows `lda` apart, m by default) and
+/// B stored k × n, for a small depth
+/// k (the rows of a small batch): C[i, :] = Σ_r A[r, i] · B[r, :], two rows
+/// of C at a time in four vectors each, the k rows of B read from L1.
+/// Every element is the micro-kernel's: multiply-adds in the order of r
+/// from zero, then added to C when accumulating; a last partial vector of
+/// columns runs the same operations on padded lanes. The order does not
+/// depend on the vector width, so every build gives the same bits.
+@inlinable
+func multiplyThinDepth<T: Scalar>(
+  _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
+  m: Int, n: Int, k: Int, lda: Int? = nil, accumulate: Bool
+) {
+  let lda = lda ?? m
+  let lanes = T.Vector.scalarCount
+  let block = 4 * lanes
+  @inline(__always)
+  func put(_ sum: T.Vector, _ target: UnsafeMutablePointer<T>, _ count: Int) {
+    store(accumulate ? load(target, count) + sum : sum, target, count)
+  }
+  var i = 0
+  while i < m {
+    // A second row past the last repeats the first and is not stored.
+    let pair = i + 1 < m
+    let c0 = c + i * n
+    let c1 = pair ? c0 + n : c0
+    var column = 0
+    while column + block <= n {
+      var s00 = T.Vector(), s01 = T.Vector(), s02 = T.Vector(), s03 = T.Vector()
+      var s10 = T.Vector(), s11 = T.Vector(), s12 = T.Vector(), s13 = T.Vector()
+      var bRow = b + column
+      var aRow = a + i
+      for _ in 0..<k {
+        let x0 = T.Vector(repeating: aRow[0])
+        let x1 = T.Vector(repeating: pair ? aRow[1] : aRow[0])
+        let y0: T.Vector = load(bRow), y1: T.Vector = load(bRow + lanes)
+        let y2: T.Vector = load(bRow + 2 * lanes), y3: T.Vector = load(bRow + 3 * lanes)
+        s00 = multiplyAdd(s00, x0, y0)
+        s01 = multiplyAdd(s01, x0, y1)
+        s02 = multiplyAdd(s02, x0, y2)
+        s03 = multiplyAdd(s03, x0, y3)
+        s10 = multiplyAdd(s10, x1, y0)
+        s11 = multiplyAdd(s11, x1, y1)
+        s12 = multiplyAdd(s12, x1, y2)
+        s13 = multiplyAdd(s13, x1, y3)
+        bRow += n
+        aRow += lda
+      }
+      put(s00, c0 + column, lanes)
+      put(s01, c0 + column + lanes, lanes)
+      put(s02, c0 + column + 2 * lanes, lanes)
+      put(s03, c0 + column + 3 * lanes, lanes)
+      if pair {
+        put(s10, c1 + column, lanes)
+        put(s11, c1 + column + lanes, lanes)
+        put(s12, c1 + column + 2 * lanes, lanes)
+        put(s13, c1 + column + 3 * lanes, lanes)
+      }
+      column += block
+    }
+    // The last columns, a vector (or part of one) at a time.
+    while column < n {
+      let count = min(lanes, n - column)
+      var s0 = T.Vector(), s1 = T.Vector()
+      for r in 0..<k {
+        let y: T.Vector = load(b + r * n + column, count)
+        s0 = multiplyAdd(s0, T.Vector(repeating: a[r * lda + i]), y)
+        if pair { s1 = multiplyAdd(s1, T.Vector(repeating: a[r * lda + i + 1]), y) }
+      }
+      put(s0, c0 + column, count)
+      if pair { put(s1, c1 + column, count) }
+      column += lanes
+    }
+    i += 2
   }
 }
 

@@ -31,11 +31,16 @@ extension Network {
   /// With `dropping` (training steps) and a dropout rate on some layer, the
   /// general pass runs and drops units (`Network+Dropout`): the layer above
   /// reads ã_l, and ∂L/∂a_l is multiplied by the mask before f′.
+  ///
+  /// With `fusedWeights` (a training step), the general pass leaves dW of
+  /// the layers `fusesUpdate` names unwritten: the step makes it a block at
+  /// a time as it updates them.
   @discardableResult
   func backward(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     keepLayers: Bool = true, sameBatch: Bool = false, kind: PassKind? = nil,
-    weights: UnsafePointer<T>? = nil, weightSum: Double = 0, dropping: Bool = false
+    weights: UnsafePointer<T>? = nil, weightSum: Double = 0, dropping: Bool = false,
+    fusedWeights: Bool = false
   ) -> Double {
     let dropping = dropping && dropsUnits
     switch weights != nil || dropping ? .general : kind ?? passKind(rows: rows) {
@@ -56,15 +61,14 @@ extension Network {
       defer { l -= 1 }
       let layer = layers[l]
       let delta = space.delta[l].pointer
-      let input =
-        l == 0
-        ? x
-        : UnsafePointer(
-          dropping && drops(l - 1) ? space.dropped[l - 1].pointer : space.a[l - 1].pointer)
-      multiply(
-        input, transposeA: true, delta, transposeB: false, into: space.gradients[2 * l].pointer,
-        m: layer.inputs, n: layer.outputs, k: rows, accumulate: false,
-        scratch: space.scratch.pointer, bSlack: true)
+      // dW of a layer whose update the step fuses with it is left to the step.
+      if !(fusedWeights && fusesUpdate(l, rows: rows, space: space)) {
+        multiply(
+          weightGradientInput(l, x, space: space, dropping: dropping), transposeA: true, delta,
+          transposeB: false, into: space.gradients[2 * l].pointer,
+          m: layer.inputs, n: layer.outputs, k: rows, accumulate: false,
+          scratch: space.scratch.pointer, bSlack: true)
+      }
       let db = space.gradients[2 * l + 1].pointer
       db.update(repeating: 0, count: layer.outputs)
       for r in 0..<rows {
@@ -86,6 +90,18 @@ extension Network {
       }
     }
     return lossValue
+  }
+
+  /// What layer l's weight gradient multiplies δ_l by: the inputs x, or
+  /// the layer below's output a_{l−1} as the layer read it (ã_{l−1} when
+  /// that layer drops units in this pass).
+  @inline(__always)
+  func weightGradientInput(
+    _ l: Int, _ x: UnsafePointer<T>, space: Workspace<T>, dropping: Bool
+  ) -> UnsafePointer<T> {
+    if l == 0 { return x }
+    return UnsafePointer(
+      dropping && drops(l - 1) ? space.dropped[l - 1].pointer : space.a[l - 1].pointer)
   }
 
   /// The data loss of the forward pass in `space`, and δ of the output

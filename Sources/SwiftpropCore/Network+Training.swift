@@ -205,15 +205,22 @@ extension Network {
   /// norms[layer] (taken in the update's pass where it can be). With
   /// `weights`, the loss is the weighted mean (see `backward`). A step
   /// drops units of the layers with a dropout rate (`Network+Dropout`).
+  ///
+  /// A small batch's large weight matrices are updated a block of rows at
+  /// a time straight from a_{l−1} and δ_l (`fusedWeightUpdate`): the same
+  /// values, without dW's trip through memory.
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false,
     norms: UnsafeMutablePointer<Double>? = nil, weights: UnsafePointer<T>? = nil,
     weightSum: Double = 0, keepLayers: Bool = false
   ) -> Double? {
+    // Fusing leaves dW unwritten (`keepLayers` callers read it).
+    var fusing = !keepLayers && rows <= thinDepth
+    if fusing { fusing = layers.indices.contains { fusesUpdate($0, rows: rows, space: space) } }
     let value = backward(
       x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch,
-      weights: weights, weightSum: weightSum, dropping: true)
+      weights: weights, weightSum: weightSum, dropping: true, fusedWeights: fusing)
     guard value.isFinite else { return nil }
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
@@ -223,7 +230,7 @@ extension Network {
     let normsInPass =
       norms != nil && parameterCount >= flatUpdateLimit
       && config.kind.rule.sumsSquaresInPass(T.self)
-    if config.l2 == 0 && !normsInPass {
+    if config.l2 == 0 && !normsInPass && !fusing {
       finite = state.update(
         parameters[0].pointer, into: space.nextParameters[0].pointer, count: parameterCount,
         index: 0, gradient: space.gradients[0].pointer, config: config, decay: 0
@@ -232,10 +239,15 @@ extension Network {
     } else {
       for (index, parameter) in parameters.enumerated() {
         let isWeight = index % 2 == 0
-        let result = state.update(
-          parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
-          index: index, gradient: space.gradients[index].pointer, config: config,
-          decay: isWeight ? config.l2 : 0, wantSquares: isWeight && norms != nil)
+        let result =
+          isWeight && fusing && fusesUpdate(index / 2, rows: rows, space: space)
+          ? fusedWeightUpdate(
+            index / 2, input: weightGradientInput(index / 2, x, space: space, dropping: dropsUnits),
+            rows: rows, space: space, state: state, config: config, wantSquares: norms != nil)
+          : state.update(
+            parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
+            index: index, gradient: space.gradients[index].pointer, config: config,
+            decay: isWeight ? config.l2 : 0, wantSquares: isWeight && norms != nil)
         finite = result.finite && finite
         if isWeight, let norms { norms[index / 2] += result.squares.squareRoot() }
       }
@@ -245,6 +257,86 @@ extension Network {
     swap(&parameters, &space.nextParameters)
     state.commit()
     return value
+  }
+
+  /// Whether a step on `rows` rows updates layer l's weights by
+  /// `fusedWeightUpdate`: a batch of at most `thinDepth` rows (dW is then
+  /// `multiplyThinDepth`'s product, in `multiply` as here), weights of at
+  /// least `fusedUpdateMinimum` values (smaller ones stay in cache anyway),
+  /// and room in the scratch for a block of dW per thread.
+  @inline(__always)
+  func fusesUpdate(_ l: Int, rows: Int, space: Workspace<T>) -> Bool {
+    let k = layers[l].inputs, n = layers[l].outputs
+    return rows >= 1 && rows <= thinDepth && k >= tileRows && k * n >= fusedUpdateMinimum
+      && 2 * fusedBlockRows(n) * n <= space.scratch.count
+  }
+
+  /// Rows of dW made at once by `fusedWeightUpdate` for n columns: about
+  /// `fusedBlockBytes`, at least one row.
+  @inline(__always)
+  func fusedBlockRows(_ n: Int) -> Int {
+    max(1, fusedBlockBytes / (n * MemoryLayout<T>.stride))
+  }
+
+  /// Layer l's weight update, W′ = rule(W, dW), with dW = inputᵀ · δ_l
+  /// made a block of rows at a time in the thread's part of the scratch
+  /// and updated from there while it is in L1: dW is never written to
+  /// memory and read back. Every value of dW is `multiply`'s (the same
+  /// chain of multiply-adds), every updated value the rule's, so the
+  /// parameters are those of the unfused step to the bit. Returns whether
+  /// every new value is finite and, with `wantSquares`, Σ dW², summed per
+  /// group of blocks and then over the groups in order (fixed by the shape
+  /// alone, as the update's pieces are). Large layers' groups are shared
+  /// with the helper thread.
+  func fusedWeightUpdate(
+    _ l: Int, input: UnsafePointer<T>, rows: Int, space: Workspace<T>,
+    state: OptimizerState<T>, config: OptimizerConfig, wantSquares: Bool
+  ) -> (finite: Bool, squares: Double) {
+    let k = layers[l].inputs, n = layers[l].outputs
+    let blockRows = fusedBlockRows(n)
+    let blocks = (k + blockRows - 1) / blockRows
+    let perGroup = (blocks + updateUnits - 1) / updateUnits
+    let groups = (blocks + perGroup - 1) / perGroup
+    let weights = UnsafePointer(parameters[2 * l].pointer)
+    let next = space.nextParameters[2 * l].pointer
+    let delta = UnsafePointer(space.delta[l].pointer)
+    let scratch = space.scratch.pointer
+    let squaresInPass = wantSquares && config.kind.rule.sumsSquaresInPass(T.self)
+    return withUnsafeTemporaryAllocation(of: (Bool, Double).self, capacity: groups) { results in
+      func group(_ g: Int, _ worker: Int) {
+        let dW = scratch + worker * blockRows * n
+        var finite = true
+        var squares = 0.0
+        for block in g * perGroup..<min(blocks, (g + 1) * perGroup) {
+          let first = block * blockRows
+          let count = min(blockRows, k - first)
+          multiplyThinDepth(
+            input + first, delta, into: dW, m: count, n: n, k: rows, lda: k, accumulate: false)
+          let result = state.update(
+            weights + first * n, into: next + first * n, count: count * n, index: 2 * l,
+            gradient: dW, config: config, decay: config.l2, wantSquares: squaresInPass,
+            from: first * n)
+          finite = finite && result.finite
+          // A rule that does not sum the squares in its pass: from L1 here.
+          squares +=
+            wantSquares && !squaresInPass
+            ? sumOfSquares(UnsafePointer(dW), count: count * n) : result.squares
+        }
+        (results.baseAddress! + g).initialize(to: (finite, squares))
+      }
+      if k * n >= sharedUpdateCount {
+        runSharedByWorker(units: groups, group)
+      } else {
+        for g in 0..<groups { group(g, 0) }
+      }
+      var finite = true
+      var squares = 0.0
+      for g in 0..<groups {
+        finite = finite && results[g].0
+        squares += results[g].1
+      }
+      return (finite, squares)
+    }
   }
 
   /// Σ‖W‖² over the weight matrices (not the biases), in Double.
@@ -833,3 +925,8 @@ struct PollClock {
 /// Below this many parameters a step updates them all in one pass and
 /// takes the gradient norms in a second one.
 let flatUpdateLimit = 4096
+/// Fewest weights of a layer whose update a small batch's step fuses with
+/// its gradient (`Network.fusesUpdate`).
+let fusedUpdateMinimum = 1 << 16
+/// Bytes of dW made at once by `fusedWeightUpdate`: half of a 32 KiB L1.
+let fusedBlockBytes = 16 << 10

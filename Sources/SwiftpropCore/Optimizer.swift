@@ -215,7 +215,9 @@ final class OptimizerState<T: Scalar> {
   /// Writes the updated parameter array number `index` into `next`, reading
   /// the current values `p` and `gradient`; `decay` is the l2 factor for
   /// weight matrices and 0 for biases. Index 0 with the count of all
-  /// parameters updates all of them (the buffers are consecutive).
+  /// parameters updates all of them (the buffers are consecutive). With
+  /// `start`, p, `next` and `gradient` point at value `start` of the
+  /// array, and the state is read and written from there on.
   ///
   /// From `sharedUpdateCount` values on, the array is cut into
   /// `updateUnits` pieces at fixed places (set by `count` alone) that the
@@ -227,9 +229,9 @@ final class OptimizerState<T: Scalar> {
   func update(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, count: Int, index: Int,
     gradient: UnsafePointer<T>, config: OptimizerConfig, decay: Double,
-    wantSquares: Bool = false
+    wantSquares: Bool = false, from start: Int = 0
   ) -> (finite: Bool, squares: Double) {
-    let offset = offsets[index]
+    let offset = offsets[index] + start
     let first = bases.first, second = bases.second
     let nextFirst = nextBases.first, nextSecond = nextBases.second
     /// Values start..<start+length of the array.

@@ -174,6 +174,44 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
+  /// Aᵀ·B over a few rows (dW of a small batch): odd row counts (a last
+  /// row without a pair), columns that are not whole blocks or vectors,
+  /// against the plain loop; and every element to the bit the kernel's
+  /// chain of multiply-adds from zero over r, in either accumulate mode.
+  func testThinDepthTransposedA() {
+    for k in 1...thinDepth {
+      for (m, n) in [(tileRows, 700), (7, 33), (129, 40), (64, 513)] {
+        check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
+        check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
+      }
+    }
+    func chains<T: Scalar>(_: T.Type) {
+      let m = 9, n = 45, k = 5
+      var generator = SeededGenerator(seed: 17)
+      let a = (0..<k * m).map { _ in T(generator.uniform() - 0.5) }
+      let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
+      let start = (0..<m * n).map { _ in T(generator.uniform()) }
+      for accumulate in [false, true] {
+        var c = start
+        c.withUnsafeMutableBufferPointer { cp in
+          multiplyThinDepth(a, b, into: cp.baseAddress!, m: m, n: n, k: k, accumulate: accumulate)
+        }
+        for i in 0..<m {
+          for j in 0..<n {
+            var chain = SIMD2<T>()
+            for r in 0..<k {
+              chain = multiplyAdd(chain, SIMD2(repeating: a[r * m + i]), SIMD2(repeating: b[r * n + j]))
+            }
+            let want = accumulate ? start[i * n + j] + chain[0] : chain[0]
+            XCTAssertEqual(Double(c[i * n + j]), Double(want), "\(T.self) \(i) \(j) \(accumulate)")
+          }
+        }
+      }
+    }
+    chains(Float.self)
+    chains(Double.self)
+  }
+
   func testAThreadLimitOfOneSplitsNoProduct() {
     let limit = HelperThread.shared.threadLimit
     defer { HelperThread.shared.threadLimit = limit }

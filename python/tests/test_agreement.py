@@ -191,6 +191,34 @@ def test_wide_network_with_shared_updates_and_passes_agrees(optimizer,
                  TOLERANCE["float64"] * 10, "optimizer state")
 
 
+@pytest.mark.parametrize("settings", [
+    dict(optimizer="sgd", lr=0.01), dict(optimizer="sgd", lr=0.01, l2=1e-3),
+    dict(optimizer="sgd", lr=0.01, momentum=0.9, nesterov=True),
+    dict(optimizer="adam", lr=1e-3), dict(optimizer="rmsprop", lr=1e-3)],
+    ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_small_batches_on_wide_layers_agree(settings):
+    """Batches of 1 to 8 rows on layers of 65 536 weights and more: the step
+    updates those weights a block of rows at a time straight from the
+    layer's input and delta, never writing dW whole. The weights, the
+    optimizer state and each epoch's mean ||dW|| still agree."""
+    sizes = [300, 256, 256, 3]
+    engine, numpy_net = twins(sizes, "relu", "softmax", "cross_entropy",
+                              "float64")
+    X, y = data_for(sizes, "cross_entropy", n_samples=24, seed=4)
+    for batch_size in (1, 5, 8):
+        h1 = engine.fit(X, y, epochs=2, batch_size=batch_size, **settings)
+        h2 = numpy_net.fit(X, y, epochs=2, batch_size=batch_size, **settings)
+        what = f"batch {batch_size}"
+        assert_close(h1.loss, h2.loss, TOLERANCE["float64"], what + " loss")
+        assert_close(h1.grad_norms, h2.grad_norms, TOLERANCE["float64"],
+                     what + " ||dW||")
+        assert_pairs_close(engine.weights, numpy_net.weights,
+                           TOLERANCE["float64"], what + " weights")
+        assert_close(engine.get_optimizer_state()["first"],
+                     numpy_net.get_optimizer_state()["first"],
+                     TOLERANCE["float64"] * 10, what + " optimizer state")
+
+
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_rmsprop_elu_and_huber_train_as_pytorch(momentum):
     """Ten steps of RMSprop on a network with ELU hidden units and the
