@@ -20,7 +20,11 @@ Every timed call is preceded by a short pause so that the worker threads
 of the library timed before (OpenBLAS and OpenMP spin-wait after their
 work) are idle and do not take a core from the next one.
 
+``--dtype float64`` runs every library in float64 (the same samples,
+widened; scikit-learn follows its input's dtype).
+
     python benchmarks/w3_wide.py [--quick] [--samples N] [--repeats N]
+                                 [--dtype float32|float64]
 """
 
 import common
@@ -58,8 +62,9 @@ def flops_per_sample(layers=LAYERS):
 
 
 def entries(X, labels):
+    dtype = X.dtype
     net = sp.Network(LAYERS, activation="relu", loss="cross_entropy",
-                     dtype="float32", init="he", seed=0)
+                     dtype=dtype.name, init="he", seed=0)
     initial = net.weights
 
     def swiftprop_job(repetition):
@@ -67,7 +72,7 @@ def entries(X, labels):
         return lambda: net.fit(X, labels, epochs=1, batch_size=BATCH, lr=LR)
 
     def numpy_job(repetition):
-        model = NumpyMLP(initial, np.float32)
+        model = NumpyMLP(initial, dtype)
         return lambda: model.fit(X, labels, 1, BATCH, "sgd", LR, seed=0)
 
     result = [Entry("swiftprop", swiftprop_job),
@@ -94,7 +99,7 @@ def entries(X, labels):
         X_t, y_t = torch.from_numpy(X), torch.from_numpy(labels)
 
         def torch_job(repetition):
-            model = torch_mlp(torch, initial, torch.float32)
+            model = torch_mlp(torch, initial, getattr(torch, dtype.name))
             return lambda: torch_fit(torch, model, X_t, y_t, 1, BATCH, "sgd",
                                      LR, seed=0)
         result.append(Entry(f"PyTorch ({THREADS} threads)", torch_job))
@@ -102,7 +107,7 @@ def entries(X, labels):
         result.append(skipped("PyTorch", "torch"))
 
     if jax is not None:
-        model = JaxMLP(jax, initial, np.float32, optimizer="sgd", lr=LR)
+        model = JaxMLP(jax, initial, dtype, optimizer="sgd", lr=LR)
         seconds = model.compile_fit(X, labels, 1, BATCH)
 
         def jax_job(repetition):
@@ -120,16 +125,20 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=None,
                         help="training samples (default 16384, 2048 with "
                         "--quick)")
+    parser.add_argument("--dtype", choices=("float32", "float64"),
+                        default="float32", help="element type of every "
+                        "library (default float32)")
     args = common.parse_arguments(parser, argv)
     samples = args.samples or (2048 if args.quick else 16384)
     common.print_header(args, torch, jax)
     common.configure_torch(torch, THREADS)
     X, labels = synthetic_data(samples)
+    X = X.astype(args.dtype)
     table = entries(X, labels)
     common.run_rounds(table, args.repeats, settle=SETTLE_SECONDS)
     flops = flops_per_sample() * samples
     common.print_table(
-        f"W3 wide: {samples} x {LAYERS[0]} float32, "
+        f"W3 wide: {samples} x {LAYERS[0]} {args.dtype}, "
         f"{'-'.join(map(str, LAYERS))} ReLU + softmax, sgd lr {LR}, batch "
         f"{BATCH}, one epoch, {THREADS} threads, {args.repeats} repetitions",
         table, "s per epoch",
