@@ -29,7 +29,7 @@ func multiply<T: Scalar>(
 ) {
   // Packing B pays off only when its panels are reused over several
   // tiles of rows; a few rows (predicting one sample) stream B directly.
-  if m < tileRows && !transposeA && !transposeB && k > 0 {
+  if m < fewRows && !transposeA && !transposeB && k > 0 {
     multiplyFewRows(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
@@ -37,20 +37,20 @@ func multiply<T: Scalar>(
   // rows of B, both along memory, in independent vector sums (these
   // products went to `multiplySmall`, whose dot product waits on every
   // addition).
-  if m < tileRows && !transposeA && transposeB && k >= T.Vector.scalarCount {
+  if m < fewRows && !transposeA && transposeB && k >= T.Vector.scalarCount {
     multiplyFewRowsTransposed(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
   // Aᵀ·B over a few rows (dW = aᵀ·δ of a small batch): each element is a
   // chain of k multiply-adds, computed in place as the kernel computes it;
   // packing and tiles would cost more than the few terms.
-  if transposeA && !transposeB && k > 0 && k <= thinDepth && m >= tileRows
+  if transposeA && !transposeB && k > 0 && k <= thinDepth && m >= fewRows
     && m * n * k >= smallProductLimit
   {
     multiplyThinDepth(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
-  if m * n * k < smallProductLimit || m < tileRows || k == 0 {
+  if m * n * k < smallProductLimit || m < fewRows || k == 0 {
     multiplySmall(a, transposeA: transposeA, b, transposeB: transposeB, into: c, m: m, n: n, k: k,
                   accumulate: accumulate)
     return
@@ -234,6 +234,12 @@ func storeKernel<T: Scalar>(_ vector: KernelVector<T>, _ pointer: UnsafeMutableP
 
 /// Below this many multiply-adds the plain loops win.
 @usableFromInline let smallProductLimit = 4096
+/// Products of fewer rows than this take the few-row paths (or the plain
+/// loops) in every build. Not `tileRows`, which is 8 in the AVX-512 build
+/// and 6 otherwise: a product of 6 or 7 rows would then take a different
+/// path, with a different order of additions, in the two builds, and the
+/// FMA levels promise the same bits.
+@usableFromInline let fewRows = 6
 /// Deepest Aᵀ·B computed in place by `multiplyThinDepth` (a batch of up
 /// to this many rows in dW = aᵀ·δ).
 @usableFromInline let thinDepth = 8

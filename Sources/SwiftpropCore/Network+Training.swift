@@ -267,7 +267,7 @@ extension Network {
   @inline(__always)
   func fusesUpdate(_ l: Int, rows: Int, space: Workspace<T>) -> Bool {
     let k = layers[l].inputs, n = layers[l].outputs
-    return rows >= 1 && rows <= thinDepth && k >= tileRows && k * n >= fusedUpdateMinimum
+    return rows >= 1 && rows <= thinDepth && k >= fewRows && k * n >= fusedUpdateMinimum
       && 2 * fusedBlockRows(n) * n <= space.scratch.count
   }
 

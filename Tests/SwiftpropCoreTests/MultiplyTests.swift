@@ -166,7 +166,7 @@ final class MultiplyTests: XCTestCase {
   /// rows of A and B against each other, four rows of A and two of B at a
   /// time, with depths that are and are not whole vectors and an odd n.
   func testFewRowsTimesTransposedB() {
-    for m in 1..<tileRows {
+    for m in 1..<fewRows {
       for (n, k) in [(1, 8), (2, 13), (7, 300), (64, 17)] {
         check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
         check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
@@ -180,7 +180,7 @@ final class MultiplyTests: XCTestCase {
   /// chain of multiply-adds from zero over r, in either accumulate mode.
   func testThinDepthTransposedA() {
     for k in 1...thinDepth {
-      for (m, n) in [(tileRows, 700), (7, 33), (129, 40), (64, 513)] {
+      for (m, n) in [(fewRows, 700), (7, 33), (129, 40), (64, 513)] {
         check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
         check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
       }
@@ -210,6 +210,54 @@ final class MultiplyTests: XCTestCase {
     }
     chains(Float.self)
     chains(Double.self)
+  }
+
+  /// The paths a product takes, and so its bits, must not depend on the
+  /// build's tile height (6 rows, or 8 with SWIFTPROP_WIDE_TILE, which
+  /// `scripts/test.sh` also runs): products of 6 and 7 rows, in every
+  /// transposition, are each element's multiply-add chain over p from
+  /// zero (then added to C), the micro-kernel's order. (Fewer rows take
+  /// the few-row paths, the same code in every build.)
+  func testProductsOfSixToEightRowsAreTheChainInEveryBuild() {
+    func chains<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int, tA: Bool, tB: Bool) {
+      var generator = SeededGenerator(seed: UInt64(m * 1000 + n + k))
+      let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
+      let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
+      let start = (0..<m * n).map { _ in T(generator.uniform()) }
+      var scratch = [T](
+        repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
+      for accumulate in [false, true] {
+        var c = start
+        c.withUnsafeMutableBufferPointer { cp in
+          scratch.withUnsafeMutableBufferPointer { sp in
+            multiply(a, transposeA: tA, b, transposeB: tB, into: cp.baseAddress!, m: m, n: n, k: k,
+                     accumulate: accumulate, scratch: sp.baseAddress!)
+          }
+        }
+        var differing = 0
+        for i in 0..<m {
+          for j in 0..<n {
+            var chain = SIMD2<T>()
+            for p in 0..<k {
+              chain = multiplyAdd(
+                chain, SIMD2(repeating: tA ? a[p * m + i] : a[i * k + p]),
+                SIMD2(repeating: tB ? b[j * k + p] : b[p * n + j]))
+            }
+            let want = accumulate ? start[i * n + j] + chain[0] : chain[0]
+            if c[i * n + j] != want { differing += 1 }
+          }
+        }
+        XCTAssertEqual(differing, 0, "\(T.self) m \(m) n \(n) k \(k) tA \(tA) tB \(tB) accumulate \(accumulate)")
+      }
+    }
+    for (tA, tB) in [(false, false), (true, false), (false, true), (true, true)] {
+      for m in [6, 7] {
+        for (n, k) in [(70, 40), (33, 200), (300, 5)] {
+          chains(Float.self, m: m, n: n, k: k, tA: tA, tB: tB)
+          chains(Double.self, m: m, n: n, k: k, tA: tA, tB: tB)
+        }
+      }
+    }
   }
 
   func testAThreadLimitOfOneSplitsNoProduct() {
