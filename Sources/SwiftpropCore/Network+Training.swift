@@ -215,8 +215,10 @@ extension Network {
     norms: UnsafeMutablePointer<Double>? = nil, weights: UnsafePointer<T>? = nil,
     weightSum: Double = 0, keepLayers: Bool = false
   ) -> Double? {
-    // Fusing leaves dW unwritten (`keepLayers` callers read it).
-    var fusing = !keepLayers && rows <= thinDepth
+    // Fusing leaves dW unwritten (`keepLayers` callers read it). The
+    // largest layer is checked first: the toy networks' steps take a
+    // fraction of a microsecond.
+    var fusing = largestLayerProduct >= fusedUpdateMinimum && !keepLayers && rows <= thinDepth
     if fusing { fusing = layers.indices.contains { fusesUpdate($0, rows: rows, space: space) } }
     let value = backward(
       x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch,
