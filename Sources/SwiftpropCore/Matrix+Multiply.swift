@@ -33,11 +33,10 @@ func multiply<T: Scalar>(
     multiplyFewRows(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
-  // The same for op(B) = Bᵀ (δ·Wᵀ of a small batch): rows of A against
-  // rows of B, both along memory, in independent vector sums (these
-  // products went to `multiplySmall`, whose dot product waits on every
-  // addition).
-  if m < fewRows && !transposeA && transposeB && k >= T.Vector.scalarCount {
+  // The same for op(B) = Bᵀ (δ·Wᵀ of a batch of up to 8 rows): rows of A
+  // against rows of B, both along memory, in independent vector sums
+  // (packing would gather Bᵀ across its rows for each product).
+  if m <= thinDepth && !transposeA && transposeB && k >= T.Vector.scalarCount {
     multiplyFewRowsTransposed(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
@@ -235,7 +234,7 @@ func storeKernel<T: Scalar>(_ vector: KernelVector<T>, _ pointer: UnsafeMutableP
 /// Below this many multiply-adds the plain loops win.
 @usableFromInline let smallProductLimit = 4096
 /// Products of fewer rows than this take the few-row paths (or the plain
-/// loops) in every build. Not `tileRows`, which is 8 in the AVX-512 build
+/// loops) in every build (A · Bᵀ takes them up to `thinDepth` rows). Not `tileRows`, which is 8 in the AVX-512 build
 /// and 6 otherwise: a product of 6 or 7 rows would then take a different
 /// path, with a different order of additions, in the two builds, and the
 /// FMA levels promise the same bits.
@@ -548,8 +547,8 @@ func microKernel<T: Scalar>(
 }
 
 /// C (+)= A · B for a few rows of A: each row's result is built in four
-/// vector registers per block of columns while B streams past, so C is
-/// written once instead of once per term.
+/// vector registers per block of columns while B streams past, two rows
+/// at a time, so C is written once instead of once per term.
 @inlinable
 func multiplyFewRows<T: Scalar>(
   _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
@@ -557,7 +556,71 @@ func multiplyFewRows<T: Scalar>(
 ) {
   let lanes = T.Vector.scalarCount
   let block = 4 * lanes
-  for i in 0..<m {
+  /// The columns from `column` on of one row, past the last whole block.
+  @inline(__always)
+  func tailColumns(_ aRow: UnsafePointer<T>, _ cRow: UnsafeMutablePointer<T>, from column: Int) {
+    let width = n - column
+    let tail = cRow + column
+    if !accumulate { tail.update(repeating: 0, count: width) }
+    for p in 0..<k {
+      let x = aRow[p]
+      let bRow = b + p * n + column
+      for j in 0..<width { tail[j] += x * bRow[j] }
+    }
+  }
+  // Two rows at a time share each vector of B (B is read once per pair
+  // of rows); a last odd row runs alone.
+  var i = 0
+  while i + 1 < m {
+    let a0 = a + i * k, a1 = a0 + k
+    let c0 = c + i * n, c1 = c0 + n
+    var column = 0
+    while column + block <= n {
+      var s00 = T.Vector(), s01 = T.Vector(), s02 = T.Vector(), s03 = T.Vector()
+      var s10 = T.Vector(), s11 = T.Vector(), s12 = T.Vector(), s13 = T.Vector()
+      if accumulate {
+        s00 = load(c0 + column)
+        s01 = load(c0 + column + lanes)
+        s02 = load(c0 + column + 2 * lanes)
+        s03 = load(c0 + column + 3 * lanes)
+        s10 = load(c1 + column)
+        s11 = load(c1 + column + lanes)
+        s12 = load(c1 + column + 2 * lanes)
+        s13 = load(c1 + column + 3 * lanes)
+      }
+      var bRow = b + column
+      for p in 0..<k {
+        let y0: T.Vector = load(bRow), y1: T.Vector = load(bRow + lanes)
+        let y2: T.Vector = load(bRow + 2 * lanes), y3: T.Vector = load(bRow + 3 * lanes)
+        let x0 = T.Vector(repeating: a0[p])
+        s00 = multiplyAdd(s00, x0, y0)
+        s01 = multiplyAdd(s01, x0, y1)
+        s02 = multiplyAdd(s02, x0, y2)
+        s03 = multiplyAdd(s03, x0, y3)
+        let x1 = T.Vector(repeating: a1[p])
+        s10 = multiplyAdd(s10, x1, y0)
+        s11 = multiplyAdd(s11, x1, y1)
+        s12 = multiplyAdd(s12, x1, y2)
+        s13 = multiplyAdd(s13, x1, y3)
+        bRow += n
+      }
+      store(s00, c0 + column)
+      store(s01, c0 + column + lanes)
+      store(s02, c0 + column + 2 * lanes)
+      store(s03, c0 + column + 3 * lanes)
+      store(s10, c1 + column)
+      store(s11, c1 + column + lanes)
+      store(s12, c1 + column + 2 * lanes)
+      store(s13, c1 + column + 3 * lanes)
+      column += block
+    }
+    if column < n {
+      tailColumns(a0, c0, from: column)
+      tailColumns(a1, c1, from: column)
+    }
+    i += 2
+  }
+  if i < m {
     let aRow = a + i * k
     let cRow = c + i * n
     var column = 0
@@ -584,16 +647,7 @@ func multiplyFewRows<T: Scalar>(
       store(c3, cRow + column + 3 * lanes)
       column += block
     }
-    if column < n {
-      let width = n - column
-      let tail = cRow + column
-      if !accumulate { tail.update(repeating: 0, count: width) }
-      for p in 0..<k {
-        let x = aRow[p]
-        let bRow = b + p * n + column
-        for j in 0..<width { tail[j] += x * bRow[j] }
-      }
-    }
+    if column < n { tailColumns(aRow, cRow, from: column) }
   }
 }
 
