@@ -219,6 +219,50 @@ final class MultiplyTests: XCTestCase {
   /// p from zero (then added to C), the micro-kernel's order. (Fewer rows,
   /// and A · Bᵀ up to `thinDepth` rows, take the few-row paths: the same
   /// code, on `T.Vector`, in every build.)
+  /// A · B of 1 to 5 rows runs over B a chunk of rows at a time, the sums
+  /// waiting in C between chunks: every element must still be one chain
+  /// over p in order (fused multiply-adds in the vector blocks, a multiply
+  /// then an add in the columns past them), from zero or from C, with one
+  /// chunk (k small) or many (k past a chunk, rows wider than L1).
+  func testFewRowsInChunksAreOneChain() {
+    func chains<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int) {
+      var generator = SeededGenerator(seed: UInt64(m * 1000 + n + k))
+      let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
+      let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
+      let start = (0..<m * n).map { _ in T(generator.uniform()) }
+      var scratch = [T](
+        repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
+      let blocked = n / (4 * T.Vector.scalarCount) * (4 * T.Vector.scalarCount)
+      for accumulate in [false, true] {
+        var c = start
+        c.withUnsafeMutableBufferPointer { cp in
+          scratch.withUnsafeMutableBufferPointer { sp in
+            multiply(a, transposeA: false, b, transposeB: false, into: cp.baseAddress!, m: m, n: n,
+                     k: k, accumulate: accumulate, scratch: sp.baseAddress!)
+          }
+        }
+        var differing = 0
+        for i in 0..<m {
+          for j in 0..<n {
+            var chain = SIMD2<T>(repeating: accumulate ? start[i * n + j] : 0)
+            for p in 0..<k {
+              let x = SIMD2(repeating: a[i * k + p]), y = SIMD2(repeating: b[p * n + j])
+              chain = j < blocked ? multiplyAdd(chain, x, y) : chain + x * y
+            }
+            if c[i * n + j] != chain[0] { differing += 1 }
+          }
+        }
+        XCTAssertEqual(differing, 0, "\(T.self) m \(m) n \(n) k \(k) accumulate \(accumulate)")
+      }
+    }
+    for m in 1...5 {
+      for (n, k) in [(40, 3), (33, 300), (1000, 37), (9000, 9)] {
+        chains(Float.self, m: m, n: n, k: k)
+        chains(Double.self, m: m, n: n, k: k)
+      }
+    }
+  }
+
   func testProductsOfSixToEightRowsAreTheChainInEveryBuild() {
     func chains<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int, tA: Bool, tB: Bool) {
       var generator = SeededGenerator(seed: UInt64(m * 1000 + n + k))
