@@ -28,8 +28,9 @@ func multiply<T: Scalar>(
   scratch: UnsafeMutablePointer<T>, bSlack: Bool = false
 ) {
   // Packing B pays off only when its panels are reused over several
-  // tiles of rows; a few rows (predicting one sample) stream B directly.
-  if m < fewRows && !transposeA && !transposeB && k > 0 {
+  // tiles of rows; a few rows (predicting one sample, a small batch's
+  // forward pass) stream B directly.
+  if m <= streamedRows && !transposeA && !transposeB && k > 0 {
     multiplyFewRows(a, b, into: c, m: m, n: n, k: k, accumulate: accumulate)
     return
   }
@@ -233,12 +234,17 @@ func storeKernel<T: Scalar>(_ vector: KernelVector<T>, _ pointer: UnsafeMutableP
 
 /// Below this many multiply-adds the plain loops win.
 @usableFromInline let smallProductLimit = 4096
-/// Products of fewer rows than this take the few-row paths (or the plain
-/// loops) in every build (A · Bᵀ takes them up to `thinDepth` rows). Not `tileRows`, which is 8 in the AVX-512 build
+/// Products of fewer rows than this take the plain loops rather than the
+/// kernel, in every build. Not `tileRows`, which is 8 in the AVX-512 build
 /// and 6 otherwise: a product of 6 or 7 rows would then take a different
 /// path, with a different order of additions, in the two builds, and the
-/// FMA levels promise the same bits.
+/// FMA levels promise the same bits (so are the other row limits here).
 @usableFromInline let fewRows = 6
+/// A · B of at most this many rows streams B (`multiplyFewRows`) instead
+/// of packing it. Predicting 8 to 16 rows through 784-512-512-10 took
+/// 15-35% less time than through the kernel, 24 rows about the same
+/// (Zen 1, one thread, 2026-12-03).
+@usableFromInline let streamedRows = 16
 /// Deepest Aᵀ·B computed in place by `multiplyThinDepth` (a batch of up
 /// to this many rows in dW = aᵀ·δ).
 @usableFromInline let thinDepth = 8
@@ -560,10 +566,52 @@ func multiplyFewRows<T: Scalar>(
   _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
   m: Int, n: Int, k: Int, accumulate: Bool
 ) {
+  let block = 4 * T.Vector.scalarCount
+  let blocked = n / block * block
+  // A large product is shared by up to `fewRowsUnits` column ranges of
+  // whole blocks (at least `fewRowsUnitBlocks` each, so that a range's
+  // rows stay long runs for the prefetcher); on one thread it is not cut
+  // at all, for the same reason. Every element is computed alone, so any
+  // split gives the same bits.
+  let units = m * n * k >= parallelProductLimit && HelperThread.shared.threadLimit >= 2
+    ? min(fewRowsUnits, blocked / block / fewRowsUnitBlocks) : 1
+  if units >= 2 {
+    let blocksPerUnit = (blocked / block + units - 1) / units
+    runShared(units: units) { unit in
+      let from = unit * blocksPerUnit * block
+      let to = min(blocked, from + blocksPerUnit * block)
+      if from < to {
+        fewRowsBlocks(a, b, into: c, m: m, n: n, k: k, columns: from..<to, accumulate: accumulate)
+      }
+    }
+  } else if blocked > 0 {
+    fewRowsBlocks(a, b, into: c, m: m, n: n, k: k, columns: 0..<blocked, accumulate: accumulate)
+  }
+  // The columns past the last whole block, row by row.
+  if blocked < n {
+    let width = n - blocked
+    for i in 0..<m {
+      let aRow = a + i * k
+      let tail = c + i * n + blocked
+      if !accumulate { tail.update(repeating: 0, count: width) }
+      for p in 0..<k {
+        let x = aRow[p]
+        let bRow = b + p * n + blocked
+        for j in 0..<width { tail[j] += x * bRow[j] }
+      }
+    }
+  }
+}
+
+/// Columns `columns` (whole blocks of 4 vectors) of `multiplyFewRows`.
+@inlinable
+func fewRowsBlocks<T: Scalar>(
+  _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
+  m: Int, n: Int, k: Int, columns: Range<Int>, accumulate: Bool
+) {
   let lanes = T.Vector.scalarCount
   let block = 4 * lanes
-  let blocked = n / block * block
-  let chunk = fewRowsChunk(n: n, of: T.self)
+  let chunk = fewRowsChunk(n: columns.count, of: T.self)
   var first = 0
   while first < k {
     let last = min(k, first + chunk)
@@ -572,8 +620,8 @@ func multiplyFewRows<T: Scalar>(
     while i + 1 < m {
       let a0 = a + i * k, a1 = a0 + k
       let c0 = c + i * n, c1 = c0 + n
-      var column = 0
-      while column < blocked {
+      var column = columns.lowerBound
+      while column < columns.upperBound {
         var s00 = T.Vector(), s01 = T.Vector(), s02 = T.Vector(), s03 = T.Vector()
         var s10 = T.Vector(), s11 = T.Vector(), s12 = T.Vector(), s13 = T.Vector()
         if carry {
@@ -617,8 +665,8 @@ func multiplyFewRows<T: Scalar>(
     if i < m {
       let aRow = a + i * k
       let cRow = c + i * n
-      var column = 0
-      while column < blocked {
+      var column = columns.lowerBound
+      while column < columns.upperBound {
         var c0 = T.Vector(), c1 = T.Vector(), c2 = T.Vector(), c3 = T.Vector()
         if carry {
           c0 = load(cRow + column)
@@ -644,20 +692,6 @@ func multiplyFewRows<T: Scalar>(
     }
     first = last
   }
-  // The columns past the last whole block, row by row.
-  if blocked < n {
-    let width = n - blocked
-    for i in 0..<m {
-      let aRow = a + i * k
-      let tail = c + i * n + blocked
-      if !accumulate { tail.update(repeating: 0, count: width) }
-      for p in 0..<k {
-        let x = aRow[p]
-        let bRow = b + p * n + blocked
-        for j in 0..<width { tail[j] += x * bRow[j] }
-      }
-    }
-  }
 }
 
 /// Rows of B in one chunk of `multiplyFewRows`: about
@@ -671,6 +705,10 @@ func fewRowsChunk<T: Scalar>(n: Int, of _: T.Type) -> Int {
 /// chunk of all of B (a column block read down every row), and 15% less
 /// than with chunks of 128 KiB (Zen 1, 2026-12-03).
 @usableFromInline let fewRowsChunkBytes = 32 * 1024
+/// Most units, and fewest blocks of 4 vectors in a unit, of a shared
+/// few-row product.
+@usableFromInline let fewRowsUnits = 4
+@usableFromInline let fewRowsUnitBlocks = 8
 
 /// C (+)= A · Bᵀ for a few rows of A, B stored n × k: every element is
 /// the dot product of a row of A and a row of B, both read along memory,
