@@ -187,6 +187,16 @@ public struct FitHistory {
   }
 }
 
+/// Upper bounds on each weight matrix's largest |value|, carried by a
+/// training loop from one in-place step to the next (`Network.step`); nil
+/// where unknown. Valid only while nothing but those steps changes the
+/// weights: a step out of place forgets them, and so must the loop
+/// whenever other code may have run (its handler).
+final class WeightBounds {
+  var values: [Double?] = []
+  func forget() { values = [] }
+}
+
 extension Network {
   /// The optimizer state for `config`, kept across calls while the kind
   /// of optimizer stays the same.
@@ -208,12 +218,18 @@ extension Network {
   ///
   /// A small batch's large weight matrices are updated a block of rows at
   /// a time straight from a_{l−1} and δ_l (`fusedWeightUpdate`): the same
-  /// values, without dW's trip through memory.
+  /// values, without dW's trip through memory. With `bounds` (kept by the
+  /// caller from step to step) they are updated in place when the rule
+  /// keeps no state and every new value is proven finite beforehand
+  /// (`inPlaceBounds`), after every other parameter's new value is known
+  /// to be finite: W is then read and written where it is, with no W′
+  /// beside it (half the memory a step streams through), and the step is
+  /// still all or nothing.
   func step(
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig, sameBatch: Bool = false,
     norms: UnsafeMutablePointer<Double>? = nil, weights: UnsafePointer<T>? = nil,
-    weightSum: Double = 0, keepLayers: Bool = false
+    weightSum: Double = 0, keepLayers: Bool = false, bounds: WeightBounds? = nil
   ) -> Double? {
     // Fusing leaves dW unwritten (`keepLayers` callers read it). The
     // largest layer is checked first: the toy networks' steps take a
@@ -224,6 +240,7 @@ extension Network {
       x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch,
       weights: weights, weightSum: weightSum, dropping: true, fusedWeights: fusing)
     guard value.isFinite else { return nil }
+    let proven = fusing ? bounds.flatMap { inPlaceBounds(x, rows: rows, space: space, config: config, known: $0) } : nil
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
     // no decay, unless the update can take the norms per layer in its pass
@@ -241,11 +258,14 @@ extension Network {
     } else {
       for (index, parameter) in parameters.enumerated() {
         let isWeight = index % 2 == 0
+        let fused = isWeight && fusing && fusesUpdate(index / 2, rows: rows, space: space)
+        if fused && proven != nil { continue }  // in place, below
         let result =
-          isWeight && fusing && fusesUpdate(index / 2, rows: rows, space: space)
+          fused
           ? fusedWeightUpdate(
             index / 2, input: weightGradientInput(index / 2, x, space: space, dropping: dropsUnits),
-            rows: rows, space: space, state: state, config: config, wantSquares: norms != nil)
+            rows: rows, space: space, state: state, config: config, wantSquares: norms != nil,
+            into: space.nextParameters[index].pointer)
           : state.update(
             parameter.pointer, into: space.nextParameters[index].pointer, count: parameter.count,
             index: index, gradient: space.gradients[index].pointer, config: config,
@@ -255,10 +275,79 @@ extension Network {
       }
     }
     guard finite else { return nil }
+    if let proven, let bounds {
+      // Every other new value is finite: the proven layers are updated in
+      // place, the rest copied in from the spares (biases and small
+      // layers), so the parameters stay where they are.
+      var inPlace = [Bool](repeating: false, count: parameters.count)
+      for l in layers.indices where fusesUpdate(l, rows: rows, space: space) {
+        let result = fusedWeightUpdate(
+          l, input: weightGradientInput(l, x, space: space, dropping: dropsUnits), rows: rows,
+          space: space, state: state, config: config, wantSquares: norms != nil,
+          into: parameters[2 * l].pointer)
+        if let norms { norms[l] += result.squares.squareRoot() }
+        inPlace[2 * l] = true
+      }
+      for (index, parameter) in parameters.enumerated() where !inPlace[index] {
+        parameter.pointer.update(from: space.nextParameters[index].pointer, count: parameter.count)
+      }
+      bounds.values = proven
+      state.commit()
+      return value
+    }
     // Commit: the new values become the parameters, the old ones the spares.
     swap(&parameters, &space.nextParameters)
+    bounds?.forget()
     state.commit()
     return value
+  }
+
+  /// Upper bounds on each weight matrix's largest |value| after an in-place
+  /// step (nil for the layers not fused), or nil when one fused layer's
+  /// cannot be proven finite (or its rule keeps state). From |W| ≤ w
+  /// (`known`, or ‖W‖₂), |dW_ij| = |Σ_r input_ri δ_rj| ≤ ‖input‖₂·‖δ_l‖₂
+  /// (Cauchy–Schwarz; the chain's rows roundings add at most (rows+1)·u),
+  /// the rule's bound on |W′| raised by 8u for its roundings (u the type's
+  /// unit roundoff; lr and l2 rounded to the type, four operations), and
+  /// proven only when that is below the type's largest finite value. With
+  /// every input finite and no value that large, no step can overflow or
+  /// make a NaN.
+  func inPlaceBounds(
+    _ x: UnsafePointer<T>, rows: Int, space: Workspace<T>, config: OptimizerConfig,
+    known: WeightBounds
+  ) -> [Double?]? {
+    let u = Double(T.ulpOfOne) / 2
+    let largest = Double(T.greatestFiniteMagnitude)
+    var result = [Double?](repeating: nil, count: layers.count)
+    for l in layers.indices where fusesUpdate(l, rows: rows, space: space) {
+      let k = layers[l].inputs, n = layers[l].outputs
+      let input = magnitudeBound(
+        weightGradientInput(l, x, space: space, dropping: dropsUnits), count: rows * k)
+      let delta = magnitudeBound(UnsafePointer(space.delta[l].pointer), count: rows * n)
+      let gradient = input * delta * (1 + Double(rows + 1) * u)
+      func bound(_ w: Double) -> Double? {
+        guard
+          let b = config.kind.rule.inPlaceBound(
+            parameter: w, gradient: gradient, decay: config.l2, config: config)
+        else { return nil }
+        let raised = b * (1 + 8 * u)
+        return raised < largest ? raised : nil  // false for NaN
+      }
+      // A bound carried from earlier steps grows a little each step; when
+      // it no longer proves the step, W's own norm may.
+      if let carried = known.values.indices.contains(l) ? known.values[l] : nil,
+        let b = bound(carried)
+      {
+        result[l] = b
+      } else if let b = bound(
+        magnitudeBound(UnsafePointer(parameters[2 * l].pointer), count: k * n))
+      {
+        result[l] = b
+      } else {
+        return nil
+      }
+    }
+    return result
   }
 
   /// Whether a step on `rows` rows updates layer l's weights by
@@ -280,7 +369,8 @@ extension Network {
     max(1, fusedBlockBytes / (n * MemoryLayout<T>.stride))
   }
 
-  /// Layer l's weight update, W′ = rule(W, dW), with dW = inputᵀ · δ_l
+  /// Layer l's weight update, W′ = rule(W, dW) written into `next` (the
+  /// spare, or W itself in place), with dW = inputᵀ · δ_l
   /// made a block of rows at a time in the thread's part of the scratch
   /// and updated from there while it is in L1: dW is never written to
   /// memory and read back. Every value of dW is `multiply`'s (the same
@@ -292,7 +382,8 @@ extension Network {
   /// with the helper thread.
   func fusedWeightUpdate(
     _ l: Int, input: UnsafePointer<T>, rows: Int, space: Workspace<T>,
-    state: OptimizerState<T>, config: OptimizerConfig, wantSquares: Bool
+    state: OptimizerState<T>, config: OptimizerConfig, wantSquares: Bool,
+    into next: UnsafeMutablePointer<T>
   ) -> (finite: Bool, squares: Double) {
     let k = layers[l].inputs, n = layers[l].outputs
     let blockRows = fusedBlockRows(n)
@@ -300,7 +391,6 @@ extension Network {
     let perGroup = (blocks + updateUnits - 1) / updateUnits
     let groups = (blocks + perGroup - 1) / perGroup
     let weights = UnsafePointer(parameters[2 * l].pointer)
-    let next = space.nextParameters[2 * l].pointer
     let delta = UnsafePointer(space.delta[l].pointer)
     let scratch = space.scratch.pointer
     let squaresInPass = wantSquares && config.kind.rule.sumsSquaresInPass(T.self)
@@ -495,6 +585,8 @@ extension Network {
       throw EngineError(.invalidArgument, "epochs, batch_size and patience must be >= 1")
     }
     try refuseWhileTraining("start fit")
+    // What in-place steps know of the weights (`step`).
+    let bounds = WeightBounds()
     let rows = data.rows
     let batchSize = min(options.batchSize, rows)
     var numpyShuffle: NumpyShuffle?
@@ -607,7 +699,7 @@ extension Network {
           let value = step(
             batchX, batchY, rows: count, space: space, state: state, config: config,
             sameBatch: sameBatch, norms: norms, weights: weights, weightSum: batchWeight,
-            keepLayers: recordsMetrics)
+            keepLayers: recordsMetrics, bounds: bounds)
         else { outcome = FitOutcome(epochs: epoch, reason: .diverged); break epochs }
         steps += 1
         if recordsMetrics {
@@ -631,6 +723,7 @@ extension Network {
         sameBatch = count == rows && !shuffling
         if clock.due() {
           sameBatch = false
+          bounds.forget()
           switch handler(.poll) {
           case .proceed, .rate: break
           // Mid-epoch: the epoch is not recorded, the weights are those of
@@ -698,6 +791,7 @@ extension Network {
       if every > 0 && (epoch == 0 || (epoch + 1) % every == 0 || epoch == options.epochs - 1) {
         clock.restart()
         sameBatch = false
+        bounds.forget()
         switch handler(
           .epochEnd(
             epoch: epoch, loss: epochLoss, validationLoss: validationLoss, learningRate: epochRate))

@@ -58,6 +58,14 @@ protocol UpdateRule {
   /// in its own pass, for element type `T`.
   static func sumsSquaresInPass<T: Scalar>(_ type: T.Type) -> Bool
 
+  /// An upper bound on |p′| after a step from |p| ≤ `parameter` with a
+  /// raw gradient |g| ≤ `gradient` (both finite) and l2 factor `decay`,
+  /// for a rule that keeps no state for this step; nil when it keeps some
+  /// (the step must then stay out of place: see `Network.step`).
+  static func inPlaceBound(
+    parameter: Double, gradient: Double, decay: Double, config: OptimizerConfig
+  ) -> Double?
+
   /// The rule for the step number `step` (1 for the first).
   init(_ config: borrowing OptimizerConfig, step: Int)
 
@@ -69,6 +77,12 @@ protocol UpdateRule {
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, gradient: UnsafePointer<T>,
     state: StateVectors<T>, count: Int, decay: T, wantSquares: Bool
   ) -> (finite: Bool, squares: Double)
+}
+
+extension UpdateRule {
+  static func inPlaceBound(
+    parameter: Double, gradient: Double, decay: Double, config: OptimizerConfig
+  ) -> Double? { nil }
 }
 
 /// The current and next state vectors of one parameter array; the ones a

@@ -31,6 +31,16 @@ struct SGD: UpdateRule {
     nonFiniteProblem(vectors, count: count, names: ["SGD's velocity"])
   }
 
+  /// Without momentum no state is kept and p′ = p − lr·(g + l2·p), so
+  /// |p′| ≤ |p| + lr·(|g| + l2·|p|) (before rounding, which `Network.step`
+  /// allows for).
+  static func inPlaceBound(
+    parameter: Double, gradient: Double, decay: Double, config: OptimizerConfig
+  ) -> Double? {
+    guard config.values[2] == 0 else { return nil }
+    return parameter + abs(config.learningRate) * (gradient + abs(decay) * parameter)
+  }
+
   var learningRate, momentum: Double
   var nesterov, lrInVelocity: Bool
 

@@ -30,7 +30,8 @@ final class FusedUpdateTests: XCTestCase {
   /// layers, which turns the fusion off. Returns the parameters and the
   /// summed ‖dW‖ of each layer.
   func train<T: Scalar>(
-    _ network: Network<T>, rows: Int, config: OptimizerConfig, fused: Bool
+    _ network: Network<T>, rows: Int, config: OptimizerConfig, fused: Bool,
+    bounds: WeightBounds? = nil
   ) throws -> (parameters: [T], norms: [Double]) {
     let (x, y) = data(T.self, rows: rows)
     let space = try network.workspace(rows: rows, forTraining: true)
@@ -45,7 +46,7 @@ final class FusedUpdateTests: XCTestCase {
           norms.withUnsafeMutableBufferPointer { norms in
             network.step(
               x.baseAddress!, y.baseAddress!, rows: rows, space: space, state: state,
-              config: config, norms: norms.baseAddress!, keepLayers: !fused)
+              config: config, norms: norms.baseAddress!, keepLayers: !fused, bounds: bounds)
           }
         }
       }
@@ -115,6 +116,68 @@ final class FusedUpdateTests: XCTestCase {
     let two = try run(threads: 2)
     let first = one.indices.first { one[$0].bitPattern != two[$0].bitPattern }
     XCTAssertNil(first, "parameter \(first ?? -1) differs")
+  }
+
+  /// With bounds carried from step to step, plain SGD's fused layers are
+  /// updated in place (the parameters stay in their buffer): the same bits
+  /// as out of place, with decay, on one row or several, in Float and
+  /// Double; a rule with state (momentum) stays out of place.
+  func testInPlaceStepsAreTheOutOfPlaceStepsBitForBit() throws {
+    func check<T: Scalar>(_: T.Type, _ config: OptimizerConfig, rows: Int, inPlace: Bool) throws {
+      let network = try network(T.self)
+      let start = network.parameters[0].pointer
+      let bounds = WeightBounds()
+      let proven = try train(network, rows: rows, config: config, fused: true, bounds: bounds)
+      let plain = try train(try self.network(T.self), rows: rows, config: config, fused: true)
+      let label = "\(T.self) \(config.kind) \(config.values) rows \(rows)"
+      // Three steps: out of place, the parameters end in the other buffer.
+      XCTAssertEqual(network.parameters[0].pointer == start, inPlace, label)
+      XCTAssertEqual(bounds.values.isEmpty, !inPlace, label)
+      let first = proven.parameters.indices.first { proven.parameters[$0] != plain.parameters[$0] }
+      XCTAssertNil(first, "\(label): parameter \(first ?? -1) differs")
+      XCTAssertEqual(proven.norms, plain.norms, label)
+      if inPlace {
+        // The bounds hold: every weight is within its layer's.
+        let values = network.parameterValues
+        XCTAssertLessThanOrEqual(
+          values.prefix(300 * 256).map { abs(Double($0)) }.max()!, bounds.values[0]!, label)
+      }
+    }
+    let decay = OptimizerConfig(kind: .sgd, ["lr": 0.05, "l2": 0.01])
+    try check(Double.self, .sgd(0.05), rows: 1, inPlace: true)
+    try check(Double.self, decay, rows: 5, inPlace: true)
+    try check(Float.self, .sgd(0.05), rows: 8, inPlace: true)
+    try check(Double.self, .sgd(0.05, momentum: 0.9), rows: 2, inPlace: false)
+    try check(Double.self, .adam(0.001), rows: 2, inPlace: false)
+  }
+
+  /// A bound carried too large to prove the step is replaced by W's own
+  /// largest value; a step that overflows is not taken in place, is
+  /// refused and changes nothing; a step out of place forgets the bounds.
+  func testInPlaceStepsNeedAProof() throws {
+    let network = try network(Double.self)
+    let (x, y) = data(Double.self, rows: 2)
+    let space = try network.workspace(rows: 2, forTraining: true)
+    let start = network.parameters[0].pointer
+    func step(_ config: OptimizerConfig, _ x: [Double], bounds: WeightBounds) throws -> Double? {
+      let state = try network.optimizerState(for: config)
+      return network.step(x, y, rows: 2, space: space, state: state, config: config, bounds: bounds)
+    }
+    let bounds = WeightBounds()
+    bounds.values = [.greatestFiniteMagnitude, .greatestFiniteMagnitude, nil]
+    XCTAssertNotNil(try step(.sgd(0.01), x, bounds: bounds))
+    XCTAssertEqual(network.parameters[0].pointer, start)
+    XCTAssertLessThan(bounds.values[0]!, 1000)
+    // lr 1e308: no proof, and the update overflows.
+    let large = x.map { $0 * 1000 }
+    let before = network.parameterValues
+    XCTAssertNil(try step(.sgd(1e308), large, bounds: bounds))
+    XCTAssertTrue(network.parameterValues == before, "the refused step changed the network")
+    XCTAssertEqual(network.parameters[0].pointer, start)
+    // A rule with state: out of place, and the bounds are forgotten.
+    XCTAssertNotNil(try step(.sgd(0.01, momentum: 0.5), x, bounds: bounds))
+    XCTAssertNotEqual(network.parameters[0].pointer, start)
+    XCTAssertTrue(bounds.values.isEmpty)
   }
 
   /// A step whose update overflows is refused and changes nothing.
