@@ -212,6 +212,19 @@ final class MultiplyTests: XCTestCase {
     chains(Double.self)
   }
 
+  /// A (m·k values) and B (k·n) in [−0.5, 0.5), a starting C (m·n) in
+  /// [0, 1), and the scratch a product of that shape needs; seeded by the
+  /// shape.
+  func operands<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int) -> (a: [T], b: [T], start: [T], scratch: [T]) {
+    var generator = SeededGenerator(seed: UInt64(m * 1000 + n + k))
+    let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
+    let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
+    let start = (0..<m * n).map { _ in T(generator.uniform()) }
+    let scratch = [T](
+      repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
+    return (a, b, start, scratch)
+  }
+
   /// A · B of 1 to `streamedRows` rows runs over B a chunk of rows at a time, the sums
   /// waiting in C between chunks: every element must still be one chain
   /// over p in order (fused multiply-adds in the vector blocks, a multiply
@@ -219,12 +232,7 @@ final class MultiplyTests: XCTestCase {
   /// chunk (k small) or many (k past a chunk, rows wider than L1).
   func testFewRowsInChunksAreOneChain() {
     func chains<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int) {
-      var generator = SeededGenerator(seed: UInt64(m * 1000 + n + k))
-      let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
-      let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
-      let start = (0..<m * n).map { _ in T(generator.uniform()) }
-      var scratch = [T](
-        repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
+      var (a, b, start, scratch) = operands(T.self, m: m, n: n, k: k)
       let blocked = n / (4 * T.Vector.scalarCount) * (4 * T.Vector.scalarCount)
       for accumulate in [false, true] {
         var c = start
@@ -265,12 +273,7 @@ final class MultiplyTests: XCTestCase {
   /// few-row paths: the same code, on `T.Vector`, in every build.)
   func testProductsOfSixToEightRowsAreTheChainInEveryBuild() {
     func chains<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int, tA: Bool, tB: Bool) {
-      var generator = SeededGenerator(seed: UInt64(m * 1000 + n + k))
-      let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
-      let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
-      let start = (0..<m * n).map { _ in T(generator.uniform()) }
-      var scratch = [T](
-        repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
+      var (a, b, start, scratch) = operands(T.self, m: m, n: n, k: k)
       for accumulate in [false, true] {
         var c = start
         c.withUnsafeMutableBufferPointer { cp in
