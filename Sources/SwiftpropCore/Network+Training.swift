@@ -240,7 +240,10 @@ extension Network {
       x, y, rows: rows, space: space, keepLayers: keepLayers, sameBatch: sameBatch,
       weights: weights, weightSum: weightSum, dropping: true, fusedWeights: fusing)
     guard value.isFinite else { return nil }
-    let proven = fusing ? bounds.flatMap { inPlaceBounds(x, rows: rows, space: space, config: config, known: $0) } : nil
+    let proven =
+      fusing
+      ? bounds.flatMap { inPlaceBounds(x, rows: rows, space: space, config: config, known: $0) }
+      : nil
     var finite = true
     // One pass over every parameter (they are consecutive) when there is
     // no decay, unless the update can take the norms per layer in its pass
@@ -306,7 +309,8 @@ extension Network {
   /// step (nil for the layers not fused), or nil when one fused layer's
   /// cannot be proven finite (or its rule keeps state). From |W| ≤ w
   /// (`known`, or ‖W‖₂), |dW_ij| = |Σ_r input_ri δ_rj| ≤ ‖input‖₂·‖δ_l‖₂
-  /// (Cauchy–Schwarz; the chain's rows roundings add at most (rows+1)·u),
+  /// (Cauchy–Schwarz; the chain's roundings, two per row without FMA,
+  /// add at most (2·rows + 1)·u),
   /// the rule's bound on |W′| raised by 8u for its roundings (u the type's
   /// unit roundoff; lr and l2 rounded to the type, four operations), and
   /// proven only when that is below the type's largest finite value. With
@@ -324,7 +328,7 @@ extension Network {
       let input = magnitudeBound(
         weightGradientInput(l, x, space: space, dropping: dropsUnits), count: rows * k)
       let delta = magnitudeBound(UnsafePointer(space.delta[l].pointer), count: rows * n)
-      let gradient = input * delta * (1 + Double(rows + 1) * u)
+      let gradient = input * delta * (1 + Double(2 * rows + 1) * u)
       func bound(_ w: Double) -> Double? {
         guard
           let b = config.kind.rule.inPlaceBound(
