@@ -238,11 +238,12 @@ func storeKernel<T: Scalar>(_ vector: KernelVector<T>, _ pointer: UnsafeMutableP
 /// kernel, in every build. Not `tileRows`, which is 8 in the AVX-512 build
 /// and 6 otherwise: a product of 6 or 7 rows would then take a different
 /// path, with a different order of additions, in the two builds, and the
-/// FMA levels promise the same bits (so are the other row limits here).
+/// FMA levels promise the same bits (the other row limits here are
+/// constants for the same reason).
 @usableFromInline let fewRows = 6
 /// A · B of at most this many rows streams B (`multiplyFewRows`) instead
-/// of packing it. Predicting 8 to 16 rows through 784-512-512-10 took
-/// 15-35% less time than through the kernel, 24 rows about the same
+/// of packing it. Predicting 6 to 16 rows through 784-512-512-10 took
+/// 10-35% less time than through the kernel, 24 rows about the same
 /// (Zen 1, one thread, 2026-12-03).
 @usableFromInline let streamedRows = 16
 /// Deepest Aᵀ·B computed in place by `multiplyThinDepth` (a batch of up
