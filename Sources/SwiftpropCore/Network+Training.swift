@@ -282,16 +282,16 @@ extension Network {
       // Every other new value is finite: the proven layers are updated in
       // place, the rest copied in from the spares (biases and small
       // layers), so the parameters stay where they are.
-      var inPlace = [Bool](repeating: false, count: parameters.count)
-      for l in layers.indices where fusesUpdate(l, rows: rows, space: space) {
+      // (`proven` has a bound exactly for the fused layers.)
+      for (l, bound) in proven.enumerated() where bound != nil {
         let result = fusedWeightUpdate(
           l, input: weightGradientInput(l, x, space: space, dropping: dropsUnits), rows: rows,
           space: space, state: state, config: config, wantSquares: norms != nil,
           into: parameters[2 * l].pointer)
         if let norms { norms[l] += result.squares.squareRoot() }
-        inPlace[2 * l] = true
       }
-      for (index, parameter) in parameters.enumerated() where !inPlace[index] {
+      for (index, parameter) in parameters.enumerated()
+      where index % 2 == 1 || proven[index / 2] == nil {
         parameter.pointer.update(from: space.nextParameters[index].pointer, count: parameter.count)
       }
       bounds.values = proven
