@@ -1,5 +1,6 @@
 /// What the formulas of activations and losses compute on: one value of the
-/// network's element type (`Float`, `Double`), or `SIMD8` or `SIMD16` of it.
+/// network's element type (`Float`, `Double`), or `SIMD4`, `SIMD8` or
+/// `SIMD16` of it.
 ///
 /// Each formula is written once, generic over `Lanes`, and every pass
 /// calls that one definition: the general and small passes on one row's
@@ -51,6 +52,40 @@ extension Scalar {
     _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
   ) {
     Self.exp(x, sign: 1, shift: shift, into: out, count: count)
+  }
+}
+
+/// Four lanes (the lane pass on up to 4 rows): lanes 0..<4 of the SIMD8
+/// operation on the vector twice over, so each formula has one definition;
+/// the compiler drops the unused half.
+extension SIMD4: Lanes where Scalar: SwiftpropCore.Scalar {
+  public typealias Element = Scalar
+
+  @inlinable @inline(__always)
+  static func doubled(_ x: Self) -> SIMD8<Scalar> { SIMD8(lowHalf: x, highHalf: x) }
+
+  @inlinable @inline(__always)
+  public static func select(_ x: Self, above limit: Self, _ yes: Self, else no: Self) -> Self {
+    SwiftpropCore.select(
+      doubled(x), above: doubled(limit), doubled(yes), else: doubled(no)
+    ).lowHalf
+  }
+
+  @inlinable @inline(__always)
+  public static func exponential(_ x: Self) -> Self { laneExp(doubled(x)).lowHalf }
+
+  @inlinable @inline(__always)
+  public static func exp(
+    _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
+  ) {
+    for j in 0..<count { out[j] = exponential(x[j] - shift) }
+  }
+
+  @inlinable @inline(__always)
+  public static func tanh(_ x: Self) -> Self {
+    var result = Self()
+    for lane in 0..<4 { result[lane] = Scalar.tanh(x[lane]) }
+    return result
   }
 }
 

@@ -9,10 +9,12 @@
 /// With at most `lanePassRows` rows, every unit's z, a and δ over the
 /// batch is one vector, so a layer is a few vector multiply-adds per
 /// weight, its activation one vector call, and nothing runs a loop of two
-/// or four iterations. Sums run in the order the general path uses
-/// (products first, the bias last, rows and units in index order) and no
-/// multiply-add is fused, so for these sizes the results are those of the
-/// general path, to the bit in the tests.
+/// or four iterations. Up to 4 rows the vectors have 4 lanes (one AVX2
+/// register of Doubles: XOR's batch), up to 8 rows 8 lanes; the code is
+/// the same for both (`RowLanes`). Sums run in the order the general path
+/// uses (products first, the bias last, rows and units in index order) and
+/// no multiply-add is fused, so for these sizes the results are those of
+/// the general path, to the bit in the tests.
 extension Network {
   /// True when a pass over `rows` rows can run with rows as lanes.
   @inlinable
@@ -29,11 +31,25 @@ extension Network {
     _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     keepLayers: Bool, sameBatch: Bool = false
   ) -> Double {
-    typealias Lane = SIMD8<T>
     // Made with every training workspace of a network narrow enough.
     guard let lanes = space.laneSpace else {
       return backward(x, y, rows: rows, space: space, kind: .general)
     }
+    if rows <= SIMD4<T>.scalarCount {
+      return laneBackward(
+        x, y, rows: rows, lanes: lanes.narrow, space: space, keepLayers: keepLayers,
+        sameBatch: sameBatch)
+    }
+    return laneBackward(
+      x, y, rows: rows, lanes: lanes.wide, space: space, keepLayers: keepLayers,
+      sameBatch: sameBatch)
+  }
+
+  /// The lane pass on `Lane` vectors (at least `rows` lanes).
+  func laneBackward<Lane: RowLanes>(
+    _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, rows: Int, lanes: LaneVectors<Lane>,
+    space: Workspace<T>, keepLayers: Bool, sameBatch: Bool
+  ) -> Double where Lane.Element == T {
     let inputs = inputCount
     let outputs = outputCount
     let last = layers.count - 1
@@ -58,9 +74,9 @@ extension Network {
       let b = parameters[2 * l + 1].pointer
       let z = lanes.z(l)
       for j in 0..<n {
-        var sum = Lane()
-        for p in 0..<k { sum = sum + previous[p] * W[p * n + j] }
-        z[j] = sum + b[j]
+        var sum = Lane(repeating: 0)
+        for p in 0..<k { sum = sum + previous[p] * Lane(repeating: W[p * n + j]) }
+        z[j] = sum + Lane(repeating: b[j])
       }
       lanes.apply(layers[l].activation, z, into: lanes.a(l), count: n)
       previous = UnsafePointer(lanes.a(l))
@@ -90,16 +106,16 @@ extension Network {
       let below = l == 0 ? UnsafePointer(input) : UnsafePointer(lanes.a(l - 1))
       let dW = space.gradients[2 * l].pointer
       let db = space.gradients[2 * l + 1].pointer
-      for j in 0..<n { db[j] = sumOfLanes(delta[j], rows) }
+      for j in 0..<n { db[j] = delta[j].sum(lanesBefore: rows) }
       for p in 0..<k {
-        for j in 0..<n { dW[p * n + j] = sumOfLanes(below[p] * delta[j], rows) }
+        for j in 0..<n { dW[p * n + j] = (below[p] * delta[j]).sum(lanesBefore: rows) }
       }
       if l > 0 {
         let W = parameters[2 * l].pointer
         let next = lanes.delta(l - 1)
         for p in 0..<k {
-          var sum = Lane()
-          for j in 0..<n { sum = sum + delta[j] * W[p * n + j] }
+          var sum = Lane(repeating: 0)
+          for j in 0..<n { sum = sum + delta[j] * Lane(repeating: W[p * n + j]) }
           next[p] = sum
         }
         lanes.multiplyByDerivative(
@@ -126,19 +142,75 @@ extension Network {
 /// Widest layer (inputs or outputs) for the lane pass.
 @usableFromInline let lanePassWidth = 32
 
-/// Per-unit vectors of the lane pass, made with a workspace (which frees
-/// them): the transposed inputs and targets, then z, a and δ of every
-/// layer. A struct around a pointer, so that a pass takes it from the
-/// workspace without reference counting (a retain and a release per step
-/// were a tenth of an XOR step).
+/// A vector whose lanes are the rows of a batch in the lane pass: SIMD4
+/// (up to 4 rows) or SIMD8 (up to 8) of the network's scalar.
+protocol RowLanes: Lanes {
+  /// The lanes before `rows` added one after the other, from zero (the
+  /// order of the general path's sums over rows).
+  func sum(lanesBefore rows: Int) -> Element
+}
+
+extension SIMD4: RowLanes where Scalar: SwiftpropCore.Scalar {
+  /// The others are set to zero first, which adds nothing: whatever they
+  /// hold never reaches the sum (and no loop runs over `rows`).
+  @inline(__always)
+  func sum(lanesBefore rows: Int) -> Scalar {
+    let w = Self.select(
+      Self(0, 1, 2, 3), above: Self(repeating: Scalar(rows) - 0.5), Self(), else: self)
+    return (((0 + w[0]) + w[1]) + w[2]) + w[3]
+  }
+}
+
+extension SIMD8: RowLanes where Scalar: SwiftpropCore.Scalar {
+  /// As SIMD4's, in two halves.
+  @inline(__always)
+  func sum(lanesBefore rows: Int) -> Scalar {
+    let w = Self.select(
+      Self(0, 1, 2, 3, 4, 5, 6, 7), above: Self(repeating: Scalar(rows) - 0.5), Self(), else: self)
+    let low = (((0 + w[0]) + w[1]) + w[2]) + w[3]
+    if rows <= 4 { return low }
+    return (((low + w[4]) + w[5]) + w[6]) + w[7]
+  }
+}
+
+/// Per-unit vectors of the lane pass for either vector width, made with a
+/// workspace (which frees them). Each width has vectors of its own: a pass
+/// over 8 rows and one over 3 in the same workspace never read each
+/// other's layout.
 struct LaneSpace<T: Scalar> {
-  typealias Lane = SIMD8<T>
+  let narrow: LaneVectors<SIMD4<T>>
+  let wide: LaneVectors<SIMD8<T>>
+
+  /// Throws `EngineError(.outOfMemory)` when the vectors cannot be
+  /// allocated.
+  init(widest: Int, layers: Int) throws {
+    narrow = try LaneVectors(widest: widest, layers: layers)
+    do {
+      wide = try LaneVectors(widest: widest, layers: layers)
+    } catch {
+      narrow.deallocate()
+      throw error
+    }
+  }
+
+  func deallocate() {
+    narrow.deallocate()
+    wide.deallocate()
+  }
+}
+
+/// The transposed inputs and targets, then z, a and δ of every layer, as
+/// `Lane` vectors. A struct around a pointer, so that a pass takes it from
+/// the workspace without reference counting (a retain and a release per
+/// step were a tenth of an XOR step).
+struct LaneVectors<Lane: RowLanes> {
+  typealias T = Lane.Element
   let widest: Int
   let storage: UnsafeMutablePointer<Lane>
 
   /// Throws `EngineError(.outOfMemory)` when the vectors cannot be
-  /// allocated (widest × 3 per layer: 6 KiB a layer at the widest in
-  /// Double, so a deep network's are large).
+  /// allocated (widest × 3 per layer: 6 KiB a layer at the widest for
+  /// 8 Doubles, so a deep network's are large).
   init(widest: Int, layers: Int) throws {
     self.widest = widest
     let count = try product(widest, 3 * layers + 2)
@@ -194,26 +266,11 @@ struct LaneSpace<T: Scalar> {
 
 /// The output layer's z and a and the targets, lane r of unit j's vector
 /// being row r, unit j: what `Loss.value` reads in the lane pass.
-struct LaneInput<T: Scalar>: LossInput {
-  let space: LaneSpace<T>
-  let z, a, y: UnsafeMutablePointer<SIMD8<T>>
+struct LaneInput<Lane: RowLanes>: LossInput {
+  let space: LaneVectors<Lane>
+  let z, a, y: UnsafeMutablePointer<Lane>
 
-  @inline(__always) func z(_ r: Int, _ j: Int) -> T { space.get(z, j, r) }
-  @inline(__always) func a(_ r: Int, _ j: Int) -> T { space.get(a, j, r) }
-  @inline(__always) func y(_ r: Int, _ j: Int) -> T { space.get(y, j, r) }
+  @inline(__always) func z(_ r: Int, _ j: Int) -> Lane.Element { space.get(z, j, r) }
+  @inline(__always) func a(_ r: Int, _ j: Int) -> Lane.Element { space.get(a, j, r) }
+  @inline(__always) func y(_ r: Int, _ j: Int) -> Lane.Element { space.get(y, j, r) }
 }
-
-/// The lanes of `v` before `rows` added one after the other, from zero
-/// (the order of the general path's sums over rows). The others are set to
-/// zero first, which adds nothing: whatever they hold never reaches the sum.
-@inline(__always)
-func sumOfLanes<T: Scalar>(_ v: SIMD8<T>, _ rows: Int) -> T {
-  let w = select(laneNumbers(), above: SIMD8<T>(repeating: T(rows) - 0.5), SIMD8<T>(), else: v)
-  let low = (((0 + w[0]) + w[1]) + w[2]) + w[3]
-  if rows <= 4 { return low }
-  return (((low + w[4]) + w[5]) + w[6]) + w[7]
-}
-
-/// 0, 1, …, 7: each lane's number.
-@inline(__always)
-func laneNumbers<T: Scalar>() -> SIMD8<T> { SIMD8<T>(0, 1, 2, 3, 4, 5, 6, 7) }

@@ -374,10 +374,11 @@ extension Network {
   }
 
   /// Layer l's weight update, W′ = rule(W, dW) written into `next` (the
-  /// spare, or W itself in place), with dW = inputᵀ · δ_l
-  /// made a block of rows at a time in the thread's part of the scratch
-  /// and updated from there while it is in L1: dW is never written to
-  /// memory and read back. Every value of dW is `multiply`'s (the same
+  /// spare, or W itself in place), with dW = inputᵀ · δ_l made a vector at
+  /// a time inside the rule's pass for one sample when the rule can
+  /// (`updateProduct`: SGD), else a block of rows at a time in the
+  /// thread's part of the scratch and updated from there while it is in
+  /// L1: dW is never written to memory and read back. Every value of dW is `multiply`'s (the same
   /// chain of multiply-adds), every updated value the rule's, so the
   /// parameters are those of the unfused step to the bit. Returns whether
   /// every new value is finite and, with `wantSquares`, Σ dW², summed per
@@ -406,6 +407,20 @@ extension Network {
         for block in g * perGroup..<min(blocks, (g + 1) * perGroup) {
           let first = block * blockRows
           let count = min(blockRows, k - first)
+          // One sample, and a rule that makes each gradient vector where
+          // it reads it. (For 2 to 8 rows the stored block is faster: the
+          // kernel's tile shares each broadcast and load over 8 vectors.)
+          if rows == 1,
+            let result = state.updateProduct(
+              weights + first * n, into: next + first * n,
+              product: OuterProduct(x: input + first, delta: delta, n: n), rows: count,
+              index: 2 * l, config: config, decay: config.l2, wantSquares: wantSquares,
+              from: first * n)
+          {
+            finite = finite && result.finite
+            squares += result.squares
+            continue
+          }
           multiplyThinDepth(
             input + first, delta, into: dW, m: count, n: n, k: rows, lda: k, accumulate: false)
           let result = state.update(

@@ -66,30 +66,75 @@ struct SGD: UpdateRule {
     var sums = (probe: T.Vector(), squares: T.Vector())
     var i = 0
     while i + lanes <= count {
-      pass.step(p + i, gradient + i, v + i, next + i, vNext + i, n: lanes, into: &sums)
+      pass.step(p + i, load(gradient + i), v + i, next + i, vNext + i, n: lanes, into: &sums)
       i += lanes
     }
     if i < count {
-      pass.step(p + i, gradient + i, v + i, next + i, vNext + i, n: count - i, into: &sums)
+      let n = count - i
+      pass.step(p + i, load(gradient + i, n), v + i, next + i, vNext + i, n: n, into: &sums)
+    }
+    return (sums.probe.sum().isFinite, wantSquares ? Double(sums.squares.sum()) : 0)
+  }
+
+  /// The same pass, row by row, with each gradient vector made from the
+  /// outer product where it is read.
+  @inline(__always)
+  func updateProduct<T: Scalar>(
+    _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, product: OuterProduct<T>,
+    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool
+  ) -> (finite: Bool, squares: Double)? {
+    let v = state.first!, vNext = state.nextFirst!
+    let lanes = T.Vector.scalarCount
+    let n = product.n
+    var sums = (probe: T.Vector(), squares: T.Vector())
+    @inline(__always)
+    func run(_ pass: Pass<T>) {
+      for i in 0..<rows {
+        let row = i * n
+        var j = 0
+        while j + lanes <= n {
+          let at = row + j
+          pass.step(
+            p + at, product.vector(row: i, column: j), v + at, next + at, vNext + at, n: lanes,
+            into: &sums)
+          j += lanes
+        }
+        if j < n {
+          let at = row + j
+          pass.step(
+            p + at, product.vector(row: i, column: j, count: n - j), v + at, next + at,
+            vNext + at, n: n - j, into: &sums)
+        }
+      }
+    }
+    // Without momentum (the common case, and the in-place one) the pass
+    // gets mu as a constant, so that its branch folds out of the loop.
+    if momentum == 0 {
+      run(Pass(lr: T(learningRate), l2: decay, mu: 0, nesterov: false, lrInVelocity: false))
+    } else {
+      run(
+        Pass(
+          lr: T(learningRate), l2: decay, mu: T(momentum), nesterov: nesterov,
+          lrInVelocity: lrInVelocity))
     }
     return (sums.probe.sum().isFinite, wantSquares ? Double(sums.squares.sum()) : 0)
   }
 
   /// Plain SGD (`mu` 0, no velocity kept), with momentum, or Nesterov's,
-  /// on one vector of n ≤ lanes values; adds to `sums` the finiteness
-  /// probe of what it writes and the squares of the gradient.
+  /// on one vector of n ≤ lanes values with gradient `raw` (zero past n);
+  /// adds to `sums` the finiteness probe of what it writes and the squares
+  /// of the gradient.
   struct Pass<T: Scalar> {
     var lr, l2, mu: T
     var nesterov, lrInVelocity: Bool
 
     @inline(__always)
     func step(
-      _ p: UnsafePointer<T>, _ gradient: UnsafePointer<T>, _ v: UnsafePointer<T>,
+      _ p: UnsafePointer<T>, _ raw: T.Vector, _ v: UnsafePointer<T>,
       _ next: UnsafeMutablePointer<T>, _ vNext: UnsafeMutablePointer<T>, n: Int,
       into sums: inout (probe: T.Vector, squares: T.Vector)
     ) {
       let w = load(p, n)
-      let raw = load(gradient, n)
       let g = raw + l2 * w
       sums.squares += raw * raw
       if mu == 0 {

@@ -180,6 +180,70 @@ final class FusedUpdateTests: XCTestCase {
     XCTAssertTrue(bounds.values.isEmpty)
   }
 
+  /// One sample: SGD makes each gradient vector of the outer product
+  /// x ⊗ δ in its own pass (`updateProduct`), never storing dW. The same
+  /// bits as the unfused step, with and without decay and momentum, in
+  /// Float and Double, on layers whose width is not a multiple of the
+  /// vector (250 and 1050: a partial vector ends every row) and on one
+  /// the helper thread shares (250 × 1050 values); one thread gives
+  /// the two-thread bits; an overflowing step is refused.
+  func testOneSampleStepsAreTheUnfusedStepsBitForBit() throws {
+    func network<T: Scalar>(_: T.Type) throws -> Network<T> {
+      try Network<T>(
+        layers: [Dense(300, 250, .relu), Dense(250, 1050, .tanh), Dense(1050, 3, .identity)],
+        loss: .mse, initializer: .xavier, seed: 4)
+    }
+    XCTAssertGreaterThanOrEqual(250 * 1050, sharedUpdateCount)
+    func check<T: Scalar>(_: T.Type, _ config: OptimizerConfig) throws {
+      let label = "\(T.self) \(config.kind) \(config.values)"
+      let fused = try train(try network(T.self), rows: 1, config: config, fused: true)
+      let plain = try train(try network(T.self), rows: 1, config: config, fused: false)
+      let first = fused.parameters.indices.first { fused.parameters[$0] != plain.parameters[$0] }
+      XCTAssertNil(first, "\(label): parameter \(first ?? -1) differs")
+      for l in 0..<3 {
+        XCTAssertEqual(
+          fused.norms[l], plain.norms[l],
+          accuracy: plain.norms[l] * (T.self == Float.self ? 1e-5 : 1e-12), label)
+      }
+      // In place, with bounds (a rule without state): the same bits again.
+      if config["momentum"] == 0 {
+        let bounds = WeightBounds()
+        let proven = try train(
+          try network(T.self), rows: 1, config: config, fused: true, bounds: bounds)
+        XCTAssertFalse(bounds.values.isEmpty, label)
+        XCTAssertTrue(proven.parameters == fused.parameters, label)
+      }
+    }
+    let configs: [OptimizerConfig] = [
+      .sgd(0.05), OptimizerConfig(kind: .sgd, ["lr": 0.05, "l2": 0.01]),
+      .sgd(0.05, momentum: 0.9, nesterov: true),
+      OptimizerConfig(kind: .sgd, ["lr": 0.05, "momentum": 0.5, "lr_in_velocity": 1]),
+    ]
+    for config in configs { try check(Double.self, config) }
+    for config in configs.prefix(3) { try check(Float.self, config) }
+
+    func twoSteps(threads: Int) throws -> [Float] {
+      let limit = HelperThread.shared.threadLimit
+      defer { HelperThread.shared.threadLimit = limit }
+      HelperThread.shared.threadLimit = threads
+      let network = try network(Float.self)
+      let (x, y) = data(Float.self, rows: 1)
+      for _ in 0..<2 { _ = try network.trainStep(x, y, rows: 1, config: .sgd(0.01)) }
+      return network.parameterValues
+    }
+    let one = try twoSteps(threads: 1)
+    let two = try twoSteps(threads: 2)
+    let first = one.indices.first { one[$0].bitPattern != two[$0].bitPattern }
+    XCTAssertNil(first, "parameter \(first ?? -1) differs between 1 and 2 threads")
+
+    let overflowing = try network(Double.self)
+    let (small, y) = data(Double.self, rows: 1)
+    let before = overflowing.parameterValues
+    XCTAssertThrowsError(
+      try overflowing.trainStep(small.map { $0 * 1000 }, y, rows: 1, config: .sgd(1e308)))
+    XCTAssertEqual(overflowing.parameterValues, before)
+  }
+
   /// A step whose update overflows is refused and changes nothing.
   func testAnOverflowingFusedStepLeavesTheNetworkAsItWas() throws {
     let network = try network(Double.self)
