@@ -287,7 +287,7 @@ extension Network {
         let result = fusedWeightUpdate(
           l, input: weightGradientInput(l, x, space: space, dropping: dropsUnits), rows: rows,
           space: space, state: state, config: config, wantSquares: norms != nil,
-          into: parameters[2 * l].pointer)
+          into: parameters[2 * l].pointer, finiteKnown: true)
         if let norms { norms[l] += result.squares.squareRoot() }
       }
       for (index, parameter) in parameters.enumerated()
@@ -384,11 +384,12 @@ extension Network {
   /// every new value is finite and, with `wantSquares`, Σ dW², summed per
   /// group of blocks and then over the groups in order (fixed by the shape
   /// alone, as the update's pieces are). Large layers' groups are shared
-  /// with the helper thread.
+  /// with the helper thread. With `finiteKnown` (an in-place step, proven
+  /// finite beforehand) a rule may skip its finiteness probe.
   func fusedWeightUpdate(
     _ l: Int, input: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig, wantSquares: Bool,
-    into next: UnsafeMutablePointer<T>
+    into next: UnsafeMutablePointer<T>, finiteKnown: Bool = false
   ) -> (finite: Bool, squares: Double) {
     let k = layers[l].inputs, n = layers[l].outputs
     let blockRows = fusedBlockRows(n)
@@ -415,7 +416,7 @@ extension Network {
               weights + first * n, into: next + first * n,
               product: OuterProduct(x: input + first, delta: delta, n: n), rows: count,
               index: 2 * l, config: config, decay: config.l2, wantSquares: wantSquares,
-              from: first * n)
+              finiteKnown: finiteKnown, from: first * n)
           {
             finite = finite && result.finite
             squares += result.squares

@@ -85,11 +85,13 @@ protocol UpdateRule {
   /// one sample spent a fifth of its time writing and reading dW). The
   /// same values as `update` on the stored product, to the bit; with
   /// `wantSquares`, Σ gradient² from this pass (there is no stored dW to
-  /// sum afterwards). Nil for a rule without such a pass (the default):
+  /// sum afterwards). With `finiteKnown` the caller has proven every new
+  /// value finite (`Network.inPlaceBounds`): the rule may skip its probe
+  /// and say finite. Nil for a rule without such a pass (the default):
   /// the caller then stores dW a block at a time and calls `update`.
   func updateProduct<T: Scalar>(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, product: OuterProduct<T>,
-    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool
+    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool, finiteKnown: Bool
   ) -> (finite: Bool, squares: Double)?
 }
 
@@ -100,7 +102,7 @@ extension UpdateRule {
 
   func updateProduct<T: Scalar>(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, product: OuterProduct<T>,
-    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool
+    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool, finiteKnown: Bool
   ) -> (finite: Bool, squares: Double)? { nil }
 }
 
@@ -336,7 +338,7 @@ final class OptimizerState<T: Scalar> {
   func updateProduct(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, product: OuterProduct<T>,
     rows: Int, index: Int, config: OptimizerConfig, decay: Double, wantSquares: Bool,
-    from start: Int
+    finiteKnown: Bool, from start: Int
   ) -> (finite: Bool, squares: Double)? {
     let at = offsets[index] + start
     let state = StateVectors<T>(
@@ -346,7 +348,7 @@ final class OptimizerState<T: Scalar> {
     func run<R: UpdateRule>(_ rule: R) -> (finite: Bool, squares: Double)? {
       rule.updateProduct(
         p, into: next, product: product, state: state, rows: rows, decay: T(decay),
-        wantSquares: wantSquares)
+        wantSquares: wantSquares, finiteKnown: finiteKnown)
     }
     switch kind {
     case .sgd: return run(SGD(config, step: step + 1))

@@ -81,7 +81,7 @@ struct SGD: UpdateRule {
   @inline(__always)
   func updateProduct<T: Scalar>(
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, product: OuterProduct<T>,
-    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool
+    state: StateVectors<T>, rows: Int, decay: T, wantSquares: Bool, finiteKnown: Bool
   ) -> (finite: Bool, squares: Double)? {
     let v = state.first!, vNext = state.nextFirst!
     let lanes = T.Vector.scalarCount
@@ -108,16 +108,28 @@ struct SGD: UpdateRule {
       }
     }
     // Without momentum (the common case, and the in-place one) the pass
-    // gets mu as a constant, so that its branch folds out of the loop.
-    if momentum == 0 {
-      run(Pass(lr: T(learningRate), l2: decay, mu: 0, nesterov: false, lrInVelocity: false))
+    // gets mu, and l2 when it is 0, as constants, so that their branches
+    // fold out of the loop.
+    let lr = T(learningRate)
+    if momentum == 0 && finiteKnown {
+      // Proven finite: no probe (on Zen 1 its subtract and add held the
+      // loop at the adders' rate).
+      if decay == 0 {
+        run(Pass(lr: lr, l2: 0, mu: 0, nesterov: false, lrInVelocity: false, probes: false))
+      } else {
+        run(Pass(lr: lr, l2: decay, mu: 0, nesterov: false, lrInVelocity: false, probes: false))
+      }
+    } else if momentum == 0 && decay == 0 {
+      run(Pass(lr: lr, l2: 0, mu: 0, nesterov: false, lrInVelocity: false))
+    } else if momentum == 0 {
+      run(Pass(lr: lr, l2: decay, mu: 0, nesterov: false, lrInVelocity: false))
     } else {
       run(
         Pass(
-          lr: T(learningRate), l2: decay, mu: T(momentum), nesterov: nesterov,
-          lrInVelocity: lrInVelocity))
+          lr: lr, l2: decay, mu: T(momentum), nesterov: nesterov, lrInVelocity: lrInVelocity))
     }
-    return (sums.probe.sum().isFinite, wantSquares ? Double(sums.squares.sum()) : 0)
+    let finite = finiteKnown || sums.probe.sum().isFinite
+    return (finite, wantSquares ? Double(sums.squares.sum()) : 0)
   }
 
   /// Plain SGD (`mu` 0, no velocity kept), with momentum, or Nesterov's,
@@ -127,6 +139,9 @@ struct SGD: UpdateRule {
   struct Pass<T: Scalar> {
     var lr, l2, mu: T
     var nesterov, lrInVelocity: Bool
+    /// Whether `sums.probe` is kept (off when the values are proven
+    /// finite; only without momentum).
+    var probes = true
 
     @inline(__always)
     func step(
@@ -135,14 +150,18 @@ struct SGD: UpdateRule {
       into sums: inout (probe: T.Vector, squares: T.Vector)
     ) {
       let w = load(p, n)
-      let g = raw + l2 * w
       sums.squares += raw * raw
       if mu == 0 {
-        let value = w - lr * g
+        // Without decay g = raw + 0·w is raw but for zero's sign, which
+        // w − lr·g cannot show (w is finite: every committed step is), so
+        // the two multiplies and adds are left out; with momentum the
+        // sign of a zero velocity could differ, so they stay there.
+        let value = w - lr * (l2 == 0 ? raw : raw + l2 * w)
         store(value, next, n)
-        sums.probe += value - value
+        if probes { sums.probe += value - value }
         return
       }
+      let g = raw + l2 * w
       let velocity: T.Vector
       let value: T.Vector
       if lrInVelocity {
