@@ -737,6 +737,34 @@ func multiplyFewRowsTransposed<T: Scalar>(
     }
     target.pointee = accumulate ? target.pointee + total : total
   }
+  if m == 1 {
+    // One row of A (δ·Wᵀ for one sample): four rows of B at a time, each
+    // element the same chain as below. (Four rows of A, all the same one,
+    // against two of B did four times the multiply-adds needed.)
+    var j = 0
+    while j < n {
+      let b0 = b + j * k
+      let b1 = j + 1 < n ? b0 + k : b0
+      let b2 = j + 2 < n ? b0 + 2 * k : b0
+      let b3 = j + 3 < n ? b0 + 3 * k : b0
+      var s0 = T.Vector(), s1 = T.Vector(), s2 = T.Vector(), s3 = T.Vector()
+      var p = 0
+      while p < whole {
+        let y: T.Vector = load(a + p)
+        s0 = multiplyAdd(s0, y, load(b0 + p))
+        s1 = multiplyAdd(s1, y, load(b1 + p))
+        s2 = multiplyAdd(s2, y, load(b2 + p))
+        s3 = multiplyAdd(s3, y, load(b3 + p))
+        p += lanes
+      }
+      finish(s0, a, b0, c + j)
+      if j + 1 < n { finish(s1, a, b1, c + j + 1) }
+      if j + 2 < n { finish(s2, a, b2, c + j + 2) }
+      if j + 3 < n { finish(s3, a, b3, c + j + 3) }
+      j += 4
+    }
+    return
+  }
   var i = 0
   while i < m {
     let rows = min(4, m - i)

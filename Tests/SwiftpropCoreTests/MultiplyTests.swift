@@ -164,13 +164,31 @@ final class MultiplyTests: XCTestCase {
 
   /// Up to `thinDepth` rows times a transposed B (δ·Wᵀ of a small batch):
   /// rows of A and B against each other, four rows of A and two of B at a
-  /// time, with depths that are and are not whole vectors and an odd n.
+  /// time (one row of A and four of B for one row), with depths that are
+  /// and are not whole vectors and an odd n.
   func testFewRowsTimesTransposedB() {
     for m in 1...thinDepth {
       for (n, k) in [(1, 8), (2, 13), (7, 300), (64, 17)] {
         check(Float.self, m: m, n: n, k: k, tolerance: 1e-6)
         check(Double.self, m: m, n: n, k: k, tolerance: 1e-15)
       }
+    }
+    // One row (four rows of B at a time) is, to the bit, the first row of
+    // the same product over two rows (four of A against two of B).
+    func oneRow<T: Scalar>(_: T.Type, n: Int, k: Int) {
+      var (a, b, start, scratch) = operands(T.self, m: 2, n: n, k: k)
+      for accumulate in [false, true] {
+        var one = Array(start.prefix(n)), two = start
+        multiply(a, transposeA: false, b, transposeB: true, into: &one, m: 1, n: n, k: k,
+                 accumulate: accumulate, scratch: &scratch)
+        multiply(a, transposeA: false, b, transposeB: true, into: &two, m: 2, n: n, k: k,
+                 accumulate: accumulate, scratch: &scratch)
+        XCTAssertEqual(one, Array(two.prefix(n)), "\(T.self) n \(n) k \(k) accumulate \(accumulate)")
+      }
+    }
+    for (n, k) in [(1, 8), (6, 13), (7, 300), (64, 17)] {
+      oneRow(Float.self, n: n, k: k)
+      oneRow(Double.self, n: n, k: k)
     }
   }
 
