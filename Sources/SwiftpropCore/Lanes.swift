@@ -55,6 +55,24 @@ extension Scalar {
   }
 }
 
+/// The vector side: the shifted exponentials a vector at a time, and the
+/// C library's tanh lane by lane (a SIMD type's `exponential` is its own).
+extension Lanes where Self: SIMD, Self.Scalar == Element {
+  @inlinable @inline(__always)
+  public static func exp(
+    _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
+  ) {
+    for j in 0..<count { out[j] = exponential(x[j] - shift) }
+  }
+
+  @inlinable @inline(__always)
+  public static func tanh(_ x: Self) -> Self {
+    var result = Self()
+    for lane in 0..<scalarCount { result[lane] = Element.tanh(x[lane]) }
+    return result
+  }
+}
+
 /// Four lanes (the lane pass on up to 4 rows): lanes 0..<4 of the SIMD8
 /// operation on the vector twice over, so each formula has one definition;
 /// the compiler drops the unused half.
@@ -73,20 +91,6 @@ extension SIMD4: Lanes where Scalar: SwiftpropCore.Scalar {
 
   @inlinable @inline(__always)
   public static func exponential(_ x: Self) -> Self { laneExp(doubled(x)).lowHalf }
-
-  @inlinable @inline(__always)
-  public static func exp(
-    _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
-  ) {
-    for j in 0..<count { out[j] = exponential(x[j] - shift) }
-  }
-
-  @inlinable @inline(__always)
-  public static func tanh(_ x: Self) -> Self {
-    var result = Self()
-    for lane in 0..<4 { result[lane] = Scalar.tanh(x[lane]) }
-    return result
-  }
 }
 
 extension SIMD8: Lanes where Scalar: SwiftpropCore.Scalar {
@@ -99,20 +103,6 @@ extension SIMD8: Lanes where Scalar: SwiftpropCore.Scalar {
 
   @inlinable @inline(__always)
   public static func exponential(_ x: Self) -> Self { laneExp(x) }
-
-  @inlinable @inline(__always)
-  public static func exp(
-    _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
-  ) {
-    for j in 0..<count { out[j] = laneExp(x[j] - shift) }
-  }
-
-  @inlinable @inline(__always)
-  public static func tanh(_ x: Self) -> Self {
-    var result = Self()
-    for lane in 0..<8 { result[lane] = Scalar.tanh(x[lane]) }
-    return result
-  }
 }
 
 extension SIMD16: Lanes where Scalar: SwiftpropCore.Scalar {
@@ -131,20 +121,6 @@ extension SIMD16: Lanes where Scalar: SwiftpropCore.Scalar {
   @inlinable @inline(__always)
   public static func exponential(_ x: Self) -> Self {
     Self(lowHalf: laneExp(x.lowHalf), highHalf: laneExp(x.highHalf))
-  }
-
-  @inlinable @inline(__always)
-  public static func exp(
-    _ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int
-  ) {
-    for j in 0..<count { out[j] = exponential(x[j] - shift) }
-  }
-
-  @inlinable @inline(__always)
-  public static func tanh(_ x: Self) -> Self {
-    var result = Self()
-    for lane in 0..<16 { result[lane] = Scalar.tanh(x[lane]) }
-    return result
   }
 }
 

@@ -58,20 +58,19 @@ struct SGD: UpdateRule {
     _ p: UnsafePointer<T>, into next: UnsafeMutablePointer<T>, gradient: UnsafePointer<T>,
     state: StateVectors<T>, count: Int, decay: T, wantSquares: Bool
   ) -> (finite: Bool, squares: Double) {
-    let pass = Pass<T>(
-      lr: T(learningRate), l2: decay, mu: T(momentum), nesterov: nesterov,
-      lrInVelocity: lrInVelocity)
     let v = state.first!, vNext = state.nextFirst!
     let lanes = T.Vector.scalarCount
     var sums = (probe: T.Vector(), squares: T.Vector())
-    var i = 0
-    while i + lanes <= count {
-      pass.step(p + i, load(gradient + i), v + i, next + i, vNext + i, n: lanes, into: &sums)
-      i += lanes
-    }
-    if i < count {
-      let n = count - i
-      pass.step(p + i, load(gradient + i, n), v + i, next + i, vNext + i, n: n, into: &sums)
+    withPass(decay: decay, finiteKnown: false) { pass in
+      var i = 0
+      while i + lanes <= count {
+        pass.step(p + i, load(gradient + i), v + i, next + i, vNext + i, n: lanes, into: &sums)
+        i += lanes
+      }
+      if i < count {
+        let n = count - i
+        pass.step(p + i, load(gradient + i, n), v + i, next + i, vNext + i, n: n, into: &sums)
+      }
     }
     return (sums.probe.sum().isFinite, wantSquares ? Double(sums.squares.sum()) : 0)
   }
@@ -87,8 +86,7 @@ struct SGD: UpdateRule {
     let lanes = T.Vector.scalarCount
     let n = product.n
     var sums = (probe: T.Vector(), squares: T.Vector())
-    @inline(__always)
-    func run(_ pass: Pass<T>) {
+    withPass(decay: decay, finiteKnown: finiteKnown) { pass in
       for i in 0..<rows {
         let row = i * n
         var j = 0
@@ -107,29 +105,33 @@ struct SGD: UpdateRule {
         }
       }
     }
-    // Without momentum (the common case, and the in-place one) the pass
-    // gets mu, and l2 when it is 0, as constants, so that their branches
-    // fold out of the loop.
-    let lr = T(learningRate)
-    if momentum == 0 && finiteKnown {
-      // Proven finite: no probe (on Zen 1 its subtract and add held the
-      // loop at the adders' rate).
-      if decay == 0 {
-        run(Pass(lr: lr, l2: 0, mu: 0, nesterov: false, lrInVelocity: false, probes: false))
-      } else {
-        run(Pass(lr: lr, l2: decay, mu: 0, nesterov: false, lrInVelocity: false, probes: false))
-      }
-    } else if momentum == 0 && decay == 0 {
-      run(Pass(lr: lr, l2: 0, mu: 0, nesterov: false, lrInVelocity: false))
-    } else if momentum == 0 {
-      run(Pass(lr: lr, l2: decay, mu: 0, nesterov: false, lrInVelocity: false))
-    } else {
-      run(
-        Pass(
-          lr: lr, l2: decay, mu: T(momentum), nesterov: nesterov, lrInVelocity: lrInVelocity))
-    }
-    let finite = finiteKnown || sums.probe.sum().isFinite
+    let finite = (finiteKnown && momentum == 0) || sums.probe.sum().isFinite
     return (finite, wantSquares ? Double(sums.squares.sum()) : 0)
+  }
+
+  /// `body` run with the pass for these settings. Without momentum (the
+  /// common case, and the in-place one) the pass is made with mu, l2 when
+  /// it is 0, and whether it probes as constants, so that their branches
+  /// fold out of the loop; with `finiteKnown` (values proven finite) it
+  /// does not probe (on Zen 1 the probe's subtract and add held one
+  /// sample's update at the adders' rate).
+  @inline(__always)
+  func withPass<T: Scalar>(decay: T, finiteKnown: Bool, _ body: (Pass<T>) -> Void) {
+    let lr = T(learningRate)
+    guard momentum == 0 else {
+      body(
+        Pass(lr: lr, l2: decay, mu: T(momentum), nesterov: nesterov, lrInVelocity: lrInVelocity))
+      return
+    }
+    switch (decay == 0, finiteKnown) {
+    case (true, true):
+      body(Pass(lr: lr, l2: 0, mu: 0, nesterov: false, lrInVelocity: false, probes: false))
+    case (true, false): body(Pass(lr: lr, l2: 0, mu: 0, nesterov: false, lrInVelocity: false))
+    case (false, true):
+      body(Pass(lr: lr, l2: decay, mu: 0, nesterov: false, lrInVelocity: false, probes: false))
+    case (false, false):
+      body(Pass(lr: lr, l2: decay, mu: 0, nesterov: false, lrInVelocity: false))
+    }
   }
 
   /// Plain SGD (`mu` 0, no velocity kept), with momentum, or Nesterov's,
