@@ -378,8 +378,9 @@ extension Network {
   /// a time inside the rule's pass for one sample when the rule can
   /// (`updateProduct`: SGD), else a block of rows at a time in the
   /// thread's part of the scratch and updated from there while it is in
-  /// L1: dW is never written to memory and read back. Every value of dW is `multiply`'s (the same
-  /// chain of multiply-adds), every updated value the rule's, so the
+  /// L1: dW is never written to memory and read back. Every value of dW
+  /// is `multiply`'s (the same chain of multiply-adds), every updated
+  /// value the rule's, so the
   /// parameters are those of the unfused step to the bit. Returns whether
   /// every new value is finite and, with `wantSquares`, Σ dW², summed per
   /// group of blocks and then over the groups in order (fixed by the shape

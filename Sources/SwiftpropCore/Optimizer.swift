@@ -264,6 +264,16 @@ final class OptimizerState<T: Scalar> {
     }
   }
 
+  /// The current and next state vectors from value `at` on (in the flat
+  /// order of all parameters), for `update` and `updateProduct`.
+  @inline(__always)
+  private func stateVectors(at: Int) -> StateVectors<T> {
+    StateVectors(
+      first: bases.first.map { UnsafePointer($0 + at) },
+      second: bases.second.map { UnsafePointer($0 + at) },
+      nextFirst: nextBases.first.map { $0 + at }, nextSecond: nextBases.second.map { $0 + at })
+  }
+
   /// Makes the state written by the last `update` calls current.
   func commit() {
     swap(&vectors, &nextVectors)
@@ -291,14 +301,9 @@ final class OptimizerState<T: Scalar> {
     wantSquares: Bool = false, from start: Int = 0
   ) -> (finite: Bool, squares: Double) {
     let offset = offsets[index] + start
-    let first = bases.first, second = bases.second
-    let nextFirst = nextBases.first, nextSecond = nextBases.second
     /// Values start..<start+length of the array.
     func piece<R: UpdateRule>(_ rule: R, _ start: Int, _ length: Int) -> (finite: Bool, squares: Double) {
-      let at = offset + start
-      let state = StateVectors<T>(
-        first: first.map { UnsafePointer($0 + at) }, second: second.map { UnsafePointer($0 + at) },
-        nextFirst: nextFirst.map { $0 + at }, nextSecond: nextSecond.map { $0 + at })
+      let state = stateVectors(at: offset + start)
       return rule.update(
         p + start, into: next + start, gradient: gradient + start, state: state, count: length,
         decay: T(decay), wantSquares: wantSquares)
@@ -340,11 +345,7 @@ final class OptimizerState<T: Scalar> {
     rows: Int, index: Int, config: OptimizerConfig, decay: Double, wantSquares: Bool,
     finiteKnown: Bool, from start: Int
   ) -> (finite: Bool, squares: Double)? {
-    let at = offsets[index] + start
-    let state = StateVectors<T>(
-      first: bases.first.map { UnsafePointer($0 + at) },
-      second: bases.second.map { UnsafePointer($0 + at) },
-      nextFirst: nextBases.first.map { $0 + at }, nextSecond: nextBases.second.map { $0 + at })
+    let state = stateVectors(at: offsets[index] + start)
     func run<R: UpdateRule>(_ rule: R) -> (finite: Bool, squares: Double)? {
       rule.updateProduct(
         p, into: next, product: product, state: state, rows: rows, decay: T(decay),
