@@ -48,8 +48,11 @@ func runShared(units: Int, phaseStart: (Int) -> Int = { _ in 0 }, _ body: (Int) 
 /// is the calling thread, 1 the helper. Two units that run at the same
 /// time have different workers, so a unit may use a scratch area of its
 /// worker's own.
-func runSharedByWorker(units: Int, _ body: (_ unit: Int, _ worker: Int) -> Void) {
-  HelperThread.shared.run(units: units, phaseStart: { _ in 0 }, body)
+@usableFromInline
+func runSharedByWorker(
+  units: Int, phaseStart: (Int) -> Int = { _ in 0 }, _ body: (_ unit: Int, _ worker: Int) -> Void
+) {
+  HelperThread.shared.run(units: units, phaseStart: phaseStart, body)
 }
 
 /// The one helper thread of the process, made on the first shared work

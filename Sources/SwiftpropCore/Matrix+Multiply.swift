@@ -13,10 +13,12 @@
 /// Small products run plain loops; larger ones run a `tileRows` × 2-vector
 /// (6 or 8 × 2) register-blocked SIMD micro-kernel that reads A in place
 /// (either layout) and B in place when it is small and untransposed (a layer's
-/// weights), else from panels packed into `scratch`; over both cores when
-/// the product is large enough to pay for it (`runShared`: units of a few
-/// column panels that each thread claims as it becomes free, all on the
-/// calling thread when no second thread can be had). Every element of C
+/// weights), else from panels packed into `scratch` (a group of panels at a
+/// time, used at once, when the rows are one block); over both cores when
+/// the product is large enough to pay for it and the thread limit allows
+/// (`runSharedByWorker`: units of a few column panels that each thread
+/// claims as it becomes free, all on the calling thread when the helper
+/// cannot be had). Every element of C
 /// is summed in the same order (depth blocks of `depthBlock`, each one
 /// multiply-add chain in the kernel) whichever thread computes it and
 /// whatever its unit, so results are reproducible bit for bit.
@@ -71,7 +73,10 @@ func multiply<T: Scalar>(
   // its rows (or, transposed, its depth steps) would be too far apart for
   // the caches.
   let packA = m * k * MemoryLayout<T>.stride > directInputBytes
+  // (Split only when a second thread may run: on one thread, units of
+  // panels in depth phases ran 7% slower than the plain loop below.)
   let shared = m * n * k >= parallelProductLimit && panels >= 2
+    && HelperThread.shared.threadLimit >= 2
   // Scratch: the packed panels of B for one depth block (depthBlock ×
   // width each, all panels), then the packed A.
   let packedA = scratch + panels * panelStride(of: T.self)
@@ -88,16 +93,32 @@ func multiply<T: Scalar>(
   let bandStride = (bandRows + tileRows - 1) / tileRows * tileRows
   let bands = (m + bandRows - 1) / bandRows
   let packUnits = packAhead ? (bandRows + packUnitRows - 1) / packUnitRows : 0
-  let panelsPerUnit = shared ? max(1, panels / productUnits) : panels
+  // Bands of one block of rows pack B a group of panels at a time
+  // (`multiplyPanels`), each worker's group in slots of its own at the
+  // start of the panels' scratch. Their units of panels are one depth
+  // block each, a phase per depth block: a depth block's slice of packed
+  // A then serves every unit of the phase from L2, where units that ran
+  // through every depth block would each read all of A again.
+  let groupPanels = max(1, packedGroupBytes / (panelStride(of: T.self) * MemoryLayout<T>.stride))
+  let groupB = !transposeB && !directB && (!shared || panels >= 2 * groupPanels)
+  let depthBlocks = (k + depthBlock - 1) / depthBlock
+  let depthPhases = shared && groupB && (!packA || bandRows <= rowBlock)
+  let panelsPerUnit = !shared ? panels
+    : depthPhases ? min(groupPanels, max(1, panels / productUnits)) : max(1, panels / productUnits)
   let panelUnits = (panels + panelsPerUnit - 1) / panelsPerUnit
-  let unitsPerBand = packUnits + panelUnits
+  let phases = depthPhases ? depthBlocks : 1
+  let phaseUnits = packUnits + panelUnits
+  let unitsPerBand = phases * phaseUnits
+  /// The depth blocks of phase p.
+  func phaseDepths(_ phase: Int) -> Range<Int> { depthPhases ? phase..<phase + 1 : 0..<depthBlocks }
 
   /// Packs rows first..<first+count of the band starting at row `band`,
-  /// every depth block: depth block kStart's tiles start at
+  /// the depth blocks `depths`: depth block kStart's tiles start at
   /// packedA + kStart·bandStride, row r's tile at r·depth after that.
-  func packBand(_ band: Int, first: Int, count: Int) {
-    var kStart = 0
-    while kStart < k {
+  func packBand(_ band: Int, first: Int, count: Int, depths: Range<Int>) {
+    var kStart = depths.lowerBound * depthBlock
+    let kEnd = min(k, depths.upperBound * depthBlock)
+    while kStart < kEnd {
       let depth = min(depthBlock, k - kStart)
       packRows(
         a + (band + first) * rowStride + kStart * depthStride, rowStride: rowStride,
@@ -107,10 +128,25 @@ func multiply<T: Scalar>(
     }
   }
 
-  /// C's columns of panels firstPanel..<lastPanel, rows band..<band+count.
-  func multiplyPanels(_ firstPanel: Int, _ lastPanel: Int, band: Int, count: Int) {
-    var kStart = 0
-    while kStart < k {
+  /// C's columns of panels firstPanel..<lastPanel, rows band..<band+count,
+  /// the depth blocks `depths` (C holds the sums of the blocks before),
+  /// run by `worker` (0 or 1: two units that run at once have different
+  /// workers).
+  func multiplyPanels(
+    _ firstPanel: Int, _ lastPanel: Int, band: Int, count: Int, worker: Int, depths: Range<Int>
+  ) {
+    // Rows that are one block (a predict of a few dozen rows) use each
+    // packed panel of B once per depth block: B is packed a group of
+    // panels at a time into the worker's own `groupPanels` slots and the
+    // kernel runs over each group while it is in L2. Packed whole, a depth
+    // block of a wide B would be written out past the caches and read
+    // back from memory (4 MiB for 4096 Doubles a row): the stores' line
+    // fills and the reloads made the packing a quarter of the product.
+    let grouped = groupB && (!packA || count <= rowBlock)
+    let groupSlots = scratch + worker * groupPanels * panelStride(of: T.self)
+    var kStart = depths.lowerBound * depthBlock
+    let kEnd = min(k, depths.upperBound * depthBlock)
+    while kStart < kEnd {
       let depth = min(depthBlock, k - kStart)
       // Each panel of this depth block is packed once (unless read in
       // place) and then serves every block of rows.
@@ -119,9 +155,9 @@ func multiply<T: Scalar>(
           packPanel(b, transposeB: true, n: n, k: k, column: panel * width,
                     depthStart: kStart, depth: depth, into: scratch + panel * panelStride(of: T.self))
         }
-      } else if !directB {
+      } else if !directB && !grouped {
         packPanels(b, n: n, firstPanel: firstPanel, lastPanel: lastPanel, depthStart: kStart,
-                   depth: depth, into: scratch)
+                   depth: depth, into: scratch + firstPanel * panelStride(of: T.self))
       } else if lastPanel == panels && n % width != 0 && !narrowInPlace {
         // Read in place but for the last, narrower panel.
         packPanel(b, transposeB: false, n: n, k: k, column: (panels - 1) * width,
@@ -138,24 +174,35 @@ func multiply<T: Scalar>(
           packRows(block, rowStride: rowStride, depthStride: depthStride, rows: rows,
                    depth: depth, into: packedA)
         }
-        for panel in firstPanel..<lastPanel {
-          let column = panel * width
-          let columns = min(width, n - column)
-          let inPlace = directB && (columns == width || narrowInPlace)
-          let panelB = inPlace
-            ? b + kStart * n + column : UnsafePointer(scratch + panel * panelStride(of: T.self))
-          let ldb = inPlace ? n : width
-          var tile = 0
-          while tile < rows {
-            let tileA = packA
-              ? UnsafePointer(tiles + tile * depth) : block + tile * rowStride
-            microKernel(
-              tileA, rowStride: packA ? 1 : rowStride, depthStride: packA ? tileRows : depthStride,
-              rows: min(tileRows, rows - tile), b: panelB, ldb: ldb, depth: depth,
-              c: c + (band + rowStart + tile) * n + column, ldc: n, columns: columns,
-              accumulate: accumulate || kStart > 0)
-            tile += tileRows
+        var group = firstPanel
+        while group < lastPanel {
+          let groupEnd = grouped ? min(lastPanel, group + groupPanels) : lastPanel
+          if grouped {
+            packPanels(b, n: n, firstPanel: group, lastPanel: groupEnd, depthStart: kStart,
+                       depth: depth, into: groupSlots)
           }
+          for panel in group..<groupEnd {
+            let column = panel * width
+            let columns = min(width, n - column)
+            let inPlace = directB && (columns == width || narrowInPlace)
+            let slot = grouped
+              ? groupSlots + (panel - group) * panelStride(of: T.self)
+              : scratch + panel * panelStride(of: T.self)
+            let panelB = inPlace ? b + kStart * n + column : UnsafePointer(slot)
+            let ldb = inPlace ? n : width
+            var tile = 0
+            while tile < rows {
+              let tileA = packA
+                ? UnsafePointer(tiles + tile * depth) : block + tile * rowStride
+              microKernel(
+                tileA, rowStride: packA ? 1 : rowStride, depthStride: packA ? tileRows : depthStride,
+                rows: min(tileRows, rows - tile), b: panelB, ldb: ldb, depth: depth,
+                c: c + (band + rowStart + tile) * n + column, ldc: n, columns: columns,
+                accumulate: accumulate || kStart > 0)
+              tile += tileRows
+            }
+          }
+          group = groupEnd
         }
         rowStart += rows
       }
@@ -164,30 +211,36 @@ func multiply<T: Scalar>(
   }
 
   if !shared {
-    multiplyPanels(0, panels, band: 0, count: m)
+    multiplyPanels(0, panels, band: 0, count: m, worker: 0, depths: 0..<depthBlocks)
     return
   }
   // Unit u: band u / unitsPerBand; in it, packing units first, then the
-  // units of panels, which start once the band's A is packed. A band's
-  // packing waits for every unit of the band before (it overwrites their
-  // packed A).
-  runShared(
+  // units of panels, which start once the band's A is packed. With
+  // `depthPhases` that is a phase per depth block: its packing units (of
+  // that block's A), then its units of panels, which start once every
+  // unit of the phases before is done. A band's packing waits for every
+  // unit of the band before (it overwrites their packed A).
+  runSharedByWorker(
     units: bands * unitsPerBand,
     phaseStart: { unit in
-      let band = unit / unitsPerBand
-      let first = band * unitsPerBand
-      return unit - first < packUnits ? first : first + packUnits
+      let first = unit / unitsPerBand * unitsPerBand
+      let phaseFirst = unit - (unit - first) % phaseUnits
+      return unit - phaseFirst < packUnits ? first : phaseFirst + packUnits
     }
-  ) { unit in
+  ) { unit, worker in
     let band = unit / unitsPerBand * bandRows
     let count = min(bandRows, m - band)
-    let index = unit % unitsPerBand
+    let phase = unit % unitsPerBand / phaseUnits
+    let index = unit % unitsPerBand % phaseUnits
     if index < packUnits {
       let first = index * packUnitRows
-      if first < count { packBand(band, first: first, count: min(packUnitRows, count - first)) }
+      if first < count {
+        packBand(band, first: first, count: min(packUnitRows, count - first), depths: phaseDepths(phase))
+      }
     } else {
       let firstPanel = (index - packUnits) * panelsPerUnit
-      multiplyPanels(firstPanel, min(panels, firstPanel + panelsPerUnit), band: band, count: count)
+      multiplyPanels(firstPanel, min(panels, firstPanel + panelsPerUnit), band: band, count: count,
+                     worker: worker, depths: phaseDepths(phase))
     }
   }
 }
@@ -294,6 +347,8 @@ func multiplyAdd<V: SIMD>(_ c: V, _ x: V, _ y: V) -> V where V.Scalar: FloatingP
 @usableFromInline let directInputBytes = 128 * 1024
 /// Rows of A packed at once (a multiple of `tileRows`), sized for L2.
 @usableFromInline let rowBlock = 96
+/// Bytes of B's panels packed at once in a product of one block of rows.
+@usableFromInline let packedGroupBytes = 256 * 1024
 
 /// Scratch values `multiply` needs for products with n ≤ `maxColumns`,
 /// m ≤ `maxRows` and k ≤ `maxDepth`: packed panels of B for one depth
@@ -371,12 +426,13 @@ func packRows<T: Scalar>(
 }
 
 /// Packs panels firstPanel..<lastPanel of an untransposed B for one depth
-/// block, as `packPanel` does each, reading B row by row (along memory)
-/// rather than panel by panel.
+/// block, as `packPanel` does each, into `packed` one `panelStride` apart
+/// (panel firstPanel first), reading B row by row (along memory) rather
+/// than panel by panel.
 @inlinable @inline(__always)
 func packPanels<T: Scalar>(
   _ b: UnsafePointer<T>, n: Int, firstPanel: Int, lastPanel: Int, depthStart: Int, depth: Int,
-  into scratch: UnsafeMutablePointer<T>
+  into packed: UnsafeMutablePointer<T>
 ) {
   let width = KernelVector<T>.scalarCount * 2
   let half = width / 2
@@ -385,15 +441,15 @@ func packPanels<T: Scalar>(
     let source = b + (depthStart + p) * n
     var panel = firstPanel
     while panel < fullPanels {
-      let row = scratch + panel * panelStride(of: T.self) + p * width
+      let row = packed + (panel - firstPanel) * panelStride(of: T.self) + p * width
       storeKernel(loadKernel(source + panel * width), row)
       storeKernel(loadKernel(source + panel * width + half), row + half)
       panel += 1
     }
   }
   if fullPanels < lastPanel {
-    packPanel(b, transposeB: false, n: n, k: 0, column: fullPanels * width,
-              depthStart: depthStart, depth: depth, into: scratch + fullPanels * panelStride(of: T.self))
+    packPanel(b, transposeB: false, n: n, k: 0, column: fullPanels * width, depthStart: depthStart,
+              depth: depth, into: packed + (fullPanels - firstPanel) * panelStride(of: T.self))
   }
 }
 

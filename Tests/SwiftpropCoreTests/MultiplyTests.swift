@@ -152,6 +152,46 @@ final class MultiplyTests: XCTestCase {
     }
   }
 
+  /// Products whose rows are one block, with a wide packed B: B is packed
+  /// a group of panels at a time, and a shared product runs a phase per
+  /// depth block. With two threads, with the calling thread running every
+  /// unit, and with a thread limit of one (the unsplit loop), C is the
+  /// same to the bit; against the plain loops within rounding. Sizes: A
+  /// packed (several bands of rows for k = 2800) and read in place, a last
+  /// partial group, a narrow last panel, a partial last depth block.
+  func testGroupedPanelsAndDepthPhases() {
+    func modes<T: Scalar>(_: T.Type, m: Int, n: Int, k: Int) {
+      let limit = HelperThread.shared.threadLimit
+      defer { HelperThread.shared.threadLimit = limit }
+      HelperThread.shared.threadLimit = 2
+      let splits = HelperThread.shared.counts.splitProducts
+      let two = product(T.self, m: m, n: n, k: k, transposeA: false, helper: true)
+      XCTAssertEqual(HelperThread.shared.counts.splitProducts, splits + 1, "\(T.self) \(m) \(n) \(k)")
+      let caller = product(T.self, m: m, n: n, k: k, transposeA: false, helper: false)
+      HelperThread.shared.threadLimit = 1
+      let one = product(T.self, m: m, n: n, k: k, transposeA: false, helper: true)
+      func bits(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
+      XCTAssert(bits(two) == bits(caller), "caller alone: \(T.self) \(m) \(n) \(k)")
+      XCTAssert(bits(two) == bits(one), "thread limit 1: \(T.self) \(m) \(n) \(k)")
+    }
+    let groupValues = packedGroupBytes / MemoryLayout<Double>.stride
+    XCTAssertGreaterThan(490, 2 * groupValues / panelStride(of: Double.self) * 8)
+    XCTAssertLessThanOrEqual(packedBandRows(k: 2800, of: Double.self), rowBlock)
+    for (m, n, k) in [(64, 490, 600), (20, 600, 400), (100, 250, 2800)] {
+      modes(Double.self, m: m, n: n, k: k)
+    }
+    modes(Float.self, m: 30, n: 500, k: 700)
+    // Against the plain loops (C = A·B only: `check` covers the rest).
+    let (m, n, k) = (64, 490, 600)
+    let c = product(Double.self, m: m, n: n, k: k, transposeA: false, helper: true)
+    var generator = SeededGenerator(seed: 5)
+    let a = (0..<m * k).map { _ in generator.uniform() - 0.5 }
+    let b = (0..<k * n).map { _ in generator.uniform() - 0.5 }
+    let expected = naive(a, false, b, false, m: m, n: n, k: k)
+    let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? .nan
+    XCTAssertLessThanOrEqual(worst, 1e-15 * Double(k))
+  }
+
   /// A transposed B packed panel by panel: depths that are and are not a
   /// whole number of vectors, a last panel narrower than the tile, and
   /// rows of B a multiple of 4 KiB apart.
