@@ -248,7 +248,7 @@ def timed(function):
     return seconds, result
 
 
-def run_rounds(entries, repeats, warmup=True, settle=0.0):
+def run_rounds(entries, repeats, warmup=True, settle=0.0, rewarm=False):
     """Time every runnable entry ``repeats`` times, round by round.
 
     Parameters
@@ -262,6 +262,16 @@ def run_rounds(entries, repeats, warmup=True, settle=0.0):
         Seconds to sleep before every call, so that the idle worker threads
         of the library timed before (OpenBLAS and OpenMP spin for a while
         after their work) do not compete with the next one.
+    rewarm : bool, default=False
+        After the pause, run the job once untimed before timing it (the
+        job must give the same result when run twice). A pause leaves the
+        library's own idle threads asleep and, on a virtual machine, their
+        CPUs idle; the first tens of milliseconds after it are slower for
+        a library that works on two threads (swiftprop's two-thread predict
+        of 64 rows through 784-512-512-10 float32 took 1.7-3.1 ms per call
+        in blocks of 16 calls after a 0.15 s pause, 1.6-1.8 ms without a
+        pause or in blocks of 100 calls). A short timed block would measure
+        that wake-up rather than the work.
     """
     if repeats < MIN_REPEATS:
         raise ValueError(f"repeats must be >= {MIN_REPEATS}, got {repeats}")
@@ -274,6 +284,8 @@ def run_rounds(entries, repeats, warmup=True, settle=0.0):
         for entry in runnable:
             job = entry.make(repetition)
             time.sleep(settle)
+            if rewarm:
+                job()
             seconds, result = timed(job)
             entry.times.append(seconds)
             entry.results.append(result)

@@ -216,7 +216,8 @@ def predict_rounds(functions, X, repeats, settle):
         entry = Entry(name, make)
         entry.extra["calls"] = calls
         entries.append(entry)
-    common.run_rounds(entries, repeats, warmup=False, settle=settle)
+    common.run_rounds(entries, repeats, warmup=False, settle=settle,
+                      rewarm=settle > 0)
     for entry in entries:
         entry.times = [t / entry.extra["calls"] for t in entry.times]
     return entries
