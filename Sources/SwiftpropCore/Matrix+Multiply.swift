@@ -158,7 +158,7 @@ func multiply<T: Scalar>(
       } else if !directB && !grouped {
         packPanels(b, n: n, firstPanel: firstPanel, lastPanel: lastPanel, depthStart: kStart,
                    depth: depth, into: scratch + firstPanel * panelStride(of: T.self))
-      } else if lastPanel == panels && n % width != 0 && !narrowInPlace {
+      } else if directB && lastPanel == panels && n % width != 0 && !narrowInPlace {
         // Read in place but for the last, narrower panel.
         packPanel(b, transposeB: false, n: n, k: k, column: (panels - 1) * width,
                   depthStart: kStart, depth: depth, into: scratch + (panels - 1) * panelStride(of: T.self))
