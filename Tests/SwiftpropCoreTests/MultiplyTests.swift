@@ -175,11 +175,13 @@ final class MultiplyTests: XCTestCase {
       XCTAssert(bits(two) == bits(one), "thread limit 1: \(T.self) \(m) \(n) \(k)")
     }
     let groupPanels = packedGroupBytes / MemoryLayout<Double>.stride / panelStride(of: Double.self)
-    XCTAssertGreaterThan(490, 2 * groupPanels * 8)
+    let width = KernelVector<Double>.scalarCount * 2
+    XCTAssertGreaterThan(490, 2 * groupPanels * width)
     XCTAssertLessThanOrEqual(packedBandRows(k: 2800, of: Double.self), rowBlock)
-    // n = 236: the two workers' slots are every panel, the last one narrow
-    // (it must be packed into the group's slots only, not into its own).
-    let slotsExactly = 2 * groupPanels * 8 - 4
+    // n = 236 (220 with 512-bit vectors): the two workers' slots are every
+    // panel, the last one narrow (packed into the group's slots only).
+    let slotsExactly = 2 * groupPanels * width - 4
+    XCTAssertGreaterThanOrEqual(64 * slotsExactly * 600, parallelProductLimit)
     for (m, n, k) in [(64, 490, 600), (64, slotsExactly, 600), (20, 600, 400), (100, 250, 2800)] {
       modes(Double.self, m: m, n: n, k: k)
     }
