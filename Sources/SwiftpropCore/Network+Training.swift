@@ -380,13 +380,13 @@ extension Network {
   /// thread's part of the scratch and updated from there while it is in
   /// L1: dW is never written to memory and read back. Every value of dW
   /// is `multiply`'s (the same chain of multiply-adds), every updated
-  /// value the rule's, so the
-  /// parameters are those of the unfused step to the bit. Returns whether
-  /// every new value is finite and, with `wantSquares`, Σ dW², summed per
-  /// group of blocks and then over the groups in order (fixed by the shape
-  /// alone, as the update's pieces are). Large layers' groups are shared
-  /// with the helper thread. With `finiteKnown` (an in-place step, proven
-  /// finite beforehand) a rule may skip its finiteness probe.
+  /// value the rule's, so the parameters are those of the unfused step to
+  /// the bit. Returns whether every new value is finite and, with
+  /// `wantSquares`, Σ dW², summed per group of blocks and then over the
+  /// groups in order (fixed by the shape alone, as the update's pieces
+  /// are). Large layers' groups are shared with the helper thread. With
+  /// `finiteKnown` (an in-place step, proven finite beforehand) a rule may
+  /// skip its finiteness probe.
   func fusedWeightUpdate(
     _ l: Int, input: UnsafePointer<T>, rows: Int, space: Workspace<T>,
     state: OptimizerState<T>, config: OptimizerConfig, wantSquares: Bool,

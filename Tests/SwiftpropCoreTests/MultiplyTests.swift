@@ -103,14 +103,22 @@ final class MultiplyTests: XCTestCase {
     check(Double.self, m: 160, n: 200, k: 170, tolerance: 1e-15)
   }
 
+  /// The operands A (m·k values) and B (k·n) of `product`.
+  func productOperands(m: Int, n: Int, k: Int) -> (a: [Double], b: [Double]) {
+    var generator = SeededGenerator(seed: 5)
+    let a = (0..<m * k).map { _ in generator.uniform() - 0.5 }
+    let b = (0..<k * n).map { _ in generator.uniform() - 0.5 }
+    return (a, b)
+  }
+
   /// C of a product large enough for two threads, with the helper thread
   /// allowed or not.
   func product<T: Scalar>(
     _: T.Type, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool = false, helper: Bool
   ) -> [T] {
-    var generator = SeededGenerator(seed: 5)
-    let a = (0..<m * k).map { _ in T(generator.uniform() - 0.5) }
-    let b = (0..<k * n).map { _ in T(generator.uniform() - 0.5) }
+    let operands = productOperands(m: m, n: n, k: k)
+    let a = operands.a.map { T($0) }
+    let b = operands.b.map { T($0) }
     var c = [T](repeating: 0, count: m * n)
     var scratch = [T](repeating: 0, count: multiplyScratchCount(maxColumns: n, maxRows: m, maxDepth: k, of: T.self))
     HelperThread.shared.enabled = helper
@@ -189,9 +197,7 @@ final class MultiplyTests: XCTestCase {
     // Against the plain loops (C = A·B only: `check` covers the rest).
     let (m, n, k) = (64, 490, 600)
     let c = product(Double.self, m: m, n: n, k: k, transposeA: false, helper: true)
-    var generator = SeededGenerator(seed: 5)
-    let a = (0..<m * k).map { _ in generator.uniform() - 0.5 }
-    let b = (0..<k * n).map { _ in generator.uniform() - 0.5 }
+    let (a, b) = productOperands(m: m, n: n, k: k)
     let expected = naive(a, false, b, false, m: m, n: n, k: k)
     let worst = zip(c, expected).map { abs($0 - $1) }.max() ?? .nan
     XCTAssertLessThanOrEqual(worst, 1e-15 * Double(k))
