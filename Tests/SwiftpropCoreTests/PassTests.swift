@@ -27,35 +27,47 @@ final class PassTests: XCTestCase {
 
   func compare<T: Scalar>(_: T.Type, tolerance: Double) throws {
     var checked = 0
+    // Widths 1 to 5 on both sides of a layer: the lane pass unrolls the
+    // inner loops over layers up to 4 wide (`unrollingInputs`,
+    // `unrollingUnits`) and loops over wider ones.
+    let shapes = [[3, 5, 4, 3], [2, 4, 1, 2]]
     for (seed, activation) in hiddenActivations.enumerated() {
       for (output, loss) in outputPairings {
         for rows in [1, 2, 3, 4, 5, 8, 9, 20] {
-          let layers = [Dense(3, 5, activation), Dense(5, 4, activation), Dense(4, 3, output)]
-          let network = try Network<T>(
-            layers: layers, loss: loss, initializer: .xavier, seed: UInt64(seed))
-          let (x64, y64) = sampleData(rows: rows, inputs: 3, outputs: 3, loss: loss, seed: 7)
-          let x = x64.map { T($0) }, y = y64.map { T($0) }
-          let general = try run(network, x, y, rows: rows, kind: .general)
-          let kinds: [PassKind] = network.isLanePass(rows: rows) ? [.lanes, .small] : [.small]
-          XCTAssertEqual(network.passKind(rows: rows), kinds[0])
-          for kind in kinds {
-            let fused = try run(network, x, y, rows: rows, kind: kind)
-            let context = "\(kind) \(activation.name)/\(output.name)/\(loss.name), \(rows) rows"
-            XCTAssertEqual(fused.loss, general.loss, accuracy: tolerance * abs(general.loss), context)
-            XCTAssertEqual(fused.values.count, general.values.count)
-            let scale = general.values.reduce(0) { max($0, abs(Double($1))) }
-            let worst = zip(fused.values, general.values).reduce(0) {
-              max($0, abs(Double($1.0) - Double($1.1)))
+          for sizes in shapes {
+            let layers = [
+              Dense(sizes[0], sizes[1], activation), Dense(sizes[1], sizes[2], activation),
+              Dense(sizes[2], sizes[3], output),
+            ]
+            let network = try Network<T>(
+              layers: layers, loss: loss, initializer: .xavier, seed: UInt64(seed))
+            let (x64, y64) = sampleData(
+              rows: rows, inputs: sizes[0], outputs: sizes[3], loss: loss, seed: 7)
+            let x = x64.map { T($0) }, y = y64.map { T($0) }
+            let general = try run(network, x, y, rows: rows, kind: .general)
+            let kinds: [PassKind] = network.isLanePass(rows: rows) ? [.lanes, .small] : [.small]
+            XCTAssertEqual(network.passKind(rows: rows), kinds[0])
+            for kind in kinds {
+              let fused = try run(network, x, y, rows: rows, kind: kind)
+              let context =
+                "\(kind) \(sizes) \(activation.name)/\(output.name)/\(loss.name), \(rows) rows"
+              XCTAssertEqual(
+                fused.loss, general.loss, accuracy: tolerance * abs(general.loss), context)
+              XCTAssertEqual(fused.values.count, general.values.count)
+              let scale = general.values.reduce(0) { max($0, abs(Double($1))) }
+              let worst = zip(fused.values, general.values).reduce(0) {
+                max($0, abs(Double($1.0) - Double($1.1)))
+              }
+              XCTAssertLessThanOrEqual(worst, tolerance * scale, context)
+              checked += 1
             }
-            XCTAssertLessThanOrEqual(worst, tolerance * scale, context)
-            checked += 1
           }
         }
       }
     }
     // Rows 1 to 8 run both fused passes (up to 4 rows on 4-lane vectors,
     // then on 8-lane ones), 9 and 20 the small one.
-    XCTAssertEqual(checked, hiddenActivations.count * outputPairings.count * 14)
+    XCTAssertEqual(checked, hiddenActivations.count * outputPairings.count * 14 * shapes.count)
   }
 
   func testFusedPassesMatchTheGeneralPathInFloat64() throws {
