@@ -103,6 +103,49 @@ def test_train_step_returns_loss_before_and_applies_sgd(xor):
         np.testing.assert_allclose(b2, b - 0.5 * db, rtol=1e-14, atol=1e-300)
 
 
+def test_train_step_fast_path_is_the_checked_path(xor):
+    """Ready float arrays skip the Python checks and named optimizers are
+    resolved once per distinct arguments: the steps, their errors and the
+    settings used are those of the checked path."""
+    X, y = xor
+    ready = sp.Network([2, 2, 1], seed=0)
+    listed = sp.Network([2, 2, 1], seed=0)
+    for lr, options in [(0.5, {}), (0.2, {}), (0.5, {}), (0.3, {"momentum": 0.9}),
+                        (0.3, {"momentum": 0.5}), (np.float64(0.3), {})]:
+        a = ready.train_step(X, y, lr=lr, **options)
+        b = listed.train_step(X.tolist(), y.tolist(), lr=lr, **options)
+        assert a == b
+        for (W, c), (W2, c2) in zip(ready.weights, listed.weights):
+            np.testing.assert_array_equal(W, W2)
+            np.testing.assert_array_equal(c, c2)
+    # Each lr of its own: 0.2 after 0.5 is a different step.
+    net = sp.Network([2, 2, 1], seed=0)
+    before, grads = net.weights, net.gradients(X, y)
+    net.train_step(X, y, lr=0.2)
+    np.testing.assert_allclose(net.weights[0][0],
+                               before[0][0] - 0.2 * grads[0][0], rtol=1e-14)
+    # Errors on ready arrays come from the engine and name the argument;
+    # an unknown option or a bad lr raises every time (nothing cached).
+    bad = X.copy()
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train_step(bad, y, lr=0.1)
+    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+        net.train_step(X, np.full_like(y, np.inf), lr=0.1)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="unexpected option"):
+            net.train_step(X, y, lr=0.1, betas=0.9)
+        with pytest.raises(ValueError, match="lr"):
+            net.train_step(X, y, lr=-1.0)
+        with pytest.raises(ValueError, match="L-BFGS"):
+            net.train_step(X, y, optimizer="lbfgs")
+    # A loss with a target range keeps the Python check and its message.
+    bce = sp.Network([2, 2, 1], loss="binary_cross_entropy", seed=0)
+    with pytest.raises(ValueError, match="must hold targets .0, 1. for "
+                       "binary_cross_entropy .the loss is unbounded"):
+        bce.train_step(X, y + 2, lr=0.1)
+
+
 def test_dense_layers_and_sizes_build_the_same_network(xor):
     X, _ = xor
     a = sp.Network([2, 3, 1], activation="relu", output_activation="identity",
