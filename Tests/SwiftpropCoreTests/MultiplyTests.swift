@@ -190,12 +190,12 @@ final class MultiplyTests: XCTestCase {
     // panel, the last one narrow (packed into the group's slots only).
     let slotsExactly = 2 * groupPanels * width - 4
     XCTAssertGreaterThanOrEqual(64 * slotsExactly * 600, parallelProductLimit)
-    for (m, n, k) in [(64, 490, 600), (64, slotsExactly, 600), (20, 600, 400), (100, 250, 2800)] {
+    for (m, n, k) in [(64, 490, 600), (64, slotsExactly, 600), (20, 600, 400), (100, 120, 2800)] {
       modes(Double.self, m: m, n: n, k: k)
     }
     modes(Float.self, m: 30, n: 500, k: 700)
     // Against the plain loops (C = A·B only: `check` covers the rest).
-    let (m, n, k) = (64, 490, 600)
+    let (m, n, k) = (20, 600, 400)
     let c = product(Double.self, m: m, n: n, k: k, transposeA: false, helper: true)
     let (a, b) = productOperands(m: m, n: n, k: k)
     let expected = naive(a, false, b, false, m: m, n: n, k: k)
