@@ -80,14 +80,30 @@ def _resolve(optimizer, lr, options):
     return _resolve_named(*key)
 
 
-def _settings_for_step(optimizer, lr, options):
-    """The engine's ``(kind, values)`` for one ``train_step``."""
-    settings = _resolve(optimizer, lr, options)
+def _step_settings_of(settings):
+    """The engine's ``(kind, values)`` of one ``train_step``'s optimizer."""
     if isinstance(settings, LBFGS):
         raise ValueError("L-BFGS minimises over the full batch in one call "
                          "and has no single step: use fit(X, y, "
                          "optimizer='lbfgs')")
     return engine_settings(settings)
+
+
+@functools.lru_cache(maxsize=64)
+def _step_settings_named(optimizer, lr_type, lr, options):
+    """``_step_settings_of`` a named optimizer, once per distinct key
+    (``_resolve_key``): a tutorial's loop calls ``train_step`` with the
+    same arguments every step."""
+    return _step_settings_of(_resolve_named(optimizer, lr_type, lr, options))
+
+
+def _settings_for_step(optimizer, lr, options):
+    """The engine's ``(kind, values)`` for one ``train_step``."""
+    key = _resolve_key(optimizer, lr, options)
+    if key is None:
+        return _step_settings_of(
+            resolve_optimizer(optimizer, lr=lr, **options))
+    return _step_settings_named(*key)
 
 
 class Network(LayerStack):
