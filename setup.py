@@ -4,8 +4,9 @@ that load it.
 ``pip install .`` runs ``swift build -c release`` on the SwiftPM package at
 the root once per CPU level (Swift's standard library linked statically, so
 each ``libSwiftpropEngine.so`` needs only libc, libm, libstdc++ and
-libgcc_s), each in a build folder of its own, and links one copy of the
-extension ``_engine`` against each, with rpath ``$ORIGIN``::
+libgcc_s), each in a build folder of its own and side by side (a release
+build runs on about one core), and links one copy of the extension
+``_engine`` against each, with rpath ``$ORIGIN``::
 
     swiftprop/_kernels/baseline/  x86-64-v2 (SSE4.2, POPCNT; no FMA)
     swiftprop/_kernels/avx2/      x86-64-v3 (AVX2, FMA)
@@ -35,6 +36,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -121,27 +123,70 @@ def limited(extension):
     return extension
 
 
+def usable_cpus():
+    """CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def build_levels(levels):
+    """Runs ``swift build -c release`` for every level, up to one more at
+    once than there are usable CPUs; returns each level's library path, in order.
+
+    A release build compiles each module as a whole (whole-module
+    optimisation), on about one core: 159 s of wall time and 174 s of CPU
+    for one level here. So the levels build side by side, each in its own
+    folder; each build's output is printed when it ends, in level order.
+    """
+    def command(name, flags):
+        # A build folder per level: a level's build never rebuilds
+        # another's, and a second `pip install` reuses all of them.
+        return [swift_driver(), "build", "-c", "release",
+                "--package-path", str(ROOT),
+                "--scratch-path", str(ROOT / f".build-{name}"),
+                "-Xswiftc", "-static-stdlib", *flags]
+
+    def build(level):
+        return subprocess.run(command(*level), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+
+    # One more than the CPUs: with three levels on two CPUs, no core waits
+    # out the last build alone (242 s here, against 308 s two at a time).
+    jobs = min(len(levels), usable_cpus() + 1)
+    print(f"building the Swift engine for {len(levels)} CPU level(s), "
+          f"{jobs} at a time:", flush=True)
+    for level in levels:
+        print("  " + " ".join(command(*level)), flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(build, levels))
+    for (name, _), result in zip(levels, results):
+        print(f"--- swift build ({name}), exit status {result.returncode}:\n"
+              + result.stdout, flush=True)
+    failed = [name for (name, _), result in zip(levels, results)
+              if result.returncode != 0]
+    if failed:
+        sys.exit(f"swift build failed for level(s) {', '.join(failed)} "
+                 "(the output is above)")
+    libraries = []
+    for level in levels:
+        shown = subprocess.run(command(*level) + ["--show-bin-path"],
+                               check=True, capture_output=True, text=True)
+        libraries.append(Path(shown.stdout.strip()) / LIBRARY)
+    return libraries
+
+
 class BuildSwiftThenExtension(build_ext):
     """Builds the Swift package once per level, then the extensions."""
 
     def run(self):
-        for extension in self.extensions:
-            level = getattr(extension, "swift_level", None)
-            if level is None:
-                continue
-            name, flags = level
-            # A build folder per level: a level's build never rebuilds
-            # another's, and a second `pip install` reuses all of them.
-            command = [swift_driver(), "build", "-c", "release",
-                       "--package-path", str(ROOT),
-                       "--scratch-path", str(ROOT / f".build-{name}"),
-                       "-Xswiftc", "-static-stdlib", *flags]
-            print(f"building the Swift engine ({name}):", " ".join(command),
-                  flush=True)
-            subprocess.run(command, check=True)
-            products = subprocess.run(command + ["--show-bin-path"], check=True,
-                                      capture_output=True, text=True)
-            library = Path(products.stdout.strip()) / LIBRARY
+        extensions = [extension for extension in self.extensions
+                      if getattr(extension, "swift_level", None) is not None]
+        libraries = build_levels([extension.swift_level
+                                  for extension in extensions])
+        for extension, library in zip(extensions, libraries):
+            name, _ = extension.swift_level
             relative = Path("swiftprop") / "_kernels" / name
             for target in [Path(self.build_lib) / relative] + (
                     [ROOT / "python" / relative] if self.inplace else []):

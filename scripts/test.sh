@@ -42,26 +42,56 @@ if [ "${SWIFTPROP_SKIP_TORCH:-0}" != 1 ] \
 fi
 
 if [ "${SWIFTPROP_SKIP_SWIFT:-0}" != 1 ]; then
-    # A debug build, with Swift's runtime checks (bounds, overflow,
-    # exclusivity), of every suite but the two that multiply at sizes a
-    # debug build takes minutes over (unspecialised generic code: about
-    # 250 and 210 s); they run in the two optimised builds below, and the
-    # default kernel (6-row tile, FMA: the avx2 level) is tested by pytest,
-    # which runs every level this CPU has against the NumPy reference.
-    echo "== swift test (at ${SECONDS} s)"
-    swift test --skip 'MultiplyTests|FusedUpdateTests'
+    # Three builds of the Swift tests, each in a folder of its own:
+    # - debug, with Swift's runtime checks (bounds, overflow, exclusivity),
+    #   for every suite but the two that multiply at sizes a debug build
+    #   takes minutes over (unspecialised generic code: about 250 and
+    #   210 s); they run in the two optimised builds;
+    # - the matrix kernel's variants that setup.py builds for other CPU
+    #   levels, optimised as the wheel ships them (-enable-testing lets the
+    #   tests reach the core's internal names), running every test: the
+    #   8-row tile (avx512) and products without fused multiply-adds
+    #   (baseline).
+    # The default kernel (6-row tile, FMA: the avx2 level) is tested by
+    # pytest, which runs every level this CPU has against the NumPy
+    # reference. An optimised build compiles each module whole, on about
+    # one core, so the three build side by side.
+    wide=(-c release -Xswiftc -enable-testing --scratch-path .build-test-wide-tile
+          -Xswiftc -DSWIFTPROP_WIDE_TILE)
+    no_fma=(-c release -Xswiftc -enable-testing --scratch-path .build-test-no-fma
+            -Xswiftc -DSWIFTPROP_NO_FMA)
+    echo "== swift build --build-tests: debug, 8-row tile, no FMA (at ${SECONDS} s)"
+    logs=$(mktemp -d)
+    # Each in a session of its own: a failure anywhere stops the builds
+    # still running, compiler processes included.
+    setsid --wait swift build --build-tests >"$logs/debug.log" 2>&1 & debug_build=$!
+    setsid --wait swift build --build-tests "${wide[@]}" >"$logs/wide.log" 2>&1 & wide_build=$!
+    setsid --wait swift build --build-tests "${no_fma[@]}" >"$logs/no-fma.log" 2>&1 &
+    no_fma_build=$!
+    trap 'for pid in "$debug_build" "$wide_build" "$no_fma_build"; do
+              kill -- -"$pid" 2>/dev/null || true; done' EXIT
+    built() {  # name pid: waits for that build; prints its log if it failed
+        if wait "$2"; then
+            echo "--- swift build --build-tests ($1): $(tail -n 1 "$logs/$1.log")"
+        else
+            echo "--- swift build --build-tests ($1) failed:"
+            cat "$logs/$1.log"
+            return 1
+        fi
+    }
 
-    # The matrix kernel's variants that setup.py builds for other CPU
-    # levels: the 8-row tile (avx512) and products without fused
-    # multiply-adds (baseline), each in a build folder of its own. Every
-    # test runs there, in optimised builds as the wheel ships them;
-    # -enable-testing lets the tests reach the core's internal names.
+    # Each build's tests run as soon as it is ready, beside the others.
+    built debug "$debug_build"
+    echo "== swift test, debug (at ${SECONDS} s)"
+    swift test --skip-build --skip 'MultiplyTests|FusedUpdateTests'
+    built wide "$wide_build"
     echo "== swift test -c release, 8-row kernel tile (at ${SECONDS} s)"
-    swift test -c release -Xswiftc -enable-testing \
-        --scratch-path .build-test-wide-tile -Xswiftc -DSWIFTPROP_WIDE_TILE
+    swift test --skip-build "${wide[@]}"
+    built no-fma "$no_fma_build"
     echo "== swift test -c release, no fused multiply-add (at ${SECONDS} s)"
-    swift test -c release -Xswiftc -enable-testing \
-        --scratch-path .build-test-no-fma -Xswiftc -DSWIFTPROP_NO_FMA
+    swift test --skip-build "${no_fma[@]}"
+    trap - EXIT
+    rm -rf "$logs"
 fi
 
 echo "== pytest (at ${SECONDS} s)"

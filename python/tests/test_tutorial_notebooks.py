@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -131,11 +132,15 @@ def chromium():
 
 
 def run_chromium(binary, *arguments):
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu",
-               "--disable-dev-shm-usage", "--hide-scrollbars",
-               "--virtual-time-budget=5000", *arguments]
-    return subprocess.run(command, capture_output=True, text=True,
-                          timeout=300, check=True)
+    # A profile of its own: two test runs at once (CI runs two
+    # interpreters' suites together) never share one.
+    with tempfile.TemporaryDirectory() as profile:
+        command = [binary, "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-dev-shm-usage", "--hide-scrollbars",
+                   f"--user-data-dir={profile}",
+                   "--virtual-time-budget=5000", *arguments]
+        return subprocess.run(command, capture_output=True, text=True,
+                              timeout=300, check=True)
 
 
 @pytest.mark.parametrize("name", NAMES)

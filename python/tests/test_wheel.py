@@ -9,6 +9,7 @@ the NumPy reference.
 Needs the source tree: scripts/test.sh sets SWIFTPROP_SOURCE to it.
 """
 
+import fcntl
 import os
 import re
 import shutil
@@ -33,9 +34,15 @@ def raw_wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     env = {key: value for key, value in os.environ.items()
            if key != "SWIFTPROP_CPU_LEVELS"}  # every level, as to publish
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "--no-build-isolation", "-q", "-w", str(out), SOURCE],
-                   check=True, timeout=1800, env=env)
+    # pip builds in the tree (its build/ and .build-* folders); CI runs two
+    # interpreters' suites at once, so one build at a time.
+    lock = Path(SOURCE) / "build" / "wheel-test.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                        "--no-build-isolation", "-q", "-w", str(out), SOURCE],
+                       check=True, timeout=1800, env=env)
     wheels = list(out.glob("swiftprop-*.whl"))
     assert len(wheels) == 1
     return wheels[0]
