@@ -404,7 +404,7 @@ class Network(LayerStack):
 
         Notes
         -----
-        A large batch (more than ``max(4096, 2**27 // n_parameters)``
+        A large batch (more than ``max(1024, 2**27 // n_parameters)``
         rows) is processed in chunks of that many rows: the gradient is
         ``sum_c (n_c / n) grad_c`` over chunks of ``n_c`` rows, summed in
         float64, which may differ from one pass over all rows in the last

@@ -48,7 +48,7 @@ INTERRUPT_CHILD = textwrap.dedent(r"""
         call = lambda: net.numerical_gradients(X, Y)
         method = "numerical_gradients"
     elif which == "gradients":
-        # 4.3 million parameters, 100,000 rows, in chunks of 4096 rows.
+        # 4.3 million parameters, 100,000 rows, in chunks of 1024 rows.
         net = sp.Network([64, 2048, 2048, 1], dtype="float32", seed=0)
         X, Y = rng.normal(size=(100000, 64)), rng.normal(size=(100000, 1))
         call = lambda: net.gradients(X, Y)
@@ -145,7 +145,7 @@ def test_chunked_gradients_agree_with_numpy():
     NumPy twin to 1e-10 (float64), with and without sample weights."""
     rng = np.random.default_rng(4)
     net = sp.Network([40, 800, 3], activation="tanh", seed=2)
-    rows = 3 * max(4096, (1 << 27) // net.n_parameters) + 17  # 3 chunks and a bit
+    rows = 3 * max(1024, (1 << 27) // net.n_parameters) + 17  # 3 chunks and a bit
     X = rng.normal(size=(rows, 40))
     Y = rng.normal(size=(rows, 3))
     twin = sp.reference.Network([40, 800, 3], activation="tanh", seed=2)
