@@ -46,8 +46,8 @@ extension Network {
   /// never fewer than 1024, so the matrix products stay efficient. Ctrl-C
   /// is heard between chunks: with 4096 rows at least, a chunk of a 4.3
   /// million-parameter network took 2.2 s here and 22 s on a loaded
-  /// machine; 1024 rows made the whole call no slower (9.6 and 11.7 s
-  /// against 10.1 and 11.7 for 16,384 rows, alternated).
+  /// machine; 1024 rows made the whole call no slower (16,384 rows, runs
+  /// alternated: 10.1 and 11.7 s, against 9.6 and 11.7 with 4096).
   var gradientChunkRows: Int { max(1024, (1 << 27) / max(parameterCount, 1)) }
 
   /// The gradients of a large batch, chunk by chunk: every loss is a mean
